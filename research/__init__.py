@@ -1,0 +1,1 @@
+"""Research: prices, cointegration screen, pair selection, grid optimization, backtests."""

@@ -1,0 +1,70 @@
+"""A pure, readable reference backtest: the shared strategy core driven bar by bar through the
+shared fill model. It is the specification the compiled engine and the daemon are held to, and
+it is itself held to backtrader by the parity tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from shared.fill_model import Book, process_bar
+from shared.metrics import Metrics, compute_metrics
+from shared.orders import Fill, OrderIntent, Rejection
+from shared.strategy import Decision, Pair, PairState, StrategyParams, step_pair
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationResult:
+    metrics: Metrics
+    fills: list[Fill]
+    rejections: list[Rejection]
+    values: np.ndarray  # end-of-bar portfolio value
+    decisions: list[list[Decision]] = field(repr=False)  # [bar][pair]
+
+
+def simulate(
+    closes: np.ndarray,
+    symbols: Sequence[str],
+    pairs: Sequence[Pair],
+    params: StrategyParams,
+    initial_cash: float = 100_000.0,
+    commission: float = 0.0005,
+) -> SimulationResult:
+    """Run the strategy over ``closes`` (bars × symbols, common dates, no NaN)."""
+    closes = np.asarray(closes, dtype=np.float64)
+    index = {s: i for i, s in enumerate(symbols)}
+    book = Book(cash=float(initial_cash), positions={s: 0 for s in symbols})
+    states = [PairState.initial(p) for p in pairs]
+    pending: list[OrderIntent] = []
+    fills: list[Fill] = []
+    rejections: list[Rejection] = []
+    values = np.empty(closes.shape[0])
+    decisions: list[list[Decision]] = []
+    for bar in range(closes.shape[0]):
+        prices = {s: float(closes[bar, i]) for s, i in index.items()}
+        book, bar_fills, bar_rejections = process_bar(book, pending, prices, bar, commission)
+        fills += bar_fills
+        rejections += bar_rejections
+        pending = []
+        bar_decisions = []
+        for k, pair in enumerate(pairs):
+            decision = step_pair(
+                k,
+                pair,
+                states[k],
+                prices[pair.asset_1],
+                prices[pair.asset_2],
+                book.position(pair.asset_1),
+                book.position(pair.asset_2),
+                params,
+            )
+            states[k] = decision.state
+            pending.extend(decision.orders)
+            bar_decisions.append(decision)
+        decisions.append(bar_decisions)
+        values[bar] = book.value(prices)
+    metrics = compute_metrics(values, initial_cash, fills)
+    return SimulationResult(metrics, fills, rejections, values, decisions)
