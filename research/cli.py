@@ -1,0 +1,45 @@
+"""``pairs-research``: one subcommand per research step, and ``run`` to chain them.
+
+Each step lives in its own module exposing ``register(subparsers)``, which adds its subparser
+and sets ``func`` (called with the parsed args, returns an exit code). Adding a step means
+adding its module to ``COMMAND_MODULES``; nothing else here changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from shared.errors import PairsError
+
+COMMAND_MODULES: tuple[str, ...] = (
+    # Filled in by each step's module, e.g. "research.commands.prices".
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pairs-research",
+        description="Screen pairs for cointegration, grid-optimize the Kalman pairs strategy "
+        "and emit kalman_prod_config.json.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except PairsError as exc:
+        print(f"pairs-research {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The subcommands of ``pairs-research``, one module per step."""
