@@ -114,7 +114,7 @@ class KalmanPairsTrading(bt.Strategy):
             if len(pair["spread_buffer"]) < self.p.window:
                 continue
 
-            buf = pair["spread_buffer"][-self.p.window:]
+            buf = pair["spread_buffer"][-self.p.window :]
             mean = np.mean(buf)
             std = np.std(buf)
             if std == 0:
@@ -202,7 +202,9 @@ def run_backtest_for_params(
 
     # Analyzers
     cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="timereturn", timeframe=bt.TimeFrame.Days)
-    cerebro.addanalyzer(bt.analyzers.SharpeRatio, _name="sharpe", timeframe=bt.TimeFrame.Days, riskfreerate=0.0)
+    cerebro.addanalyzer(
+        bt.analyzers.SharpeRatio, _name="sharpe", timeframe=bt.TimeFrame.Days, riskfreerate=0.0
+    )
     cerebro.addanalyzer(bt.analyzers.DrawDown, _name="dd")
     cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="trades")
 
