@@ -13,7 +13,7 @@ import numpy as np
 from shared.fill_model import Book, process_bar
 from shared.metrics import Metrics, compute_metrics
 from shared.orders import Fill, OrderIntent, Rejection
-from shared.strategy import Decision, Pair, PairState, StrategyParams, step_pair
+from shared.strategy import Decision, Pair, PairState, StrategyParams, observe_pair, step_pair
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +32,13 @@ def simulate(
     params: StrategyParams,
     initial_cash: float = 100_000.0,
     commission: float = 0.0005,
+    trade_from_bar: int = 0,
 ) -> SimulationResult:
-    """Run the strategy over ``closes`` (bars × symbols, common dates, no NaN)."""
+    """Run the strategy over ``closes`` (bars × symbols, common dates, no NaN).
+
+    Bars before ``trade_from_bar`` only warm the filter and the z-window up (see
+    :func:`shared.strategy.observe_pair`); trading starts on that bar.
+    """
     closes = np.asarray(closes, dtype=np.float64)
     index = {s: i for i, s in enumerate(symbols)}
     book = Book(cash=float(initial_cash), positions={s: 0 for s in symbols})
@@ -51,16 +56,20 @@ def simulate(
         pending = []
         bar_decisions = []
         for k, pair in enumerate(pairs):
-            decision = step_pair(
-                k,
-                pair,
-                states[k],
-                prices[pair.asset_1],
-                prices[pair.asset_2],
-                book.position(pair.asset_1),
-                book.position(pair.asset_2),
-                params,
-            )
+            price_a, price_b = prices[pair.asset_1], prices[pair.asset_2]
+            if bar < trade_from_bar:
+                decision = observe_pair(k, pair, states[k], price_a, price_b, params)
+            else:
+                decision = step_pair(
+                    k,
+                    pair,
+                    states[k],
+                    price_a,
+                    price_b,
+                    book.position(pair.asset_1),
+                    book.position(pair.asset_2),
+                    params,
+                )
             states[k] = decision.state
             pending.extend(decision.orders)
             bar_decisions.append(decision)

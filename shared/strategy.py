@@ -164,3 +164,28 @@ def step_pair(
         action = Action.EXIT if abs(z) < params.exit_z else Action.STOP
         return Decision(replace(new_state, state=0), orders, action, beta, spread, z)
     return Decision(new_state, (), Action.HOLD, beta, spread, z)
+
+
+def observe_pair(
+    pair_index: int,
+    pair: Pair,
+    state: PairState,
+    price_a: float,
+    price_b: float,
+    params: StrategyParams,
+) -> Decision:
+    """Advance one pair by one bar *without trading*: the warm-up before a go-live date.
+
+    The Kalman filter and the spread window move exactly as in :func:`step_pair`, but no order
+    is produced and the signal state stays flat, so trading starts on the go-live bar from the
+    same beta and z that a backtest over the same bars has, with no position carried in.
+    """
+    decision = step_pair(pair_index, pair, state, price_a, price_b, 0, 0, params)
+    return Decision(
+        replace(decision.state, state=0),
+        (),
+        Action.WARMING_UP,
+        decision.beta,
+        decision.spread,
+        decision.z,
+    )
