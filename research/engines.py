@@ -1,0 +1,85 @@
+"""Backtest engines by name: ``fast`` (compiled, the default), ``backtrader`` (the seed's
+measurement) and ``reference`` (the pure ``shared.simulation`` backtest)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+
+from research.engine_api import BacktestEngine, EngineResult
+from research.market_data import AlignedCloses
+from shared.errors import PairsError
+from shared.simulation import simulate
+from shared.strategy import Pair, StrategyParams
+
+DEFAULT_ENGINE = "fast"
+ENGINE_NAMES: tuple[str, ...] = ("fast", "backtrader", "reference")
+
+
+class EngineError(PairsError):
+    """An engine is unknown or cannot be loaded."""
+
+
+class ReferenceEngine:
+    """``shared.simulation.simulate`` behind the engine protocol: readable, slow-ish, exact."""
+
+    name = "reference"
+
+    def run(
+        self,
+        data: AlignedCloses,
+        pairs: Sequence[Pair],
+        params_list: Sequence[StrategyParams],
+        *,
+        initial_cash: float = 100_000.0,
+        commission: float = 0.0005,
+        with_details: bool = False,
+    ) -> list[EngineResult]:
+        results = []
+        for params in params_list:
+            sim = simulate(data.closes, data.symbols, pairs, params, initial_cash, commission)
+            results.append(
+                EngineResult(
+                    params=params,
+                    metrics=sim.metrics,
+                    fills=sim.fills if with_details else None,
+                    values=sim.values if with_details else None,
+                )
+            )
+        return results
+
+
+def _backtrader() -> BacktestEngine:
+    from research.backtest_bt import BacktraderEngine  # backtrader is slow to import
+
+    return BacktraderEngine()
+
+
+def _fast() -> BacktestEngine:
+    try:
+        module = importlib.import_module("research.fast_engine")
+    except ImportError as exc:
+        raise EngineError(
+            f"the fast engine is not available ({exc}); run with `--engine backtrader` "
+            "(or `--engine reference`) instead"
+        ) from exc
+    engine: BacktestEngine = module.FastEngine()
+    return engine
+
+
+_FACTORIES: dict[str, Callable[[], BacktestEngine]] = {
+    "fast": _fast,
+    "backtrader": _backtrader,
+    "reference": ReferenceEngine,
+}
+
+
+def get_engine(name: str) -> BacktestEngine:
+    """The engine called ``name``; a clear error for an unknown or unloadable one."""
+    try:
+        factory = _FACTORIES[name]
+    except KeyError:
+        raise EngineError(
+            f"unknown engine '{name}': choose one of {', '.join(ENGINE_NAMES)}"
+        ) from None
+    return factory()
