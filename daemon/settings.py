@@ -1,0 +1,227 @@
+"""The daemon's settings: a TOML file validated by a frozen pydantic model.
+
+Secrets never live in this file. API keys come from the environment or from systemd credentials
+(``$CREDENTIALS_DIRECTORY``), read only by the composition root (:mod:`daemon.app`). Relative
+paths in a settings file are resolved against the file's own directory, so a unit file can point
+at ``/etc/pairs-daemon/daemon.toml`` without caring about the working directory.
+
+Layout (see ``configs/daemon.toml`` for a documented example)::
+
+    config = "kalman_prod_config.json"   # the research output to trade
+    state_dir = "state"                  # SQLite store, lock file, local broker book
+    go_live = 2024-06-03                 # optional: observe only before this session
+    dry_run = false
+    log_format = "json"                  # or "console"
+
+    [broker]  kind = "local" | "alpaca";  time_in_force = "cls" | "opg" | "day"
+    [data]    feed = "csv" | "yfinance" | "alpaca";  csv_path = "...";  calendar_check = ...
+    [risk]    max_order_notional, max_gross_exposure, kill_switch, kill_switch_file
+    [schedule] run_at, timezone, misfire_grace_s, max_catch_up_sessions
+    [alpaca]  trading_url, data_url, feed, timeout_s, paper, allow_live
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import date, time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from daemon.ports import TimeInForce
+from shared.errors import ConfigError
+
+EMBEDDED_SOURCE = "<embedded default settings>"
+
+# The embedded default: a local paper broker fed from a local CSV, no account needed.
+EMBEDDED_DEFAULT_TOML = """
+config = "kalman_prod_config.json"
+state_dir = "state"
+log_format = "json"
+
+[broker]
+kind = "local"
+time_in_force = "cls"
+
+[data]
+feed = "csv"
+csv_path = "adj_close_wide.csv"
+"""
+
+_SECRET_KEY = re.compile(r"(secret|password|passwd|token|api_?key|key_?id|credential)", re.I)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BrokerSettings(_Model):
+    kind: Literal["local", "alpaca"] = "local"
+    # cls: market-on-close on the next session, the backtest's fill (default).
+    # opg: market-on-open on the next session; day: a DAY market order (fills at the next open
+    # when sent after the close). Both depart from the backtest's close-to-close fill.
+    time_in_force: TimeInForce = TimeInForce.CLS
+
+
+class DataSettings(_Model):
+    feed: Literal["csv", "yfinance", "alpaca"] = "csv"
+    csv_path: Path | None = None
+    # Check that no XNYS session is missing from the bars. Default: on for real feeds, off for
+    # CSV files (synthetic data uses business days; a CSV's dates are its sessions).
+    calendar_check: bool | None = None
+    # Relative spread of fresh/stored ratios still treated as one constant rescaling factor.
+    rescale_tolerance: float = Field(default=1e-6, gt=0, lt=0.01)
+
+    @property
+    def check_calendar(self) -> bool:
+        return self.calendar_check if self.calendar_check is not None else self.feed != "csv"
+
+
+class RiskSettings(_Model):
+    # Orders that open or grow a position above this notional (real price) are blocked.
+    max_order_notional: float | None = Field(default=None, gt=0)
+    # Decisions that would take Σ|position × price| above this are blocked.
+    max_gross_exposure: float | None = Field(default=None, gt=0)
+    # true halts all order sending; so does the existence of kill_switch_file.
+    kill_switch: bool = False
+    kill_switch_file: Path | None = None
+
+
+class ScheduleSettings(_Model):
+    # Local time (in `timezone`) at which the daily run starts. After 19:00 ET Alpaca accepts
+    # CLS/OPG orders for the next session.
+    run_at: time = time(19, 15)
+    timezone: str = "America/New_York"
+    misfire_grace_s: int = Field(default=3600, ge=1)
+    # More missed sessions than this are not caught up automatically.
+    max_catch_up_sessions: int = Field(default=5, ge=0)
+
+
+class AlpacaSettings(_Model):
+    trading_url: str = "https://paper-api.alpaca.markets"
+    data_url: str = "https://data.alpaca.markets"
+    feed: Literal["iex", "sip"] = "iex"
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    paper: bool = True
+    # A live account needs paper=false AND allow_live=true.
+    allow_live: bool = False
+
+    @model_validator(mode="after")
+    def _live_needs_consent(self) -> AlpacaSettings:
+        if not self.paper and not self.allow_live:
+            raise ValueError("paper = false needs allow_live = true (live trading is opt-in)")
+        return self
+
+
+class DaemonSettings(_Model):
+    config: Path = Path("kalman_prod_config.json")
+    state_dir: Path = Path("state")
+    go_live: date | None = None
+    dry_run: bool = False
+    log_format: Literal["json", "console"] = "json"
+    broker: BrokerSettings = BrokerSettings()
+    data: DataSettings = DataSettings()
+    risk: RiskSettings = RiskSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    alpaca: AlpacaSettings = AlpacaSettings()
+    # Where these settings came from (a path, or the embedded default); not a TOML key.
+    source: str = Field(default=EMBEDDED_SOURCE, exclude=True)
+
+    @model_validator(mode="after")
+    def _csv_needs_path(self) -> DaemonSettings:
+        if self.data.feed == "csv" and self.data.csv_path is None:
+            raise ValueError("data.feed = 'csv' needs data.csv_path")
+        return self
+
+    def kill_switch_engaged(self) -> str | None:
+        """Why trading is halted, or None. Reads the file system (the switch file)."""
+        if self.risk.kill_switch:
+            return "risk.kill_switch = true"
+        path = self.risk.kill_switch_file
+        if path is not None and path.exists():
+            return f"kill switch file {path} exists"
+        return None
+
+
+def _find_secret_keys(table: dict[str, Any], prefix: str = "") -> list[str]:
+    found = []
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            found += _find_secret_keys(value, dotted + ".")
+        elif _SECRET_KEY.search(key):
+            found.append(dotted)
+    return found
+
+
+def _resolve(path: Path | None, base: Path) -> Path | None:
+    if path is None:
+        return None
+    path = path.expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _resolve_paths(settings: DaemonSettings, base: Path) -> DaemonSettings:
+    data = settings.data.model_copy(update={"csv_path": _resolve(settings.data.csv_path, base)})
+    risk = settings.risk.model_copy(
+        update={"kill_switch_file": _resolve(settings.risk.kill_switch_file, base)}
+    )
+    return settings.model_copy(
+        update={
+            "config": _resolve(settings.config, base),
+            "state_dir": _resolve(settings.state_dir, base),
+            "data": data,
+            "risk": risk,
+        }
+    )
+
+
+def parse_settings(text: str, source: str, base_dir: Path) -> DaemonSettings:
+    """Validate settings TOML; errors name ``source`` and the dotted key."""
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML ({exc})", source=source) from None
+    secrets = _find_secret_keys(table)
+    if secrets:
+        raise ConfigError(
+            "secrets are never read from the settings file; remove the key and set "
+            "APCA_API_KEY_ID / APCA_API_SECRET_KEY in the environment or via systemd "
+            "LoadCredential",
+            key=secrets[0],
+            source=source,
+        )
+    try:
+        settings = DaemonSettings.model_validate({**table, "source": source})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "<root>"
+        if first["type"] == "extra_forbidden":
+            message = "is not a known setting (typo?); see configs/daemon.toml"
+        else:
+            message = f"{first['msg']} (got {first.get('input')!r})"
+        raise ConfigError(message, key=key, source=source) from None
+    return _resolve_paths(settings, base_dir)
+
+
+def load_settings(
+    path: Path | str | None = None, *, base_dir: Path | None = None
+) -> DaemonSettings:
+    """Settings from ``path``, or the embedded default (relative paths against ``base_dir``,
+    the working directory by default) when ``path`` is None."""
+    if path is None:
+        return parse_settings(EMBEDDED_DEFAULT_TOML, EMBEDDED_SOURCE, base_dir or Path.cwd())
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            "settings file not found; pass --settings with an existing file "
+            "(configs/daemon.toml is a documented example)",
+            source=str(path),
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read settings file ({exc})", source=str(path)) from None
+    return parse_settings(text, str(path), base_dir or path.resolve().parent)
