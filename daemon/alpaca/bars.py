@@ -1,0 +1,89 @@
+"""``AlpacaBars``: daily adjusted closes from Alpaca's market-data API through alpaca-py.
+
+Daily bars are stamped at midnight New York time (``2024-01-02T05:00:00Z``); the session is
+that timestamp's New York date. Prices are ``adjustment=all`` (splits and dividends), the same
+basis as the research data, and come from the IEX feed by default because it is the one the
+free plan serves. alpaca-py follows ``next_page_token`` itself; a failure on any page refetches
+the whole range under our retry policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time
+
+import pandas as pd
+from alpaca.data.enums import Adjustment, DataFeed
+from alpaca.data.historical.stock import StockHistoricalDataClient
+from alpaca.data.models import BarSet
+from alpaca.data.requests import StockBarsRequest
+from alpaca.data.timeframe import TimeFrame
+
+from daemon.alpaca.models import NEW_YORK
+from daemon.alpaca.retry import RetryPolicy, call
+from shared.errors import ConfigError, DataError
+
+
+class AlpacaBars:
+    name = "alpaca"
+
+    def __init__(
+        self,
+        client: StockHistoricalDataClient,
+        *,
+        feed: str = "iex",
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        try:
+            self._feed = DataFeed(feed)
+        except ValueError:
+            choices = ", ".join(f.value for f in DataFeed)
+            raise ConfigError(
+                f"unknown Alpaca feed '{feed}': use one of {choices}", key="alpaca.feed"
+            ) from None
+        self._client = client
+        self._retry = retry or RetryPolicy()
+
+    def __repr__(self) -> str:
+        return f"AlpacaBars(feed={self._feed.value!r}, client={self._client!r})"
+
+    def daily_closes(self, symbols: Sequence[str], start: date, end: date) -> pd.DataFrame:
+        """Closes indexed by session date (a ``DatetimeIndex`` named ``date``, midnight, no
+        time zone, ascending), one float column per requested symbol in the requested order;
+        a session a symbol has no bar for is NaN, for the caller's validation to name."""
+        if not symbols:
+            raise DataError("no symbols requested from Alpaca bars")
+        if end < start:
+            raise DataError(f"bar range ends ({end}) before it starts ({start})")
+        request = StockBarsRequest(
+            symbol_or_symbols=list(symbols),
+            timeframe=TimeFrame.Day,
+            start=datetime.combine(start, time.min, NEW_YORK),
+            end=datetime.combine(end, time.max, NEW_YORK),
+            adjustment=Adjustment.ALL,
+            feed=self._feed,
+        )
+        barset = call(
+            lambda: self._client.get_stock_bars(request),
+            what=f"fetching daily bars for {', '.join(symbols)} {start}..{end}",
+            policy=self._retry,
+        )
+        assert isinstance(barset, BarSet), "alpaca-py returned raw data; raw_data must stay off"
+        return _closes_frame(barset, symbols, start, end)
+
+
+def _closes_frame(barset: BarSet, symbols: Sequence[str], start: date, end: date) -> pd.DataFrame:
+    columns: dict[str, pd.Series] = {}
+    for symbol in symbols:
+        bars = barset.data.get(symbol, [])
+        sessions = [b.timestamp.astimezone(NEW_YORK).date() for b in bars]
+        closes = [float(b.close) for b in bars]
+        series = pd.Series(closes, index=pd.DatetimeIndex(sessions), dtype=float)
+        if series.index.has_duplicates:
+            dup = series.index[series.index.duplicated()][0].date()
+            raise DataError(f"Alpaca sent two daily bars for {symbol} on {dup}", symbol=symbol)
+        columns[symbol] = series
+    frame = pd.DataFrame(columns, columns=list(symbols)).sort_index()
+    frame.index.name = "date"
+    in_range = (frame.index >= pd.Timestamp(start)) & (frame.index <= pd.Timestamp(end))
+    return frame.loc[in_range].astype(float)

@@ -1,0 +1,124 @@
+"""Credentials and alpaca-py clients with timeouts and without alpaca-py's own retry.
+
+alpaca-py 0.44 (pinned <0.45 in pyproject.toml) sends every request through one
+``requests.Session`` per client with no timeout, and retries 429/504 itself with fixed 3 s
+sleeps. ``TradingClient`` exposes neither, so the clients below are small subclasses that
+replace the session with one that applies our timeout and empty the retried status codes; our
+``RetryPolicy`` owns retrying. ``tests/unit/test_alpaca_*`` prove both behaviours over HTTP, so
+an alpaca-py upgrade that renames these attributes fails loudly there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from alpaca.data.historical.stock import StockHistoricalDataClient
+from alpaca.trading.client import TradingClient
+
+from shared.errors import ConfigError
+
+KEY_ID_VAR = "APCA_API_KEY_ID"
+SECRET_KEY_VAR = "APCA_API_SECRET_KEY"
+TRADING_URL_VAR = "APCA_API_BASE_URL"
+DATA_URL_VAR = "APCA_API_DATA_URL"
+CREDENTIALS_DIR_VAR = "CREDENTIALS_DIRECTORY"  # systemd LoadCredential=
+
+PAPER_TRADING_URL = "https://paper-api.alpaca.markets"
+LIVE_TRADING_URL = "https://api.alpaca.markets"
+DATA_URL = "https://data.alpaca.markets"
+
+
+@dataclass(frozen=True, slots=True)
+class AlpacaCredentials:
+    """An API key pair. The secret never appears in ``repr`` or ``str``; the key id only by its
+    last four characters, which is enough to tell two keys apart in a log."""
+
+    key_id: str = field(repr=False)
+    secret_key: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"AlpacaCredentials(key_id='...{self.key_id[-4:]}', secret_key='***')"
+
+    __str__ = __repr__
+
+
+def _read(name: str, env: Mapping[str, str]) -> str | None:
+    """A setting from a systemd credential file, else from the environment. Credential files
+    win: they are how the unit is meant to pass secrets, an inherited variable is not."""
+    cred_dir = env.get(CREDENTIALS_DIR_VAR)
+    if cred_dir:
+        path = Path(cred_dir) / name
+        if path.is_file():
+            value = path.read_text(encoding="utf-8").strip()
+            if value:
+                return value
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def load_credentials(env: Mapping[str, str] | None = None) -> AlpacaCredentials:
+    env = os.environ if env is None else env
+    key_id = _read(KEY_ID_VAR, env)
+    secret = _read(SECRET_KEY_VAR, env)
+    missing = [name for name, v in ((KEY_ID_VAR, key_id), (SECRET_KEY_VAR, secret)) if not v]
+    if missing or key_id is None or secret is None:
+        raise ConfigError(
+            f"Alpaca API keys missing: set {' and '.join(missing)} in the environment "
+            f"(EnvironmentFile=) or as systemd credentials (LoadCredential={missing[0]}:...), "
+            "or use the local paper broker",
+            key=missing[0] if missing else KEY_ID_VAR,
+        )
+    return AlpacaCredentials(key_id=key_id, secret_key=secret)
+
+
+def endpoint(override: str | None, var: str, default: str, env: Mapping[str, str]) -> str:
+    """Settings beat the environment beat Alpaca's default. alpaca-py appends ``/v2`` itself,
+    so a URL copied with it from Alpaca's dashboard is accepted too."""
+    url = (override or _read(var, env) or default).strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"'{url}' is not an http(s) URL", key=var)
+    return url.removesuffix("/v2")
+
+
+class TimeoutSession(requests.Session):
+    """A session whose requests all time out; ``timeout_s`` bounds connect and each read."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__()
+        self.timeout_s = timeout_s
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = (self.timeout_s, self.timeout_s)
+        return super().request(method, url, *args, **kwargs)
+
+
+class EdgeTradingClient(TradingClient):
+    """``TradingClient`` with a timeout on every request and no internal retry."""
+
+    def __init__(self, creds: AlpacaCredentials, *, url: str, paper: bool, timeout_s: float):
+        super().__init__(
+            api_key=creds.key_id, secret_key=creds.secret_key, paper=paper, url_override=url
+        )
+        self._session = TimeoutSession(timeout_s)
+        self._retry_codes = []
+
+    def __repr__(self) -> str:
+        return f"EdgeTradingClient(url={self._base_url!r})"
+
+
+class EdgeDataClient(StockHistoricalDataClient):
+    """``StockHistoricalDataClient`` with a timeout on every request and no internal retry."""
+
+    def __init__(self, creds: AlpacaCredentials, *, url: str, timeout_s: float):
+        super().__init__(api_key=creds.key_id, secret_key=creds.secret_key, url_override=url)
+        self._session = TimeoutSession(timeout_s)
+        self._retry_codes = []
+
+    def __repr__(self) -> str:
+        return f"EdgeDataClient(url={self._base_url!r})"

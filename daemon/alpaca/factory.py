@@ -1,0 +1,97 @@
+"""Composition helpers: build the Alpaca broker and bar source from the environment and the
+``[alpaca]`` settings section. Only the daemon's composition root calls these.
+
+Endpoints: an explicitly set ``trading_url``/``data_url`` setting wins, then Alpaca's own
+variables ``APCA_API_BASE_URL``/``APCA_API_DATA_URL``, then Alpaca's defaults (the paper
+endpoint unless live trading was opted into). Keys: ``APCA_API_KEY_ID`` and
+``APCA_API_SECRET_KEY`` from ``$CREDENTIALS_DIRECTORY`` files or the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+import structlog
+
+from daemon.alpaca.bars import AlpacaBars
+from daemon.alpaca.broker import AlpacaBroker
+from daemon.alpaca.clients import (
+    DATA_URL,
+    DATA_URL_VAR,
+    LIVE_TRADING_URL,
+    PAPER_TRADING_URL,
+    TRADING_URL_VAR,
+    EdgeDataClient,
+    EdgeTradingClient,
+    endpoint,
+    load_credentials,
+)
+from daemon.alpaca.retry import RetryPolicy
+from daemon.ports import BarSource, Broker
+from daemon.settings import AlpacaSettings
+from shared.errors import ConfigError
+
+log = structlog.get_logger("daemon.alpaca")
+
+_LIVE_HOST = urlsplit(LIVE_TRADING_URL).hostname
+_PAPER_HOST = urlsplit(PAPER_TRADING_URL).hostname
+
+
+def _explicit(settings: AlpacaSettings, field: str) -> str | None:
+    """A URL setting only overrides the environment when the settings file set it."""
+    return getattr(settings, field) if field in settings.model_fields_set else None
+
+
+def trading_endpoint(env: Mapping[str, str], settings: AlpacaSettings) -> str:
+    default = PAPER_TRADING_URL if settings.paper else LIVE_TRADING_URL
+    url = endpoint(_explicit(settings, "trading_url"), TRADING_URL_VAR, default, env)
+    host = urlsplit(url).hostname
+    if settings.paper and host == _LIVE_HOST:
+        raise ConfigError(
+            f"{url} is Alpaca's live endpoint but alpaca.paper = true; use {PAPER_TRADING_URL} "
+            "or opt into live trading with paper = false and allow_live = true",
+            key="alpaca.trading_url",
+        )
+    if not settings.paper and host == _PAPER_HOST:
+        raise ConfigError(
+            f"{url} is Alpaca's paper endpoint but alpaca.paper = false; set paper = true",
+            key="alpaca.trading_url",
+        )
+    return url
+
+
+def build_alpaca_broker(
+    env: Mapping[str, str],
+    settings: AlpacaSettings,
+    *,
+    retry: RetryPolicy | None = None,
+) -> Broker:
+    if not settings.paper and not settings.allow_live:
+        # The settings model already refuses this; kept for callers that build settings
+        # without validation (model_construct).
+        raise ConfigError("live trading needs allow_live = true", key="alpaca.allow_live")
+    url = trading_endpoint(env, settings)
+    creds = load_credentials(env)
+    if not settings.paper:
+        log.warning(
+            "alpaca_live_trading",
+            message="LIVE TRADING: orders go to a real-money Alpaca account",
+            trading_url=url,
+        )
+    else:
+        log.info("alpaca_paper_trading", trading_url=url)
+    client = EdgeTradingClient(creds, url=url, paper=settings.paper, timeout_s=settings.timeout_s)
+    return AlpacaBroker(client, retry=retry)
+
+
+def build_alpaca_bars(
+    env: Mapping[str, str],
+    settings: AlpacaSettings,
+    *,
+    retry: RetryPolicy | None = None,
+) -> BarSource:
+    url = endpoint(_explicit(settings, "data_url"), DATA_URL_VAR, DATA_URL, env)
+    creds = load_credentials(env)
+    client = EdgeDataClient(creds, url=url, timeout_s=settings.timeout_s)
+    return AlpacaBars(client, feed=settings.feed, retry=retry)
