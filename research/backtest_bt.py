@@ -31,7 +31,7 @@ from shared.orders import Fill, OrderIntent, Rejection, Side
 from shared.strategy import Pair, PairState, StrategyParams, step_pair
 
 
-class PairsStrategy(bt.Strategy):  # type: ignore[misc]
+class PairsStrategy(bt.Strategy):
     """The seed's ``KalmanPairsTrading`` as an adapter around ``step_pair``."""
 
     params = (("pairs", ()), ("config", StrategyParams()))

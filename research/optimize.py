@@ -1,0 +1,311 @@
+"""Grid optimization: backtest every configuration, rank like the seed, emit the production config.
+
+The results table has the seed's columns, is ranked with the seed's exact ``sort_values`` call and
+written to ``reports/kalman_param_optimization_results.csv``; its first row becomes
+``config/kalman_prod_config.json`` (through ``shared.config``). A configuration whose backtest
+raises is kept as a row with an ``error`` message and NaN metrics (so it ranks last) and is
+reported on stderr: never silently skipped as the seed did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from research.engine_api import BacktestEngine, EngineResult
+from research.engines import DEFAULT_ENGINE, get_engine
+from research.grid import SEED_GRID, Grid
+from research.layout import ArtifactLayout
+from research.market_data import AlignedCloses, align_closes, pair_symbols
+from research.selection import pairs_from_table
+from research.verification import verify_against_backtrader
+from shared.config import (
+    DataWindow,
+    PairConfig,
+    ProdConfig,
+    Provenance,
+    dump_config,
+)
+from shared.errors import DataError
+from shared.strategy import Pair, StrategyParams
+
+PARAM_COLUMNS: tuple[str, ...] = (
+    "window",
+    "entry_z",
+    "exit_z",
+    "stop_z",
+    "stake",
+    "long_only",
+    "delta",
+    "R",
+)
+METRIC_COLUMNS: tuple[str, ...] = (
+    "final_value",
+    "total_return",
+    "sharpe_ratio",
+    "max_dd_pct",
+    "max_dd_abs",
+    "total_trades",
+    "n_days",
+)
+RESULT_COLUMNS: tuple[str, ...] = PARAM_COLUMNS + METRIC_COLUMNS
+PAIR_STAT_COLUMNS: tuple[str, ...] = (
+    "corr",
+    "pvalue",
+    "coint_t",
+    "crit_1pct",
+    "crit_5pct",
+    "crit_10pct",
+    "intercept",
+    "n_obs",
+)
+
+
+@dataclass(frozen=True)
+class OptimizeOutcome:
+    results: pd.DataFrame  # ranked, the seed's columns (+ ``error`` when a config failed)
+    config: ProdConfig  # the emitted production config (best row)
+    results_csv: str
+    config_json: str
+    engine: str
+    n_errors: int
+    elapsed_s: float
+    verification: pd.DataFrame | None = None  # the sampled re-runs on backtrader, when asked
+
+    @property
+    def best(self) -> pd.Series:
+        return self.results.iloc[0]
+
+
+def result_row(params: StrategyParams, metrics: dict[str, Any]) -> dict[str, Any]:
+    """One row of the seed's results table (Sharpe None becomes NaN, as in the seed's frame)."""
+    row: dict[str, Any] = {c: getattr(params, c) for c in PARAM_COLUMNS}
+    for c in METRIC_COLUMNS:
+        value = metrics.get(c)
+        row[c] = np.nan if value is None else value
+    return row
+
+
+def rank_results(results: pd.DataFrame) -> pd.DataFrame:
+    """The seed's ranking, verbatim: Sharpe descending, then max drawdown % ascending.
+
+    pandas sorts on several keys with a stable lexicographic sort whatever ``kind`` says, so ties
+    keep grid order; NaN goes last for either key (``na_position='last'``), so configurations
+    with an undefined Sharpe (never traded) or an error rank at the bottom.
+    """
+    return results.sort_values(
+        by=["sharpe_ratio", "max_dd_pct"],
+        ascending=[False, True],
+    ).reset_index(drop=True)
+
+
+def _chunks(items: Sequence[StrategyParams], size: int) -> list[Sequence[StrategyParams]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _run_one_by_one(
+    engine: BacktestEngine,
+    data: AlignedCloses,
+    pairs: Sequence[Pair],
+    chunk: Sequence[StrategyParams],
+    grid: Grid,
+) -> list[dict[str, Any]]:
+    """A chunk raised: re-run each config alone so only the faulty ones carry an error."""
+    rows = []
+    for params in chunk:
+        try:
+            (result,) = engine.run(
+                data, pairs, [params], initial_cash=grid.initial_cash, commission=grid.commission
+            )
+            rows.append(result_row(params, result.metrics.as_dict()))
+        except Exception as exc:  # report, never skip: the row stays in the table
+            row = result_row(params, {})
+            row["error"] = f"{type(exc).__name__}: {exc}"
+            print(f"optimize: configuration {params} failed: {row['error']}", file=sys.stderr)
+            rows.append(row)
+    return rows
+
+
+def run_grid(
+    data: AlignedCloses,
+    pairs: Sequence[Pair],
+    grid: Grid,
+    engine: BacktestEngine,
+    *,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Backtest every grid configuration; the rows in grid order (unranked)."""
+    params_list = grid.params()
+    # Small chunks for slow engines (progress moves), large ones for the compiled engine.
+    size = 1 if engine.name != "fast" else max(1, min(4096, len(params_list) // 20))
+    rows: list[dict[str, Any]] = []
+    with tqdm(
+        total=len(params_list), desc=f"grid ({engine.name})", unit="cfg", disable=not progress
+    ) as bar:
+        for chunk in _chunks(params_list, size):
+            try:
+                results: list[EngineResult] = engine.run(
+                    data, pairs, chunk, initial_cash=grid.initial_cash, commission=grid.commission
+                )
+                rows += [result_row(r.params, r.metrics.as_dict()) for r in results]
+            except Exception:
+                rows += _run_one_by_one(engine, data, pairs, chunk, grid)
+            bar.update(len(chunk))
+    frame = pd.DataFrame(rows)
+    columns = [*RESULT_COLUMNS, *(["error"] if "error" in frame.columns else [])]
+    return frame.reindex(columns=columns)
+
+
+def prices_sha256(prices: pd.DataFrame) -> str:
+    """sha256 of the prices serialized exactly as the cleaned CSV is written (index ``date``,
+    ISO dates), so it equals the hash of ``data/cleaned/adj_close_wide.csv`` it was read from."""
+    out = prices.copy()
+    out.index = pd.DatetimeIndex(out.index).strftime("%Y-%m-%d")
+    return hashlib.sha256(out.to_csv(index_label="date").encode()).hexdigest()
+
+
+def _clean(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def pair_configs(selected: pd.DataFrame) -> tuple[PairConfig, ...]:
+    """The selected pairs with the screen's statistics (those the table has)."""
+    out = []
+    for record in selected.to_dict(orient="records"):
+        stats = {c: _clean(record.get(c)) for c in PAIR_STAT_COLUMNS if c in record}
+        if stats.get("n_obs") is not None:
+            stats["n_obs"] = int(stats["n_obs"])
+        out.append(
+            PairConfig(
+                asset_1=str(record["asset_1"]),
+                asset_2=str(record["asset_2"]),
+                hedge_ratio=float(record["hedge_ratio"]),
+                **stats,
+            )
+        )
+    return tuple(out)
+
+
+def tool_version() -> str:
+    try:
+        return metadata.version("kalman-pairs")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def build_config(
+    best: pd.Series,
+    selected: pd.DataFrame,
+    data: AlignedCloses,
+    grid: Grid,
+    *,
+    engine: str,
+    source: str,
+    sha256: str,
+    now: datetime | None = None,
+) -> ProdConfig:
+    """The production config from the best row: the seed's keys plus pairs, data window,
+    selection metrics and provenance."""
+    return ProdConfig(
+        window=int(best["window"]),
+        entry_z=float(best["entry_z"]),
+        exit_z=float(best["exit_z"]),
+        stop_z=float(best["stop_z"]),
+        stake=int(best["stake"]),
+        long_only=bool(best["long_only"]),
+        delta=float(best["delta"]),
+        R=float(best["R"]),
+        initial_cash=float(grid.initial_cash),
+        commission=float(grid.commission),
+        pairs=pair_configs(selected),
+        data=DataWindow(
+            first_session=data.dates[0].date(),
+            last_session=data.dates[-1].date(),
+            n_sessions=data.n_bars,
+            source=source,
+            sha256=sha256,
+        ),
+        selection_metrics={c: _clean(best[c]) for c in METRIC_COLUMNS},
+        provenance=Provenance(
+            generated_at=now or datetime.now(UTC),
+            tool_version=tool_version(),
+            grid=grid.as_dict(),
+            grid_size=grid.size,
+            engine=engine,
+        ),
+    )
+
+
+def optimize_and_write(
+    prices: pd.DataFrame,
+    selected: pd.DataFrame,
+    layout: ArtifactLayout,
+    *,
+    grid: Grid | None = None,
+    engine: str = DEFAULT_ENGINE,
+    source: str = "unknown",
+    verify: int = 0,
+    progress: bool = True,
+) -> OptimizeOutcome:
+    """Run the grid on the selected pairs, write the ranked results CSV and the config JSON.
+
+    ``verify`` > 0 re-runs that many sampled configurations on backtrader and raises
+    ``VerificationError`` (with a table of differences) before writing anything if any metric
+    differs beyond relative 1e-9.
+    """
+    grid = grid or SEED_GRID
+    if selected.empty:
+        raise DataError("no pairs selected: nothing to optimize; check the screen's p-value cut")
+    pairs = pairs_from_table(selected)
+    data = align_closes(prices, pair_symbols(pairs))
+    if data.n_bars < max(grid.window) + 2:
+        raise DataError(
+            f"only {data.n_bars} common sessions for {', '.join(data.symbols)}: fewer than the "
+            f"largest window ({max(grid.window)}) + 2; use a longer price history"
+        )
+    backtest_engine = get_engine(engine)
+    started = time.perf_counter()
+    unranked = run_grid(data, pairs, grid, backtest_engine, progress=progress)
+    verification = None
+    if verify > 0:
+        verification = verify_against_backtrader(
+            data, pairs, grid, unranked, verify, engine=backtest_engine.name
+        )
+    ranked = rank_results(unranked)
+    n_errors = int(ranked["error"].notna().sum()) if "error" in ranked.columns else 0
+    if n_errors == len(ranked):
+        raise DataError(f"all {n_errors} configurations failed; first error: {ranked['error'][0]}")
+    config = build_config(
+        ranked.iloc[0],
+        selected,
+        data,
+        grid,
+        engine=backtest_engine.name,
+        source=source,
+        sha256=prices_sha256(prices),
+    )
+    layout.ensure_dirs()
+    ranked.to_csv(layout.results_csv, index=False)
+    layout.config_json.write_text(dump_config(config), encoding="utf-8")
+    return OptimizeOutcome(
+        results=ranked,
+        config=config,
+        results_csv=str(layout.results_csv),
+        config_json=str(layout.config_json),
+        engine=backtest_engine.name,
+        n_errors=n_errors,
+        elapsed_s=time.perf_counter() - started,
+        verification=verification,
+    )
