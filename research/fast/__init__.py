@@ -1,0 +1,5 @@
+"""The compiled backtest engine: numba kernels and the grid planning that feeds them.
+
+Import cost is kept off ``research``'s import path: nothing here is imported until an engine
+or a sweep asks for it.
+"""
