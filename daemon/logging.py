@@ -1,0 +1,81 @@
+"""Structured logs: JSON lines to stdout (journald) or a console renderer for terminals.
+
+Every event carries what was bound to the logger (``run_id``, ``session``, ``pair``,
+``config_id``). Tracebacks are rendered as plain text without local variables, and a redaction
+processor masks anything that looks like a secret, by key or inside a string value, so an API key
+cannot reach the journal even through an exception message.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Any, Literal, TextIO
+
+import structlog
+from structlog.typing import EventDict, WrappedLogger
+
+REDACTED = "[REDACTED]"
+_SECRET_KEY = re.compile(
+    r"(secret|password|passwd|token|api_?key|key_?id|authorization|credential)", re.I
+)
+# "secret=abc", "APCA-API-SECRET-KEY: abc", "token abc" inside free text.
+_SECRET_IN_TEXT = re.compile(
+    r"(?i)((?:secret|password|passwd|token|api[_-]?key|key[_-]?id|authorization)"
+    r"[\"']?\s*[:=]\s*[\"']?)([^\s\"',;]+)"
+)
+
+
+def redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SECRET_IN_TEXT.sub(lambda m: m.group(1) + REDACTED, value)
+    if isinstance(value, dict):
+        return {
+            k: REDACTED if _SECRET_KEY.search(str(k)) else redact_value(v) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(redact_value(v) for v in value)
+    return value
+
+
+def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: mask secret-looking keys and ``key=value`` secrets in strings."""
+    for key in list(event_dict):
+        if _SECRET_KEY.search(key):
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = redact_value(event_dict[key])
+    return event_dict
+
+
+def _processors(log_format: Literal["json", "console"]) -> list[Any]:
+    shared: list[Any] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # Plain-text traceback: no local variables (they could hold secrets).
+        structlog.processors.format_exc_info,
+        redact_secrets,
+    ]
+    if log_format == "console":
+        renderer: Any = structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
+    else:
+        renderer = structlog.processors.JSONRenderer(sort_keys=False)
+    return [*shared, renderer]
+
+
+def make_logger(
+    log_format: Literal["json", "console"] = "json",
+    stream: TextIO | None = None,
+    **context: Any,
+) -> Any:
+    """A bound logger writing to ``stream`` (stdout by default). No global configuration."""
+    target = stream if stream is not None else sys.stdout
+    logger = structlog.wrap_logger(
+        structlog.PrintLogger(file=target),
+        processors=_processors(log_format),
+        wrapper_class=structlog.BoundLogger,
+        context_class=dict,
+    )
+    return logger.bind(**context)

@@ -1,0 +1,81 @@
+"""The state store's schema, as numbered migrations.
+
+A store records its version in ``schema_version``; opening it applies every migration above that
+version in one transaction. Never edit a released migration: append a new one.
+"""
+
+from __future__ import annotations
+
+_V1 = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # One row per attempt at a session; a session is done once one attempt is 'completed'.
+    """CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        session TEXT NOT NULL,
+        config_id TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('started', 'completed', 'failed', 'skipped')),
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        message TEXT)""",
+    "CREATE INDEX runs_session ON runs (session)",
+    # The closes the strategy consumed, on the scale of the first time they were seen.
+    """CREATE TABLE bars (
+        session TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        close REAL NOT NULL CHECK (close > 0),
+        PRIMARY KEY (session, symbol))""",
+    """CREATE TABLE rescales (
+        session TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        factor REAL NOT NULL,
+        detected_at TEXT NOT NULL)""",
+    # Written before anything is sent; client_order_id is deterministic.
+    """CREATE TABLE intents (
+        client_order_id TEXT PRIMARY KEY,
+        session TEXT NOT NULL,
+        pair_index INTEGER NOT NULL,
+        leg TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+        quantity INTEGER NOT NULL CHECK (quantity > 0),
+        reference_price REAL NOT NULL,
+        attempt INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        message TEXT,
+        created_at TEXT NOT NULL)""",
+    "CREATE INDEX intents_session ON intents (session)",
+    """CREATE TABLE submissions (
+        client_order_id TEXT PRIMARY KEY REFERENCES intents (client_order_id),
+        broker_order_id TEXT NOT NULL,
+        submitted_at TEXT NOT NULL)""",
+    # One row per order with its cumulative fill (partial fills update it in place).
+    """CREATE TABLE fills (
+        client_order_id TEXT PRIMARY KEY REFERENCES intents (client_order_id),
+        session TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        signed_quantity INTEGER NOT NULL,
+        price REAL NOT NULL,
+        commission REAL NOT NULL,
+        filled_at TEXT)""",
+    # The decision of each pair on each session, with the strategy state after it.
+    """CREATE TABLE decisions (
+        session TEXT NOT NULL,
+        pair_index INTEGER NOT NULL,
+        pair TEXT NOT NULL,
+        action TEXT NOT NULL,
+        beta REAL NOT NULL,
+        spread REAL NOT NULL,
+        z REAL,
+        state INTEGER NOT NULL,
+        blocked TEXT,
+        pair_state TEXT NOT NULL,
+        PRIMARY KEY (session, pair_index))""",
+    """CREATE TABLE equity (
+        session TEXT PRIMARY KEY,
+        cash REAL NOT NULL,
+        equity REAL NOT NULL,
+        positions TEXT NOT NULL)""",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+SCHEMA_VERSION = max(MIGRATIONS)
