@@ -1,0 +1,369 @@
+"""When the daemon runs: the catch-up job (pure) and its APScheduler cron trigger (thin).
+
+The cron trigger only says *when to look*; the XNYS calendar says *what to run*. Each fire asks
+the store for the last completed session, works out every session whose close has passed since
+then, and runs them in order through ``run_session`` (``run_once``), so a weekend, a holiday, a
+DST change, an early close or a day of downtime all reduce to the same question. ``run_once``
+is idempotent, so a duplicated fire finds nothing left to do.
+
+Catch-up refuses, with an event saying why and what to do, when it would be unsafe: more
+sessions missed than ``max_catch_up`` (a long outage deserves a person's look at the account
+before the daemon trades its way through it), or a session failed in a way that needs an
+operator (the daemon halts until it is restarted).
+"""
+
+from __future__ import annotations
+
+import threading
+import time as _time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+)
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from daemon import sessions
+from daemon.ports import Clock
+from shared.errors import ConfigError
+
+EXCHANGE_TZ = ZoneInfo("America/New_York")
+JOB_ID = "session-cycle"
+
+# How far back to look for the latest closed session: longer than any NYSE closure (the
+# longest since 1990 was 4 weekdays after 9/11, plus weekends).
+_LOOKBACK = timedelta(days=14)
+
+
+class RunOutcome(Protocol):
+    """What the job needs from ``run_once``'s result."""
+
+    @property
+    def status(self) -> Any: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+class EventLog(Protocol):
+    """A structlog-style logger: one event name plus key/value fields."""
+
+    def info(self, event: str, **fields: Any) -> Any: ...
+
+    def warning(self, event: str, **fields: Any) -> Any: ...
+
+    def error(self, event: str, **fields: Any) -> Any: ...
+
+
+class Calendar(Protocol):
+    def sessions(self, start: date, end: date) -> list[date]: ...
+
+    def close(self, session: date) -> datetime: ...
+
+
+class XnysCalendar:
+    """The NYSE calendar from :mod:`daemon.sessions`."""
+
+    def sessions(self, start: date, end: date) -> list[date]:
+        return sessions.xnys_sessions(start, end)
+
+    def close(self, session: date) -> datetime:
+        return sessions.session_close(session)
+
+
+class TickStatus(StrEnum):
+    IDLE = "idle"  # nothing due
+    RAN = "ran"  # every due session ran successfully
+    FAILED = "failed"  # a session failed; later ones were not attempted (retried next fire)
+    REFUSED = "refused"  # catch-up would be unsafe; nothing ran
+    HALTED = "halted"  # an earlier failure needs an operator; nothing ran
+    BUSY = "busy"  # another tick is running (the startup catch-up and a fire overlapped)
+    STOPPED = "stopped"  # shutdown was requested between sessions
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    status: TickStatus
+    due: tuple[date, ...] = ()
+    ran: tuple[date, ...] = ()
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUpPolicy:
+    """Which sessions are due, and how many a fire may catch up.
+
+    A session is due once its close (early closes included) plus ``delay_after_close`` has
+    passed *and* the clock in ``zone`` reads ``earliest_local_time`` on that day (the daily
+    run time): a market-on-close order for the next session is only accepted after 19:00 ET,
+    so a run between the close and then would have nothing useful to submit. ``max_catch_up``
+    counts *missed* sessions: the due sessions before the latest one.
+    """
+
+    max_catch_up: int = 5
+    earliest_local_time: time = time(19, 15)
+    zone: ZoneInfo = EXCHANGE_TZ
+    delay_after_close: timedelta = timedelta(0)
+    # A run result with one of these statuses means "needs a person": the job halts.
+    halt_statuses: frozenset[str] = frozenset({"halted", "refused", "needs_operator"})
+    # Statuses that count as success (the session is done, or was already done).
+    ok_statuses: frozenset[str] = frozenset({"completed", "already_completed", "skipped"})
+
+    def __post_init__(self) -> None:
+        if self.max_catch_up < 0:
+            raise ConfigError(
+                f"must not be negative, got {self.max_catch_up}",
+                key="schedule.max_catch_up_sessions",
+            )
+        if self.delay_after_close < timedelta(0):
+            raise ConfigError("must not be negative", key="delay_after_close")
+
+    def ready_at(self, session: date, close: datetime) -> datetime:
+        local = datetime.combine(session, self.earliest_local_time, tzinfo=self.zone)
+        return max(close + self.delay_after_close, local)
+
+
+def latest_due_session(now: datetime, calendar: Calendar, policy: CatchUpPolicy) -> date | None:
+    """The most recent session that is ready to run at ``now``."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    today = now.astimezone(EXCHANGE_TZ).date()
+    for session in reversed(calendar.sessions(today - _LOOKBACK, today)):
+        if policy.ready_at(session, calendar.close(session)) <= now:
+            return session
+    return None
+
+
+def due_sessions(
+    now: datetime, last_completed: date | None, calendar: Calendar, policy: CatchUpPolicy
+) -> list[date]:
+    """Sessions to run, oldest first. A fresh store starts at the latest due session: the
+    cycle warms the strategy up from the config's bars, it does not replay history."""
+    latest = latest_due_session(now, calendar, policy)
+    if latest is None:
+        return []
+    if last_completed is None:
+        return [latest]
+    if last_completed >= latest:
+        return []
+    return calendar.sessions(last_completed + timedelta(days=1), latest)
+
+
+def _status_name(status: Any) -> str:
+    return str(getattr(status, "value", status)).lower()
+
+
+@dataclass
+class SessionJob:
+    """One scheduler fire: plan the due sessions and run them in order.
+
+    Thread-safe: a non-blocking lock makes overlapping ticks (the startup catch-up and a cron
+    fire) return ``BUSY`` instead of running a session twice at the same time.
+    """
+
+    run_session: Callable[[date], RunOutcome]
+    last_completed: Callable[[], date | None]
+    clock: Clock
+    log: EventLog
+    policy: CatchUpPolicy = field(default_factory=CatchUpPolicy)
+    calendar: Calendar = field(default_factory=XnysCalendar)
+    should_stop: Callable[[], bool] = lambda: False
+    halted_reason: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _started: float | None = field(default=None, repr=False)
+
+    def running_for(self) -> float | None:
+        """Seconds the current tick has been running (None when idle); the watchdog uses it."""
+        started = self._started
+        return None if started is None else _time.monotonic() - started
+
+    def tick(self) -> TickReport:
+        if not self._lock.acquire(blocking=False):
+            self.log.warning("schedule_tick_overlap", reason="another tick is still running")
+            return TickReport(TickStatus.BUSY, message="another tick is still running")
+        self._started = _time.monotonic()
+        try:
+            return self._tick()
+        finally:
+            self._started = None
+            self._lock.release()
+
+    def _tick(self) -> TickReport:
+        now = self.clock.now()
+        if self.halted_reason is not None:
+            self.log.error("catch_up_halted", now=now.isoformat(), reason=self.halted_reason)
+            return TickReport(TickStatus.HALTED, message=self.halted_reason)
+        last = self.last_completed()
+        due = due_sessions(now, last, self.calendar, self.policy)
+        fields = {"now": now.isoformat(), "last_completed": _iso(last), "due": _isos(due)}
+        if not due:
+            self.log.info("schedule_tick", action="nothing_due", **fields)
+            return TickReport(TickStatus.IDLE)
+        if len(due) - 1 > self.policy.max_catch_up:
+            message = self._too_many_missed(last, due)
+            self.log.error("catch_up_refused", reason=message, **fields)
+            return TickReport(TickStatus.REFUSED, due=tuple(due), message=message)
+        self.log.info("schedule_tick", action="run", **fields)
+        return self._run_in_order(due)
+
+    def _run_in_order(self, due: Sequence[date]) -> TickReport:
+        ran: list[date] = []
+        for session in due:
+            if self.should_stop():
+                self.log.warning("catch_up_interrupted", session=session.isoformat())
+                return TickReport(TickStatus.STOPPED, tuple(due), tuple(ran), "shutdown")
+            status, message = self._run_one(session)
+            if status in self.policy.ok_statuses:
+                ran.append(session)
+                continue
+            if status in self.policy.halt_statuses:
+                self.halted_reason = (
+                    f"session {session.isoformat()} ended '{status}': {message}. Fix the cause, "
+                    "then restart the service to resume"
+                )
+                self.log.error("catch_up_halted", session=session.isoformat(), reason=message)
+                return TickReport(TickStatus.HALTED, tuple(due), tuple(ran), self.halted_reason)
+            later = [d.isoformat() for d in due if d > session]
+            self.log.error(
+                "catch_up_stopped",
+                session=session.isoformat(),
+                status=status,
+                reason=message,
+                not_attempted=later,
+                retry="at the next scheduled fire",
+            )
+            return TickReport(TickStatus.FAILED, tuple(due), tuple(ran), message)
+        return TickReport(TickStatus.RAN, tuple(due), tuple(ran))
+
+    def _run_one(self, session: date) -> tuple[str, str]:
+        try:
+            result = self.run_session(session)
+        except Exception as exc:
+            # run_once reports expected failures in its result; anything raised here is a bug
+            # or an outage. Log type and text only: locals may hold secrets.
+            message = f"{type(exc).__name__}: {exc}"
+            self.log.error("session_run_crashed", session=session.isoformat(), error=message)
+            return "failed", message
+        return _status_name(result.status), result.message
+
+    def _too_many_missed(self, last: date | None, due: Sequence[date]) -> str:
+        return (
+            f"{len(due) - 1} sessions were missed ({due[0].isoformat()}..{due[-2].isoformat()}) "
+            f"since the last completed session {_iso(last)}, more than schedule."
+            f"max_catch_up_sessions={self.policy.max_catch_up}. Check the account and the bars, then run "
+            "`pairs-daemon run-once --session <date>` for each missed session in order, or "
+            "raise max_catch_up_sessions and restart"
+        )
+
+
+def _iso(d: date | None) -> str | None:
+    return None if d is None else d.isoformat()
+
+
+def _isos(days: Sequence[date]) -> list[str]:
+    return [d.isoformat() for d in days]
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSpec:
+    """When the job fires. Default: weekdays at 19:15 New York time, after Alpaca starts
+    accepting market-on-close orders for the next session. Holidays still fire; the calendar
+    makes those fires no-ops. ``interval_seconds`` replaces the cron with a fixed interval, for
+    tests and demos only (the catch-up logic is the same, it just looks more often)."""
+
+    hour: int = 19
+    minute: int = 15
+    second: int = 0
+    day_of_week: str = "mon-fri"
+    timezone: str = "America/New_York"
+    # A fire missed by less than this (the host was suspended, the process was busy) still
+    # runs; after that it is dropped and the next fire's catch-up covers its sessions.
+    misfire_grace_seconds: int = 3600
+    interval_seconds: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.misfire_grace_seconds < 1:
+            raise ConfigError("must be at least 1 second", key="schedule.misfire_grace_s")
+        if self.interval_seconds is not None and self.interval_seconds < 1:
+            raise ConfigError("must be at least 1 second", key="schedule.interval_s")
+        self.trigger()  # fail at startup, not at the first fire
+
+    def trigger(self) -> BaseTrigger:
+        try:
+            zone = ZoneInfo(self.timezone)
+        except (ValueError, KeyError) as exc:
+            raise ConfigError(
+                f"unknown time zone {self.timezone!r} (use an IANA name such as "
+                "'America/New_York')",
+                key="schedule.timezone",
+            ) from exc
+        if self.interval_seconds is not None:
+            return IntervalTrigger(seconds=self.interval_seconds, timezone=zone)
+        try:
+            return CronTrigger(
+                day_of_week=self.day_of_week,
+                hour=self.hour,
+                minute=self.minute,
+                second=self.second,
+                timezone=zone,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"invalid cron schedule: {exc}", key="schedule") from exc
+
+
+def build_scheduler(
+    tick: Callable[[], object], spec: ScheduleSpec, log: EventLog, *, run_now: bool = False
+) -> BackgroundScheduler:
+    """A stopped ``BackgroundScheduler`` with the one cron job. ``run_now`` adds an immediate
+    first run (the startup catch-up) to the same job, so ``max_instances=1`` also keeps it
+    from overlapping the first cron fire."""
+    zone = ZoneInfo(spec.timezone)
+    scheduler = BackgroundScheduler(timezone=zone)
+    options: dict[str, Any] = {}
+    if run_now:
+        options["next_run_time"] = datetime.now(zone)
+    scheduler.add_job(
+        tick,
+        spec.trigger(),
+        id=JOB_ID,
+        name="run due sessions",
+        coalesce=True,  # many missed fires collapse into one catch-up
+        max_instances=1,
+        misfire_grace_time=spec.misfire_grace_seconds,
+        **options,
+    )
+    scheduler.add_listener(
+        _scheduler_events(log), EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR
+    )
+    return scheduler
+
+
+def next_fire_time(scheduler: BackgroundScheduler) -> datetime | None:
+    job = scheduler.get_job(JOB_ID)
+    return None if job is None else job.next_run_time
+
+
+def _scheduler_events(log: EventLog) -> Callable[[Any], None]:
+    def on_event(event: Any) -> None:
+        when = getattr(event, "scheduled_run_time", None)
+        fields = {"scheduled": when.isoformat() if when else None}
+        if event.code == EVENT_JOB_MISSED:
+            log.warning("schedule_fire_missed", retry="the next fire catches up", **fields)
+        elif event.code == EVENT_JOB_MAX_INSTANCES:
+            log.warning("schedule_fire_skipped", reason="previous fire still running", **fields)
+        elif isinstance(event, JobExecutionEvent) and event.exception is not None:
+            error = f"{type(event.exception).__name__}: {event.exception}"
+            log.error("schedule_job_crashed", error=error, **fields)
+
+    return on_event
