@@ -59,7 +59,7 @@ class AlpacaBars:
             symbol_or_symbols=list(symbols),
             timeframe=TimeFrame.Day,
             start=datetime.combine(start, time.min, NEW_YORK),
-            end=datetime.combine(end, time.max, NEW_YORK),
+            end=datetime.combine(end, time(23, 59, 59), NEW_YORK),
             adjustment=Adjustment.ALL,
             feed=self._feed,
         )

@@ -66,6 +66,7 @@ def build_alpaca_broker(
     settings: AlpacaSettings,
     *,
     retry: RetryPolicy | None = None,
+    preflight: bool = True,
 ) -> Broker:
     if not settings.paper and not settings.allow_live:
         # The settings model already refuses this; kept for callers that build settings
@@ -82,7 +83,7 @@ def build_alpaca_broker(
     else:
         log.info("alpaca_paper_trading", trading_url=url)
     client = EdgeTradingClient(creds, url=url, paper=settings.paper, timeout_s=settings.timeout_s)
-    return AlpacaBroker(client, retry=retry)
+    return AlpacaBroker(client, retry=retry, preflight=preflight)
 
 
 def build_alpaca_bars(

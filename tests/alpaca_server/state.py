@@ -1,0 +1,297 @@
+"""The server's account book: orders, positions, cash, bars, assets and queued faults.
+
+Every public method takes the lock, because the HTTP server answers on several threads while
+the test thread advances sessions and queues faults.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+NEW_YORK = ZoneInfo("America/New_York")
+OPEN_STATUSES = {"new", "accepted", "pending_new", "partially_filled"}
+START = datetime(2024, 1, 2, 21, 0, tzinfo=UTC)
+
+
+class ApiError(Exception):
+    """An Alpaca error answer: HTTP status and Alpaca's JSON body."""
+
+    def __init__(self, status: int, code: int | None, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body: dict[str, Any] = {"message": message}
+        if code is not None:
+            self.body["code"] = code
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour for requests matching ``method`` and ``path``.
+
+    ``path`` matches itself and everything below it (``/v2/orders`` matches ``/v2/orders/<id>``
+    but not ``/v2/orders:by_client_order_id``); ``"*"`` matches every path. With ``process``
+    the request is carried out first (the order is stored) and then the answer misbehaves:
+    ``status``/``body`` replace it, ``delay_s`` holds it back, ``drop`` closes the connection
+    without an answer.
+    """
+
+    method: str
+    path: str
+    status: int | None = None
+    body: dict[str, Any] | None = None
+    delay_s: float = 0.0
+    drop: bool = False
+    process: bool = False
+    times: int = 1
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method not in ("*", method):
+            return False
+        return self.path in ("*", path) or path.startswith(self.path + "/")
+
+
+@dataclass
+class ServerOrder:
+    id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: int
+    time_in_force: str
+    created_at: datetime
+    status: str = "accepted"
+    filled_qty: int = 0
+    filled_notional: float = 0.0
+    filled_at: datetime | None = None
+    canceled_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def json(self) -> dict[str, Any]:
+        avg = self.filled_notional / self.filled_qty if self.filled_qty else None
+        return {
+            "id": self.id,
+            "client_order_id": self.client_order_id,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at or self.created_at),
+            "submitted_at": iso(self.created_at),
+            "filled_at": iso(self.filled_at),
+            "expired_at": None,
+            "canceled_at": iso(self.canceled_at),
+            "failed_at": None,
+            "replaced_at": None,
+            "replaced_by": None,
+            "replaces": None,
+            "asset_id": str(uuid.uuid5(uuid.NAMESPACE_DNS, self.symbol)),
+            "symbol": self.symbol,
+            "asset_class": "us_equity",
+            "notional": None,
+            "qty": str(self.qty),
+            "filled_qty": str(self.filled_qty),
+            "filled_avg_price": None if avg is None else f"{avg:.6f}",
+            "order_class": "",
+            "order_type": "market",
+            "type": "market",
+            "side": self.side,
+            "position_intent": None,
+            "time_in_force": self.time_in_force,
+            "limit_price": None,
+            "stop_price": None,
+            "status": self.status,
+            "extended_hours": False,
+            "legs": None,
+            "trail_percent": None,
+            "trail_price": None,
+            "hwm": None,
+        }
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class AccountBook:
+    """An Alpaca paper account. ``margin_multiplier`` scales equity into buying power (Alpaca's
+    Reg T accounts: 2); market orders are checked against the last close (``marks``)."""
+
+    key_id: str = "PKTEST0000000000KEY1"
+    secret_key: str = "test-secret-0000000000000000000000000000"
+    cash: float = 100_000.0
+    margin_multiplier: float = 2.0
+    now: datetime = START
+    positions: dict[str, int] = field(default_factory=dict)
+    avg_entry: dict[str, float] = field(default_factory=dict)
+    marks: dict[str, float] = field(default_factory=dict)
+    orders: list[ServerOrder] = field(default_factory=list)
+    bars: dict[str, dict[date, float]] = field(default_factory=dict)
+    not_shortable: set[str] = field(default_factory=set)
+    not_tradable: set[str] = field(default_factory=set)
+    closed_for: set[str] = field(default_factory=set)  # time-in-force values refused now
+    fill_limits: dict[str, int] = field(default_factory=dict)  # client id -> shares next fill
+    cancel_next_session: set[str] = field(default_factory=set)  # client ids
+    faults: list[Fault] = field(default_factory=list)
+    requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    # ---- test controls -----------------------------------------------------------------
+
+    def inject(self, fault: Fault) -> None:
+        with self.lock:
+            self.faults.append(fault)
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.matches(method, path):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                    return fault
+            return None
+
+    def record(self, method: str, path: str, params: dict[str, str]) -> None:
+        with self.lock:
+            self.requests.append((method, path, dict(params)))
+
+    def count(self, method: str, path: str) -> int:
+        with self.lock:
+            return sum(1 for m, p, _ in self.requests if m == method and p == path)
+
+    def orders_with_client_id(self, client_order_id: str) -> list[ServerOrder]:
+        with self.lock:
+            return [o for o in self.orders if o.client_order_id == client_order_id]
+
+    def add_bars(self, symbol: str, closes: dict[date, float]) -> None:
+        with self.lock:
+            self.bars.setdefault(symbol, {}).update(closes)
+            last = max(self.bars[symbol])
+            self.marks.setdefault(symbol, self.bars[symbol][last])
+
+    def broker_cancel(self, client_order_id: str) -> None:
+        """Alpaca cancelling an order on its own (e.g. an unfilled CLS order at the close)."""
+        with self.lock:
+            for order in self.orders_with_client_id(client_order_id):
+                if order.status in OPEN_STATUSES:
+                    order.status = "canceled"
+                    order.canceled_at = order.updated_at = self.now
+
+    def advance_session(self, closes: dict[str, float], session: date | None = None) -> None:
+        """Close a session: record its bars, mark positions and fill queued orders in creation
+        order at ``closes`` (the closing auction), honouring partial-fill limits and
+        broker-side cancellations queued for this session."""
+        with self.lock:
+            if session is not None:
+                self.now = datetime.combine(session, time(16, 0), NEW_YORK).astimezone(UTC)
+                for symbol, close in closes.items():
+                    self.bars.setdefault(symbol, {})[session] = close
+            self.marks.update(closes)
+            for order in self.orders:
+                if order.status not in OPEN_STATUSES:
+                    continue
+                if order.client_order_id in self.cancel_next_session:
+                    self.cancel_next_session.discard(order.client_order_id)
+                    order.status = "canceled"
+                    order.canceled_at = order.updated_at = self.now
+                elif order.symbol in closes:
+                    self._fill(order, closes[order.symbol])
+
+    def _fill(self, order: ServerOrder, price: float) -> None:
+        remaining = order.qty - order.filled_qty
+        qty = min(remaining, self.fill_limits.pop(order.client_order_id, remaining))
+        if qty <= 0:
+            return
+        signed = qty if order.side == "buy" else -qty
+        self.cash -= signed * price
+        held = self.positions.get(order.symbol, 0)
+        new = held + signed
+        if held * signed >= 0:  # opening or growing: the entry price averages in
+            old = self.avg_entry.get(order.symbol, 0.0)
+            self.avg_entry[order.symbol] = (abs(held) * old + qty * price) / abs(new)
+        elif held * new < 0:  # flipped through zero: the remainder entered at this price
+            self.avg_entry[order.symbol] = price
+        if new == 0:
+            self.positions.pop(order.symbol, None)
+            self.avg_entry.pop(order.symbol, None)
+        else:
+            self.positions[order.symbol] = new
+        order.filled_qty += qty
+        order.filled_notional += qty * price
+        order.status = "filled" if order.filled_qty == order.qty else "partially_filled"
+        order.filled_at = order.updated_at = self.now
+
+    # ---- what the endpoints read and do ------------------------------------------------
+
+    def equity(self) -> float:
+        with self.lock:
+            return self.cash + sum(q * self.marks.get(s, 0.0) for s, q in self.positions.items())
+
+    def buying_power(self) -> float:
+        with self.lock:
+            pending = sum(
+                self._opening_notional(o.symbol, o.side, o.qty - o.filled_qty)
+                for o in self.orders
+                if o.status in OPEN_STATUSES
+            )
+            return max(0.0, self.margin_multiplier * self.equity() - pending)
+
+    def _opening_notional(self, symbol: str, side: str, qty: int) -> float:
+        """Notional of the part of an order that opens or grows a position."""
+        held = self.positions.get(symbol, 0)
+        signed = qty if side == "buy" else -qty
+        closing = min(qty, abs(held)) if held * signed < 0 else 0
+        return (qty - closing) * self.marks.get(symbol, 0.0)
+
+    def submit(self, body: dict[str, Any]) -> ServerOrder:
+        with self.lock:
+            client_id = str(body.get("client_order_id") or uuid.uuid4())
+            symbol, side, tif = str(body["symbol"]), str(body["side"]), str(body["time_in_force"])
+            qty = int(float(body["qty"]))
+            if self.orders_with_client_id(client_id):
+                raise ApiError(422, 40010001, "client_order_id must be unique")
+            if symbol in self.not_tradable:
+                raise ApiError(422, 42210000, f"asset {symbol} is not tradable")
+            if tif in self.closed_for:
+                raise ApiError(422, 42210000, f"market is closed for {tif} orders")
+            held = self.positions.get(symbol, 0)
+            if side == "sell" and qty > held and symbol in self.not_shortable:
+                raise ApiError(422, 42210000, f'asset "{symbol}" cannot be sold short')
+            if self._opening_notional(symbol, side, qty) > self.buying_power():
+                raise ApiError(403, 40310000, "insufficient buying power")
+            order = ServerOrder(
+                id=str(uuid.UUID(int=len(self.orders) + 1)),
+                client_order_id=client_id,
+                symbol=symbol,
+                side=side,
+                qty=qty,
+                time_in_force=tif,
+                created_at=self.now,
+            )
+            self.orders.append(order)
+            return order
+
+    def cancel(self, order_id: str) -> None:
+        with self.lock:
+            order = self.order(order_id)
+            if order.status not in OPEN_STATUSES:
+                raise ApiError(422, 42210000, f'order is already in "{order.status}" state')
+            order.status = "canceled"
+            order.canceled_at = order.updated_at = self.now
+
+    def order(self, order_id: str) -> ServerOrder:
+        with self.lock:
+            for order in self.orders:
+                if order.id == order_id:
+                    return order
+            raise ApiError(404, 40410000, "order not found")
+
+    def order_by_client_id(self, client_order_id: str) -> ServerOrder:
+        with self.lock:
+            found = self.orders_with_client_id(client_order_id)
+            if not found:
+                raise ApiError(404, 40410000, "order not found")
+            return found[0]
