@@ -16,7 +16,9 @@ Layout (see ``configs/daemon.toml`` for a documented example)::
     [broker]  kind = "local" | "alpaca";  time_in_force = "cls" | "opg" | "day"
     [data]    feed = "csv" | "yfinance" | "alpaca";  csv_path = "...";  calendar_check = ...
     [risk]    max_order_notional, max_gross_exposure, kill_switch, kill_switch_file
-    [schedule] run_at, timezone, misfire_grace_s, max_catch_up_sessions
+    [schedule] run_at, timezone, misfire_grace_s, max_catch_up_sessions, retry_after_s,
+               max_attempts, interval_s (tests)
+    [clock]   fixed_now (tests only)
     [alpaca]  trading_url, data_url, feed, timeout_s, paper, allow_live
 """
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -97,6 +99,24 @@ class ScheduleSettings(_Model):
     misfire_grace_s: int = Field(default=3600, ge=1)
     # More missed sessions than this are not caught up automatically.
     max_catch_up_sessions: int = Field(default=5, ge=0)
+    # A failed session is retried after retry_after_s; after max_attempts failures in a row the
+    # service halts (it stays up and says why) until an operator fixes the cause and restarts.
+    retry_after_s: int = Field(default=900, ge=1)
+    max_attempts: int = Field(default=3, ge=1)
+    # Tests and demos only: fire every interval_s seconds instead of daily at run_at.
+    interval_s: int | None = Field(default=None, ge=1)
+
+
+class ClockSettings(_Model):
+    # Tests and demos only: freeze "now" (timezone-aware, e.g. 2025-03-14T20:00:00-04:00) so
+    # the sessions a run considers due are deterministic. Never set in production.
+    fixed_now: datetime | None = None
+
+    @model_validator(mode="after")
+    def _aware(self) -> ClockSettings:
+        if self.fixed_now is not None and self.fixed_now.tzinfo is None:
+            raise ValueError("fixed_now needs a UTC offset, e.g. 2025-03-14T20:00:00-04:00")
+        return self
 
 
 class AlpacaSettings(_Model):
@@ -125,6 +145,7 @@ class DaemonSettings(_Model):
     data: DataSettings = DataSettings()
     risk: RiskSettings = RiskSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    clock: ClockSettings = ClockSettings()
     alpaca: AlpacaSettings = AlpacaSettings()
     # Where these settings came from (a path, or the embedded default); not a TOML key.
     source: str = Field(default=EMBEDDED_SOURCE, exclude=True)
