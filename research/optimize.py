@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from research.engines import DEFAULT_ENGINE, get_engine
 from research.grid import SEED_GRID, Grid
 from research.layout import ArtifactLayout
 from research.market_data import AlignedCloses, align_closes, pair_symbols
+from research.plots import write_report_plots
 from research.selection import pairs_from_table
 from research.verification import verify_against_backtrader
 from shared.config import (
@@ -81,6 +83,7 @@ class OptimizeOutcome:
     n_errors: int
     elapsed_s: float
     verification: pd.DataFrame | None = None  # the sampled re-runs on backtrader, when asked
+    plots: tuple[str, ...] = ()  # the report PNGs written
 
     @property
     def best(self) -> pd.Series:
@@ -258,12 +261,13 @@ def optimize_and_write(
     source: str = "unknown",
     verify: int = 0,
     progress: bool = True,
+    plots: bool = True,
 ) -> OptimizeOutcome:
     """Run the grid on the selected pairs, write the ranked results CSV and the config JSON.
 
     ``verify`` > 0 re-runs that many sampled configurations on backtrader and raises
     ``VerificationError`` (with a table of differences) before writing anything if any metric
-    differs beyond relative 1e-9.
+    differs beyond relative 1e-9. ``plots`` also writes the report PNGs for the best config.
     """
     grid = grid or SEED_GRID
     if selected.empty:
@@ -299,6 +303,17 @@ def optimize_and_write(
     layout.ensure_dirs()
     ranked.to_csv(layout.results_csv, index=False)
     layout.config_json.write_text(dump_config(config), encoding="utf-8")
+    pngs: list[Path] = []
+    if plots:
+        pngs = write_report_plots(
+            data,
+            pairs,
+            config.params,
+            ranked,
+            layout.reports_dir,
+            initial_cash=grid.initial_cash,
+            commission=grid.commission,
+        )
     return OptimizeOutcome(
         results=ranked,
         config=config,
@@ -308,4 +323,5 @@ def optimize_and_write(
         n_errors=n_errors,
         elapsed_s=time.perf_counter() - started,
         verification=verification,
+        plots=tuple(str(p) for p in pngs),
     )

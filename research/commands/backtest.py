@@ -1,0 +1,121 @@
+"""``pairs-research backtest``: one backtest of a production config on a price file, printing
+the seed's metrics (or exactly one JSON object with ``--json``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from research.commands.optimize import add_engine_arguments
+from research.engines import get_engine
+from research.market_data import AlignedCloses, align_closes
+from research.prices import read_wide_csv
+from research.verification import VERIFY_METRICS, VerificationError, metrics_agree
+from shared.config import ProdConfig, parse_config
+from shared.errors import ConfigError, DataError
+from shared.metrics import Metrics
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "backtest",
+        help="backtest a kalman_prod_config.json on a price file",
+        description="Backtest the config's parameters and pairs over its data window "
+        "(first..last session) unless --start/--end override it.",
+    )
+    parser.add_argument("--prices", required=True, type=Path, help="wide CSV of closes")
+    parser.add_argument("--config", required=True, type=Path, help="kalman_prod_config.json")
+    parser.add_argument("--start", type=date.fromisoformat, help="first session (YYYY-MM-DD)")
+    parser.add_argument("--end", type=date.fromisoformat, help="last session (YYYY-MM-DD)")
+    add_engine_arguments(parser)
+    parser.add_argument(
+        "--verify", action="store_true", help="also run backtrader and fail on any difference"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object of metrics")
+    parser.set_defaults(func=run)
+
+
+def read_config(path: Path) -> ProdConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config ({exc.strerror})", source=str(path)) from None
+    return parse_config(text, source=str(path))
+
+
+def window_closes(
+    prices: pd.DataFrame, config: ProdConfig, start: date | None, end: date | None
+) -> AlignedCloses:
+    """The config's pairs' closes, aligned like the seed, over [start, end] (default: the
+    config's data window)."""
+    first = pd.Timestamp(start or config.data.first_session)
+    last = pd.Timestamp(end or config.data.last_session)
+    if last < first:
+        raise DataError(f"the window ends ({last:%Y-%m-%d}) before it starts ({first:%Y-%m-%d})")
+    index = pd.DatetimeIndex(prices.index)
+    window = prices.loc[(index >= first) & (index <= last)]
+    if window.empty:
+        raise DataError(
+            f"no prices between {first:%Y-%m-%d} and {last:%Y-%m-%d}; check --prices/--start/--end"
+        )
+    return align_closes(window, config.symbols)
+
+
+def _verify(data: AlignedCloses, config: ProdConfig, metrics: Metrics, engine: str) -> None:
+    reference = (
+        get_engine("backtrader")
+        .run(
+            data,
+            config.pair_list,
+            [config.params],
+            initial_cash=config.initial_cash,
+            commission=config.commission,
+        )[0]
+        .metrics.as_dict()
+    )
+    ours = metrics.as_dict()
+    rows = [
+        {"index": 0, "metric": m, "engine": ours[m], "backtrader": reference[m], "agree": False}
+        for m in VERIFY_METRICS
+        if not metrics_agree(ours[m], reference[m])
+    ]
+    if rows:
+        raise VerificationError(pd.DataFrame(rows), engine)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = read_config(args.config)
+    data = window_closes(read_wide_csv(args.prices), config, args.start, args.end)
+    if args.start is None and args.end is None and data.n_bars != config.data.n_sessions:
+        print(
+            f"warning: {data.n_bars} sessions in the config's window, but it was fitted on "
+            f"{config.data.n_sessions}: the price file differs from the one optimized on",
+            file=sys.stderr,
+        )
+    engine = get_engine(args.engine)
+    (result,) = engine.run(
+        data,
+        config.pair_list,
+        [config.params],
+        initial_cash=config.initial_cash,
+        commission=config.commission,
+    )
+    if args.verify:
+        _verify(data, config, result.metrics, engine.name)
+    metrics = result.metrics.as_dict()
+    if args.json:
+        print(json.dumps(metrics))
+        return 0
+    print(
+        f"backtest of config {config.config_id} on {', '.join(data.symbols)}: "
+        f"{data.dates[0]:%Y-%m-%d} .. {data.dates[-1]:%Y-%m-%d} ({engine.name} engine)"
+    )
+    for key, value in metrics.items():
+        print(f"  {key:<13} {'n/a' if value is None else value}")
+    return 0
