@@ -16,6 +16,7 @@ from shared.errors import PairsError
 
 COMMAND_MODULES: tuple[str, ...] = (
     # Filled in by each step's module, e.g. "research.commands.prices".
+    "research.commands.screen",
     "research.commands.optimize",
     "research.commands.backtest",
     "research.commands.plots",

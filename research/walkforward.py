@@ -138,12 +138,14 @@ class FoldResult:
     is_sharpes: np.ndarray  # every config's daily Sharpe on train (NaN: undefined)
     oos_sharpes: np.ndarray  # every config's daily Sharpe on test
     evidence: dict[str, Any]  # DSR/PBO of the train-window selection
+    oos_all: bool = True  # whether every config was traded OOS (else only the chosen one)
 
     @property
     def oos_rank_fraction(self) -> float | None:
         """Share of configs the chosen one beat out of sample (ties count half)."""
-        if self.chosen is None:
+        if self.chosen is None or not self.oos_all:
             return None
+        # An undefined Sharpe (a config that never traded) is 'no edge', as in the grid stats.
         oos = np.nan_to_num(self.oos_sharpes, nan=0.0)
         mine = oos[self.chosen]
         others = np.delete(oos, self.chosen)
@@ -175,6 +177,7 @@ def run_fold(
     *,
     initial_cash: float,
     n_splits: int = 16,
+    oos_all: bool = True,
 ) -> FoldResult:
     """One fold: choose pairs and config on train, trade the test bars with a warm filter."""
     train = prices.iloc[fold.train_start : fold.test_start]
@@ -193,10 +196,13 @@ def run_fold(
     evidence = selection_evidence(matrix, len(grid) * len(pairs), chosen=chosen, n_splits=n_splits)
     full = align_closes(window, symbols)
     go_live = int(full.dates.searchsorted(test_dates[0], side="left"))
-    test_runs = runner(full, pairs, grid, go_live)
+    # Every config's OOS run feeds the IS-vs-OOS comparison; the chosen one's is the result.
+    traded = list(range(len(grid))) if oos_all else [chosen]
+    test_runs = runner(full, pairs, [grid[i] for i in traded], go_live)
     oos = [_test_slice(r, go_live, initial_cash) for r in test_runs]
-    oos_metrics = [compute_metrics(v, initial_cash, f) for v, f in oos]
-    values, fills = oos[chosen]
+    oos_sharpes = np.full(len(grid), math.nan)
+    oos_sharpes[traded] = _sharpe_array([compute_metrics(v, initial_cash, f) for v, f in oos])
+    values, fills = oos[traded.index(chosen)]
     return FoldResult(
         fold=fold,
         train_dates=train_dates,
@@ -205,13 +211,14 @@ def run_fold(
         chosen=chosen,
         is_metrics=is_metrics[chosen],
         is_quoted=quoted_metrics(train_runs[chosen].values, initial_cash, train_runs[chosen].fills),
-        oos_metrics=oos_metrics[chosen],
+        oos_metrics=compute_metrics(values, initial_cash, fills),
         oos_quoted=quoted_metrics(values, initial_cash, fills),
         oos_returns=daily_returns(values, initial_cash),
         oos_fills=tuple(fills),
         is_sharpes=_sharpe_array(is_metrics),
-        oos_sharpes=_sharpe_array(oos_metrics),
+        oos_sharpes=oos_sharpes,
         evidence=evidence,
+        oos_all=oos_all,
     )
 
 
@@ -309,9 +316,12 @@ def walk_forward(
     anchored: bool = False,
     initial_cash: float = 100_000.0,
     n_splits: int = 16,
+    oos_all: bool = True,
     progress: Callable[[FoldResult], None] | None = None,
 ) -> WalkForwardResult:
-    """Every fold of ``prices`` (a wide close table on its session calendar), in order."""
+    """Every fold of ``prices`` (a wide close table on its session calendar), in order.
+    ``oos_all=False`` trades only each fold's chosen config out of sample (no per-config
+    OOS Sharpe ratios), for engines that cannot warm-start a whole grid quickly."""
     if not grid:
         raise DataError("the grid is empty: nothing to choose from")
     dates = pd.DatetimeIndex(prices.index)
@@ -320,7 +330,14 @@ def walk_forward(
     results = []
     for fold in make_folds(dates, train, test, anchored):
         result = run_fold(
-            prices, fold, grid, choose_pairs, runner, initial_cash=initial_cash, n_splits=n_splits
+            prices,
+            fold,
+            grid,
+            choose_pairs,
+            runner,
+            initial_cash=initial_cash,
+            n_splits=n_splits,
+            oos_all=oos_all,
         )
         results.append(result)
         if progress is not None:

@@ -1,0 +1,271 @@
+"""``pairs-research walkforward``: out-of-sample validation of the whole research pipeline.
+
+Rolling (or ``--anchored``) folds of ``--train``/``--test`` sessions (``1255``) or calendar
+spans (``5y``, ``6m``). Per fold: optionally re-screen and re-select pairs on the train window
+(``--rescreen``), run the grid there, keep the seed's best config and trade it on the test
+window with a warm Kalman filter. Writes under ``reports/``::
+
+    walkforward_folds.csv            one row per fold: pairs, chosen config, IS vs OOS, DSR, PBO
+    walkforward_config_sharpes.csv   every config's IS and OOS Sharpe per fold
+    walkforward_oos_equity.csv       the stitched OOS daily returns and equity
+    walkforward_summary.json         overall IS vs OOS figures
+    walkforward_equity.png, walkforward_is_vs_oos.png
+
+and records the summary in ``config/kalman_prod_config.json`` under
+``provenance.evidence.walkforward`` when that file exists (``--no-record`` to skip).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from research.engines import DEFAULT_ENGINE, ENGINE_NAMES, get_engine
+from research.grid import SEED_GRID, load_grid
+from research.layout import ArtifactLayout
+from research.prices import read_wide_csv
+from research.selection import SORT_CHOICES, pairs_from_table, select_top_non_overlapping_pairs
+from research.walkforward import (
+    FoldResult,
+    PairChooser,
+    Span,
+    WalkForwardResult,
+    fixed_pairs,
+    walk_forward,
+)
+from research.walkforward_runs import EngineRunner, supports_trade_from_bar
+from shared.config import dump_config, parse_config
+from shared.errors import DataError
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "walkforward",
+        help="walk-forward validation: choose on train, trade the next test window",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--base-dir", default=".", help="artifact folder (default: .)")
+    p.add_argument("--prices", help="wide CSV of closes (default: the cleaned prices)")
+    p.add_argument("--pairs", help="pairs table to trade (default: data/pairs/selected_pairs.csv)")
+    p.add_argument("--rescreen", action="store_true", help="re-screen and re-select per fold")
+    p.add_argument("--train", default="1255", help="train length: sessions or 5y/6m (1255)")
+    p.add_argument("--test", default="252", help="test length: sessions or 1y/6m (252)")
+    p.add_argument("--anchored", action="store_true", help="train always from the first bar")
+    p.add_argument("--start", type=pd.Timestamp, help="first session to use (YYYY-MM-DD)")
+    p.add_argument("--end", type=pd.Timestamp, help="last session to use (YYYY-MM-DD)")
+    p.add_argument("--grid", help="grid file (JSON/TOML); default: the seed's 72 configs")
+    p.add_argument("--engine", default=DEFAULT_ENGINE, choices=ENGINE_NAMES)
+    p.add_argument("--max-pairs", type=int, default=3, help="pairs kept per fold (--rescreen)")
+    p.add_argument("--sort-by", default="pvalue", choices=SORT_CHOICES)
+    p.add_argument("--pvalue", type=float, default=0.05, help="screen threshold (--rescreen)")
+    p.add_argument("--screen-engine", default="statsmodels", choices=("statsmodels", "fast"))
+    p.add_argument("--splits", type=int, default=16, help="CSCV blocks for PBO (even, 16)")
+    p.add_argument(
+        "--chosen-only",
+        action="store_true",
+        help="trade only each fold's chosen config OOS (skips the IS-vs-OOS per-config data)",
+    )
+    p.add_argument("--no-record", action="store_true", help="do not touch the config's evidence")
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no per-fold progress lines")
+    p.set_defaults(func=run)
+
+
+def _load_prices(args: argparse.Namespace, layout: ArtifactLayout) -> pd.DataFrame:
+    prices = read_wide_csv(args.prices or layout.cleaned_prices)
+    if args.start is not None:
+        prices = prices.loc[prices.index >= args.start]
+    if args.end is not None:
+        prices = prices.loc[prices.index <= args.end]
+    if prices.empty:
+        raise DataError(f"no sessions between {args.start} and {args.end}; adjust --start/--end")
+    return prices
+
+
+def _chooser(args: argparse.Namespace, layout: ArtifactLayout) -> PairChooser:
+    if not args.rescreen:
+        path = Path(args.pairs) if args.pairs else layout.selected_pairs_csv
+        if not path.is_file():
+            raise DataError(
+                f"{path}: no pairs table; run `pairs-research select` first, pass --pairs, "
+                "or use --rescreen to screen on every train window"
+            )
+        return fixed_pairs(pairs_from_table(pd.read_csv(path)))
+    from research.cointegration import screen_pairs  # statsmodels is slow to import
+
+    def choose(train: pd.DataFrame) -> list[Any]:
+        with warnings.catch_warnings():  # the multiple-testing note would repeat every fold
+            warnings.simplefilter("ignore")
+            table = screen_pairs(
+                train, pvalue_threshold=args.pvalue, engine=args.screen_engine, progress=False
+            )
+        return pairs_from_table(
+            select_top_non_overlapping_pairs(table, args.max_pairs, args.sort_by)
+        )
+
+    return choose
+
+
+def _progress(fold: FoldResult) -> None:
+    names = ", ".join(f"{p.asset_1}/{p.asset_2}" for p in fold.pairs) or "no pair"
+    first, last = fold.test_dates[0], fold.test_dates[-1]
+    if fold.oos_metrics is None or fold.is_metrics is None:
+        print(f"fold {fold.fold.index}: test {first:%Y-%m-%d}..{last:%Y-%m-%d}: {names}, flat")
+        return
+    print(
+        f"fold {fold.fold.index}: test {first:%Y-%m-%d}..{last:%Y-%m-%d} {names} "
+        f"config #{fold.chosen}: IS Sharpe {_fmt(fold.is_metrics.sharpe_ratio)} "
+        f"OOS {_fmt(fold.oos_metrics.sharpe_ratio)} (daily), DSR {_fmt(fold.evidence['dsr'], 2)}, "
+        f"PBO {_fmt(fold.evidence.get('pbo'), 2)}",
+        flush=True,
+    )
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+
+def run(args: argparse.Namespace) -> int:
+    layout = ArtifactLayout(args.base_dir)
+    prices = _load_prices(args, layout)
+    grid = load_grid(args.grid) if args.grid else SEED_GRID
+    runner = EngineRunner(get_engine(args.engine), grid.initial_cash, grid.commission)
+    oos_all = not args.chosen_only
+    if oos_all and not supports_trade_from_bar(runner.engine) and args.engine != "reference":
+        print(
+            f"walkforward: engine '{args.engine}' cannot warm-start; out-of-sample runs use the "
+            "reference simulation (slower; --chosen-only trades only the chosen configs)",
+            file=sys.stderr,
+        )
+    started = time.perf_counter()
+    result = walk_forward(
+        prices,
+        grid.params(),
+        _chooser(args, layout),
+        runner,
+        train=Span.parse(args.train),
+        test=Span.parse(args.test),
+        anchored=args.anchored,
+        initial_cash=grid.initial_cash,
+        n_splits=args.splits,
+        oos_all=oos_all,
+        progress=None if args.quiet else _progress,
+    )
+    elapsed = time.perf_counter() - started
+    summary = result.summary() | {
+        "pairs": "rescreened per fold" if args.rescreen else "fixed",
+        "grid_size": grid.size,
+        "engines": sorted(runner.engines_used),
+        "elapsed_s": round(elapsed, 3),
+    }
+    write_reports(result, summary, layout, plots=not args.no_plots)
+    if not args.no_record and layout.config_json.is_file():
+        record_evidence(layout.config_json, summary)
+    _print_summary(summary)
+    return 0
+
+
+def fold_rows(result: WalkForwardResult) -> pd.DataFrame:
+    rows = []
+    for f in result.folds:
+        row: dict[str, Any] = {
+            "fold": f.fold.index,
+            "train_first": f"{f.train_dates[0]:%Y-%m-%d}",
+            "train_last": f"{f.train_dates[1]:%Y-%m-%d}",
+            "test_first": f"{f.test_dates[0]:%Y-%m-%d}",
+            "test_last": f"{f.test_dates[-1]:%Y-%m-%d}",
+            "pairs": " ".join(f"{p.asset_1}/{p.asset_2}:{p.hedge_ratio:.6g}" for p in f.pairs),
+            "config_index": f.chosen,
+        }
+        if f.chosen is not None:
+            row |= asdict(result.grid[f.chosen])
+        for side, metrics, quoted in (
+            ("is", f.is_metrics, f.is_quoted),
+            ("oos", f.oos_metrics, f.oos_quoted),
+        ):
+            if metrics is not None and quoted is not None:
+                row |= {f"{side}_{k}": v for k, v in metrics.as_dict().items()}
+                row |= {f"{side}_{k}": v for k, v in quoted.as_dict().items()}
+        row |= {"oos_beat_share": f.oos_rank_fraction, "dsr": f.evidence.get("dsr")}
+        row |= {"psr": f.evidence.get("psr"), "pbo": f.evidence.get("pbo")}
+        row |= {"n_trials": f.evidence.get("n_trials")}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def config_sharpe_rows(result: WalkForwardResult) -> pd.DataFrame:
+    rows = []
+    for f in result.folds:
+        for i, params in enumerate(result.grid):
+            rows.append(
+                {"fold": f.fold.index, "config_index": i, **asdict(params)}
+                | {"chosen": i == f.chosen, "is_sharpe": f.is_sharpes[i]}
+                | {"oos_sharpe": f.oos_sharpes[i]}
+            )
+    return pd.DataFrame(rows)
+
+
+def write_reports(
+    result: WalkForwardResult, summary: dict[str, Any], layout: ArtifactLayout, plots: bool
+) -> None:
+    layout.ensure_dirs()
+    out = layout.reports_dir
+    fold_rows(result).to_csv(out / "walkforward_folds.csv", index=False)
+    config_sharpe_rows(result).to_csv(out / "walkforward_config_sharpes.csv", index=False)
+    fold_of_bar = [f.fold.index for f in result.folds for _ in f.test_dates]
+    pd.DataFrame(
+        {
+            "date": result.oos_dates.strftime("%Y-%m-%d"),
+            "fold": fold_of_bar,
+            "return": result.oos_returns,
+            "equity": result.oos_equity,
+        }
+    ).to_csv(out / "walkforward_oos_equity.csv", index=False)
+    (out / "walkforward_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if plots:
+        from research.plots_walkforward import plot_is_vs_oos_sharpe, plot_walkforward_equity
+
+        plot_walkforward_equity(result, layout.report_png("walkforward_equity"))
+        plot_is_vs_oos_sharpe(result, layout.report_png("walkforward_is_vs_oos"))
+
+
+EVIDENCE_KEYS: tuple[str, ...] = (
+    "mode", "train", "test", "pairs", "folds", "first_test_session", "last_test_session",
+    "oos_sharpe_daily", "oos_sharpe_annualized", "oos_psr", "oos_total_return",
+    "oos_max_dd_pct", "is_sharpe_daily_mean", "oos_below_median_share", "fold_dsr_mean",
+    "fold_pbo_mean",
+)  # fmt: skip
+
+
+def record_evidence(path: Path, summary: dict[str, Any]) -> None:
+    """Put the walk-forward figures in the config's ``provenance.evidence.walkforward``."""
+    text = path.read_text(encoding="utf-8")
+    config = parse_config(text, source=str(path))
+    evidence = dict(config.provenance.evidence or {})
+    evidence["walkforward"] = {k: summary.get(k) for k in EVIDENCE_KEYS}
+    provenance = config.provenance.model_copy(update={"evidence": evidence})
+    updated = config.model_copy(update={"provenance": provenance})
+    path.write_text(dump_config(updated), encoding="utf-8")
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    print(
+        f"walkforward: {summary['folds']} {summary['mode']} folds, OOS "
+        f"{summary['first_test_session']}..{summary['last_test_session']}: "
+        f"Sharpe {_fmt(summary['oos_sharpe_daily'])} daily "
+        f"({_fmt(summary['oos_sharpe_annualized'], 2)} annualized), PSR "
+        f"{_fmt(summary['oos_psr'], 2)}, total return {summary['oos_total_return']:.2%}; "
+        f"mean IS Sharpe {_fmt(summary['is_sharpe_daily_mean'])} daily; "
+        f"chosen config in the OOS bottom half in "
+        f"{_fmt(summary['oos_below_median_share'], 2)} of folds ({summary['elapsed_s']:.1f} s)"
+    )
