@@ -8,8 +8,10 @@ is idempotent, so a duplicated fire finds nothing left to do.
 
 Catch-up refuses, with an event saying why and what to do, when it would be unsafe: more
 sessions missed than ``max_catch_up`` (a long outage deserves a person's look at the account
-before the daemon trades its way through it), or a session failed in a way that needs an
-operator (the daemon halts until it is restarted).
+before the daemon trades its way through it), or a session that keeps failing (``max_attempts``
+in a row: late data heals by itself, a broker/store mismatch does not), after which the job
+halts until an operator restarts the service. A failed session always stops the chain: later
+sessions never run before an earlier one completed.
 """
 
 from __future__ import annotations
@@ -85,9 +87,9 @@ class XnysCalendar:
 class TickStatus(StrEnum):
     IDLE = "idle"  # nothing due
     RAN = "ran"  # every due session ran successfully
-    FAILED = "failed"  # a session failed; later ones were not attempted (retried next fire)
+    FAILED = "failed"  # a session failed; later ones were not attempted (retry later)
     REFUSED = "refused"  # catch-up would be unsafe; nothing ran
-    HALTED = "halted"  # an earlier failure needs an operator; nothing ran
+    HALTED = "halted"  # a session failed max_attempts times in a row; needs an operator
     BUSY = "busy"  # another tick is running (the startup catch-up and a fire overlapped)
     STOPPED = "stopped"  # shutdown was requested between sessions
 
@@ -115,10 +117,9 @@ class CatchUpPolicy:
     earliest_local_time: time = time(19, 15)
     zone: ZoneInfo = EXCHANGE_TZ
     delay_after_close: timedelta = timedelta(0)
-    # A run result with one of these statuses means "needs a person": the job halts.
-    halt_statuses: frozenset[str] = frozenset({"halted", "refused", "needs_operator"})
-    # Statuses that count as success (the session is done, or was already done).
-    ok_statuses: frozenset[str] = frozenset({"completed", "already_completed", "skipped"})
+    max_attempts: int = 3
+    # run_once's statuses that mean the session is done (or was already done).
+    ok_statuses: frozenset[str] = frozenset({"completed", "already_done", "skipped"})
 
     def __post_init__(self) -> None:
         if self.max_catch_up < 0:
@@ -128,6 +129,8 @@ class CatchUpPolicy:
             )
         if self.delay_after_close < timedelta(0):
             raise ConfigError("must not be negative", key="delay_after_close")
+        if self.max_attempts < 1:
+            raise ConfigError("must be at least 1", key="schedule.max_attempts")
 
     def ready_at(self, session: date, close: datetime) -> datetime:
         local = datetime.combine(session, self.earliest_local_time, tzinfo=self.zone)
@@ -180,6 +183,7 @@ class SessionJob:
     calendar: Calendar = field(default_factory=XnysCalendar)
     should_stop: Callable[[], bool] = lambda: False
     halted_reason: str | None = None
+    failures: dict[date, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _started: float | None = field(default=None, repr=False)
 
@@ -225,26 +229,34 @@ class SessionJob:
                 return TickReport(TickStatus.STOPPED, tuple(due), tuple(ran), "shutdown")
             status, message = self._run_one(session)
             if status in self.policy.ok_statuses:
+                self.failures.pop(session, None)
                 ran.append(session)
                 continue
-            if status in self.policy.halt_statuses:
-                self.halted_reason = (
-                    f"session {session.isoformat()} ended '{status}': {message}. Fix the cause, "
-                    "then restart the service to resume"
-                )
-                self.log.error("catch_up_halted", session=session.isoformat(), reason=message)
-                return TickReport(TickStatus.HALTED, tuple(due), tuple(ran), self.halted_reason)
-            later = [d.isoformat() for d in due if d > session]
-            self.log.error(
-                "catch_up_stopped",
-                session=session.isoformat(),
-                status=status,
-                reason=message,
-                not_attempted=later,
-                retry="at the next scheduled fire",
-            )
-            return TickReport(TickStatus.FAILED, tuple(due), tuple(ran), message)
+            return self._failed(session, status, message, due, ran)
         return TickReport(TickStatus.RAN, tuple(due), tuple(ran))
+
+    def _failed(
+        self, session: date, status: str, message: str, due: Sequence[date], ran: list[date]
+    ) -> TickReport:
+        attempts = self.failures.get(session, 0) + 1
+        self.failures[session] = attempts
+        fields = {
+            "session": session.isoformat(),
+            "status": status,
+            "reason": message,
+            "attempt": attempts,
+            "max_attempts": self.policy.max_attempts,
+            "not_attempted": [d.isoformat() for d in due if d > session],
+        }
+        if attempts >= self.policy.max_attempts:
+            self.halted_reason = (
+                f"session {session.isoformat()} failed {attempts} times in a row (last: "
+                f"{message}); fix the cause, then restart the service to resume"
+            )
+            self.log.error("catch_up_halted", **fields)
+            return TickReport(TickStatus.HALTED, tuple(due), tuple(ran), self.halted_reason)
+        self.log.error("catch_up_stopped", **fields)
+        return TickReport(TickStatus.FAILED, tuple(due), tuple(ran), message)
 
     def _run_one(self, session: date) -> tuple[str, str]:
         try:
@@ -262,7 +274,7 @@ class SessionJob:
             f"{len(due) - 1} sessions were missed ({due[0].isoformat()}..{due[-2].isoformat()}) "
             f"since the last completed session {_iso(last)}, more than schedule."
             f"max_catch_up_sessions={self.policy.max_catch_up}. Check the account and the bars, then run "
-            "`pairs-daemon run-once --session <date>` for each missed session in order, or "
+            "`pairs-daemon once --session <date>` for each missed session in order, or "
             "raise max_catch_up_sessions and restart"
         )
 

@@ -65,7 +65,7 @@ class FakeRunner:
         if session in self.script:
             return self.script[session]()
         if session in self.completed:
-            return Outcome("already_completed")
+            return Outcome("already_done")
         self.completed.append(session)
         return Outcome("completed", f"ran {session}")
 

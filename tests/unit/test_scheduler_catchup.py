@@ -136,7 +136,7 @@ def test_more_missed_sessions_than_allowed_is_refused_with_instructions() -> Non
     (refusal,) = log.named("catch_up_refused")
     assert "4 sessions were missed (2025-03-06..2025-03-11)" in refusal["reason"]
     assert "max_catch_up_sessions=3" in refusal["reason"]
-    assert "pairs-daemon run-once --session" in refusal["reason"]
+    assert "pairs-daemon once --session" in refusal["reason"]
 
 
 def test_zero_catch_up_still_runs_the_latest_session() -> None:
@@ -204,19 +204,39 @@ def test_a_failed_session_stops_the_chain_and_is_retried_next_fire() -> None:
     assert runner.calls == [date(2025, 3, 11), date(2025, 3, 11), date(2025, 3, 12)]
 
 
-def test_a_session_that_needs_an_operator_halts_every_later_fire() -> None:
+def test_a_session_failing_max_attempts_times_halts_every_later_fire() -> None:
     runner = FakeRunner(completed=[date(2025, 3, 10)])
-    runner.script[date(2025, 3, 11)] = lambda: Outcome("halted", "broker positions differ")
+    runner.script[date(2025, 3, 11)] = lambda: Outcome("failed", "broker positions differ")
     clock = FakeClock(et(2025, 3, 11, 20, 0))
-    job, log = make_job(clock, runner)
+    job, log = make_job(clock, runner, CatchUpPolicy(max_attempts=2))
+    assert job.tick().status is TickStatus.FAILED
     assert job.tick().status is TickStatus.HALTED
     clock.current = et(2025, 3, 12, 20, 0)
     report = job.tick()
     assert report.status is TickStatus.HALTED
-    assert "broker positions differ" in report.message
+    assert "failed 2 times in a row (last: broker positions differ)" in report.message
     assert "restart" in report.message
-    assert runner.calls == [date(2025, 3, 11)]
-    assert len(log.named("catch_up_halted")) == 2
+    assert runner.calls == [date(2025, 3, 11), date(2025, 3, 11)]
+    first_halt = log.named("catch_up_halted")[0]
+    assert (first_halt["attempt"], first_halt["max_attempts"]) == (2, 2)
+
+
+def test_a_success_resets_the_failure_count() -> None:
+    outcomes = iter(["failed", "completed"])
+    runner = FakeRunner(completed=[date(2025, 3, 10)])
+
+    def flaky() -> Outcome:
+        status = next(outcomes)
+        if status == "completed":
+            runner.completed.append(date(2025, 3, 11))
+        return Outcome(status)
+
+    runner.script[date(2025, 3, 11)] = flaky
+    job, _ = make_job(FakeClock(et(2025, 3, 11, 20, 0)), runner, CatchUpPolicy(max_attempts=2))
+    job.tick()
+    job.tick()
+    assert job.failures == {}
+    assert job.halted_reason is None
 
 
 def test_an_exception_from_the_run_is_logged_as_a_failed_session() -> None:
@@ -243,7 +263,7 @@ def test_enum_statuses_are_read_by_value() -> None:
     from enum import StrEnum
 
     class Status(StrEnum):
-        ALREADY = "already_completed"
+        ALREADY = "already_done"
 
     runner = FakeRunner(completed=[date(2025, 3, 11)])
     runner.script[date(2025, 3, 12)] = lambda: Outcome(Status.ALREADY)
