@@ -11,7 +11,7 @@ an alpaca-py upgrade that renames these attributes fails loudly there.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,31 @@ class AlpacaCredentials:
     __str__ = __repr__
 
 
+class RedactedEnv(Mapping[str, str]):
+    """A read-only view of an environment whose ``repr`` lists names, never values: tracebacks
+    rendered with locals (and debuggers) show the frames' ``env`` without the keys."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def __getitem__(self, name: str) -> str:
+        return self._env[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._env)
+
+    def __len__(self) -> int:
+        return len(self._env)
+
+    def __repr__(self) -> str:
+        return f"RedactedEnv({sorted(self._env)})"
+
+
+def redacted(env: Mapping[str, str] | None) -> RedactedEnv:
+    env = os.environ if env is None else env
+    return env if isinstance(env, RedactedEnv) else RedactedEnv(env)
+
+
 def _read(name: str, env: Mapping[str, str]) -> str | None:
     """A setting from a systemd credential file, else from the environment. Credential files
     win: they are how the unit is meant to pass secrets, an inherited variable is not."""
@@ -62,18 +87,19 @@ def _read(name: str, env: Mapping[str, str]) -> str | None:
 
 
 def load_credentials(env: Mapping[str, str] | None = None) -> AlpacaCredentials:
-    env = os.environ if env is None else env
-    key_id = _read(KEY_ID_VAR, env)
-    secret = _read(SECRET_KEY_VAR, env)
-    missing = [name for name, v in ((KEY_ID_VAR, key_id), (SECRET_KEY_VAR, secret)) if not v]
-    if missing or key_id is None or secret is None:
+    # No local of this frame holds a key when the error is raised (tracebacks with locals).
+    env = redacted(env)
+    missing = [name for name in (KEY_ID_VAR, SECRET_KEY_VAR) if _read(name, env) is None]
+    if missing:
         raise ConfigError(
             f"Alpaca API keys missing: set {' and '.join(missing)} in the environment "
             f"(EnvironmentFile=) or as systemd credentials (LoadCredential={missing[0]}:...), "
             "or use the local paper broker",
-            key=missing[0] if missing else KEY_ID_VAR,
+            key=missing[0],
         )
-    return AlpacaCredentials(key_id=key_id, secret_key=secret)
+    return AlpacaCredentials(
+        key_id=_read(KEY_ID_VAR, env) or "", secret_key=_read(SECRET_KEY_VAR, env) or ""
+    )
 
 
 def endpoint(override: str | None, var: str, default: str, env: Mapping[str, str]) -> str:

@@ -26,6 +26,7 @@ from daemon.alpaca.clients import (
     EdgeTradingClient,
     endpoint,
     load_credentials,
+    redacted,
 )
 from daemon.alpaca.retry import RetryPolicy
 from daemon.ports import BarSource, Broker
@@ -72,6 +73,7 @@ def build_alpaca_broker(
         # The settings model already refuses this; kept for callers that build settings
         # without validation (model_construct).
         raise ConfigError("live trading needs allow_live = true", key="alpaca.allow_live")
+    env = redacted(env)
     url = trading_endpoint(env, settings)
     creds = load_credentials(env)
     if not settings.paper:
@@ -92,6 +94,7 @@ def build_alpaca_bars(
     *,
     retry: RetryPolicy | None = None,
 ) -> BarSource:
+    env = redacted(env)
     url = endpoint(_explicit(settings, "data_url"), DATA_URL_VAR, DATA_URL, env)
     creds = load_credentials(env)
     client = EdgeDataClient(creds, url=url, timeout_s=settings.timeout_s)

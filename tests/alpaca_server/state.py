@@ -37,7 +37,7 @@ class Fault:
     but not ``/v2/orders:by_client_order_id``); ``"*"`` matches every path. With ``process``
     the request is carried out first (the order is stored) and then the answer misbehaves:
     ``status``/``body`` replace it, ``delay_s`` holds it back, ``drop`` closes the connection
-    without an answer.
+    without an answer. The first ``after`` matching requests pass untouched.
     """
 
     method: str
@@ -48,6 +48,7 @@ class Fault:
     drop: bool = False
     process: bool = False
     times: int = 1
+    after: int = 0
 
     def matches(self, method: str, path: str) -> bool:
         if self.method not in ("*", method):
@@ -148,6 +149,9 @@ class AccountBook:
         with self.lock:
             for fault in self.faults:
                 if fault.matches(method, path):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     fault.times -= 1
                     if fault.times <= 0:
                         self.faults.remove(fault)
