@@ -368,7 +368,10 @@ def next_fire_time(scheduler: BackgroundScheduler) -> datetime | None:
 
 def _scheduler_events(log: EventLog) -> Callable[[Any], None]:
     def on_event(event: Any) -> None:
-        when = getattr(event, "scheduled_run_time", None)
+        # Execution events carry one run time, submission events (max instances) a list.
+        when = getattr(event, "scheduled_run_time", None) or next(
+            iter(getattr(event, "scheduled_run_times", None) or []), None
+        )
         fields = {"scheduled": when.isoformat() if when else None}
         if event.code == EVENT_JOB_MISSED:
             log.warning("schedule_fire_missed", retry="the next fire catches up", **fields)

@@ -1,0 +1,244 @@
+"""``pairs-daemon run``: the long-running service that systemd supervises.
+
+Start-up builds the context (store lock, broker, feed) and fails fast on bad settings, so a
+broken install exits non-zero and systemd's restart limit stops the loop. Then the scheduler
+starts with an immediate first fire (the start-up catch-up) and the service tells systemd it is
+ready. From then on:
+
+* every session cycle runs on ONE dedicated thread: the store's SQLite connection belongs to
+  the thread that opened it, and one thread also means cycles never interleave;
+* the main thread pings the systemd watchdog every ``WATCHDOG_USEC/2``, but only while no
+  cycle has been running longer than ``STUCK_AFTER``: a hung broker call then ends in a
+  watchdog restart instead of a daemon that looks alive and trades nothing;
+* a failed session is retried after ``schedule.retry_after_s``; after ``max_attempts`` the
+  job halts, and the service stays up saying why (``STATUS=``, ``catch_up_halted``);
+* SIGTERM/SIGINT: STOPPING=1, the running session finishes (a catch-up stops before the next
+  one), the store is closed, exit 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from types import FrameType
+from typing import Any, TextIO
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from daemon import sessions
+from daemon.app import build_context
+from daemon.clock import FixedClock
+from daemon.context import DaemonContext
+from daemon.cycle import RunResult, run_once
+from daemon.notify import SystemdNotifier, watchdog_interval
+from daemon.ports import Clock
+from daemon.scheduler import (
+    CatchUpPolicy,
+    ScheduleSpec,
+    SessionJob,
+    TickReport,
+    TickStatus,
+    build_scheduler,
+    next_fire_time,
+)
+from daemon.settings import DaemonSettings
+
+# A cycle is about a second plus network round trips, a catch-up a handful of cycles; one still
+# running after this is stuck, and the watchdog should restart the service.
+STUCK_AFTER = timedelta(minutes=30)
+RETRY_JOB_ID = "session-retry"
+# Without a systemd watchdog the main thread still wakes up this often (signals, liveness).
+_IDLE_WAKE_S = 30.0
+
+
+def schedule_spec(settings: DaemonSettings) -> ScheduleSpec:
+    s = settings.schedule
+    return ScheduleSpec(
+        hour=s.run_at.hour,
+        minute=s.run_at.minute,
+        second=s.run_at.second,
+        timezone=s.timezone,
+        misfire_grace_seconds=s.misfire_grace_s,
+        interval_seconds=s.interval_s,
+    )
+
+
+def catch_up_policy(settings: DaemonSettings) -> CatchUpPolicy:
+    from zoneinfo import ZoneInfo
+
+    s = settings.schedule
+    return CatchUpPolicy(
+        max_catch_up=s.max_catch_up_sessions,
+        earliest_local_time=s.run_at,
+        zone=ZoneInfo(s.timezone),
+        max_attempts=s.max_attempts,
+    )
+
+
+class Service:
+    """One service process; :meth:`run` blocks until a stop is requested."""
+
+    def __init__(
+        self,
+        settings: DaemonSettings,
+        environ: Mapping[str, str],
+        *,
+        notifier: SystemdNotifier | None = None,
+        stream: TextIO | None = None,
+    ) -> None:
+        self.settings = settings
+        self.environ = environ
+        self.notifier = notifier or SystemdNotifier.from_environ(environ)
+        self.stream = stream
+        self.stop_requested = threading.Event()
+        # All store access happens on this one thread (see the module docstring).
+        self._cycle = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cycle")
+        self._scheduler: BackgroundScheduler | None = None
+        self._ctx: DaemonContext | None = None
+        self._job: SessionJob | None = None
+        self._log: Any = None
+
+    def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
+        self.stop_requested.set()
+
+    def run(self) -> int:
+        self.notifier.status("starting: opening the state store")
+        try:
+            ctx = self._cycle.submit(self._build).result()
+        except BaseException:
+            self._cycle.shutdown(wait=True)
+            raise
+        try:
+            if not self.stop_requested.is_set():
+                self._serve(ctx)
+        finally:
+            self._shutdown(ctx)
+        return 0
+
+    def _build(self) -> DaemonContext:
+        fixed = self.settings.clock.fixed_now
+        clock: Clock | None = FixedClock(fixed) if fixed is not None else None
+        ctx = build_context(self.settings, self.environ, clock=clock, stream=self.stream)
+        # Load the exchange calendar (a second or two) now, before READY=1, so the first
+        # fire is quick and a broken calendar install fails the start.
+        sessions.is_session(ctx.clock.now().date())
+        self._ctx = ctx
+        self._log = ctx.logger.bind(component="service")
+        if fixed is not None:
+            self._log.warning("clock_fixed", now=fixed.isoformat(), note="tests and demos only")
+        self._job = SessionJob(
+            run_session=self._run_session,
+            last_completed=ctx.store.last_completed_session,
+            clock=ctx.clock,
+            log=ctx.logger.bind(component="scheduler"),
+            policy=catch_up_policy(self.settings),
+            should_stop=self.stop_requested.is_set,
+        )
+        return ctx
+
+    def _run_session(self, session: date) -> RunResult:
+        assert self._ctx is not None
+        return run_once(self._ctx, session)
+
+    def _serve(self, ctx: DaemonContext) -> None:
+        assert self._job is not None
+        spec = schedule_spec(self.settings)
+        # APScheduler's own log lines are plain text; its events reach the JSON log through
+        # build_scheduler's listener instead.
+        logging.getLogger("apscheduler").addHandler(logging.NullHandler())
+        logging.getLogger("apscheduler").propagate = False
+        scheduler = build_scheduler(self._fire, spec, self._job.log, run_now=True)
+        self._scheduler = scheduler
+        scheduler.start()
+        ping_every = watchdog_interval(self.environ)
+        self.notifier.ready("ready: catching up")
+        self._log.info(
+            "service_ready",
+            pid=os.getpid(),
+            schedule=_describe(spec),
+            watchdog_ping_s=ping_every,
+            notify=self.notifier.enabled,
+        )
+        wake = ping_every if ping_every is not None else _IDLE_WAKE_S
+        while not self.stop_requested.wait(wake):
+            if ping_every is not None and self._healthy():
+                self.notifier.watchdog()
+
+    def _healthy(self) -> bool:
+        assert self._job is not None and self._scheduler is not None
+        running = self._job.running_for()
+        if running is not None and running > STUCK_AFTER.total_seconds():
+            self._log.error("cycle_stuck", running_s=round(running), action="watchdog not fed")
+            return False
+        return bool(self._scheduler.running)
+
+    def _fire(self) -> None:
+        """APScheduler's job: hand the tick to the cycle thread and wait, so the job counts
+        as running (max_instances=1) for as long as the cycle does."""
+        assert self._job is not None
+        report, last = self._cycle.submit(self._tick).result()
+        self.notifier.status(self._status_line(report, last))
+        if report.status is TickStatus.FAILED and not self.stop_requested.is_set():
+            self._schedule_retry()
+
+    def _tick(self) -> tuple[TickReport, date | None]:
+        assert self._job is not None and self._ctx is not None
+        report = self._job.tick()
+        return report, self._ctx.store.last_completed_session()
+
+    def _schedule_retry(self) -> None:
+        assert self._scheduler is not None
+        # Real time, not ctx.clock: APScheduler waits on the wall clock.
+        run_date = datetime.now(UTC) + timedelta(seconds=self.settings.schedule.retry_after_s)
+        self._scheduler.add_job(
+            self._fire,
+            "date",
+            run_date=run_date,
+            id=RETRY_JOB_ID,
+            replace_existing=True,
+            misfire_grace_time=self.settings.schedule.misfire_grace_s,
+        )
+        self._log.info("session_retry_scheduled", at=run_date.isoformat())
+
+    def _status_line(self, report: TickReport, last: date | None) -> str:
+        nxt = next_fire_time(self._scheduler) if self._scheduler is not None else None
+        tail = f"last completed {last or 'none'}; next check {nxt.isoformat() if nxt else '-'}"
+        if report.status in (TickStatus.HALTED, TickStatus.REFUSED, TickStatus.FAILED):
+            return f"{report.status.value}: {report.message} ({tail})"
+        return f"{report.status.value}: {tail}"
+
+    def _shutdown(self, ctx: DaemonContext) -> None:
+        self.notifier.stopping("stopping: finishing the running cycle")
+        if self._log is not None:
+            self._log.info("service_stopping")
+        if self._scheduler is not None and self._scheduler.running:
+            # Waits for a running fire, which waits for its cycle to finish.
+            self._scheduler.shutdown(wait=True)
+        self._cycle.submit(ctx.close).result()
+        self._cycle.shutdown(wait=True)
+        if self._log is not None:
+            self._log.info("service_stopped", exit_code=0)
+
+
+def _describe(spec: ScheduleSpec) -> str:
+    if spec.interval_seconds is not None:
+        return f"every {spec.interval_seconds}s"
+    return f"{spec.day_of_week} {spec.hour:02d}:{spec.minute:02d}:{spec.second:02d} {spec.timezone}"
+
+
+def serve(settings: DaemonSettings, environ: Mapping[str, str] | None = None) -> int:
+    """Run the service until SIGTERM/SIGINT; 0 on a clean stop."""
+    service = Service(settings, os.environ if environ is None else environ)
+    previous = {
+        sig: signal.signal(sig, service.request_stop) for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        return service.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
