@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -258,23 +258,31 @@ class WalkForwardResult:
         """The folds' OOS returns chained from the initial cash."""
         return self.initial_cash * np.cumprod(1.0 + self.oos_returns)
 
-    def oos_fills(self) -> list[Fill]:
-        """Every fold's OOS fills on the stitched bar axis."""
-        out, offset = [], 0
-        for f in self.folds:
-            out += [
-                Fill(x.bar + offset, x.symbol, x.signed_quantity, x.price, x.commission)
-                for x in f.oos_fills
-            ]
-            offset += len(f.test_dates)
-        return out
+    def stitched_metrics(self) -> tuple[Metrics, QuotedMetrics]:
+        """Seed and quoted metrics of the chained OOS equity. Each fold starts flat and leaves
+        its open positions marked to market, so trade counts, exposure, turnover and holding
+        periods are summed or length-weighted over the folds rather than read off one fill
+        stream (positions do not carry from one fold to the next)."""
+        equity = self.oos_equity
+        seed = compute_metrics(equity, self.initial_cash, [])
+        quoted = quoted_metrics(equity, self.initial_cash, [])
+        parts = [(len(f.test_dates), f.oos_quoted) for f in self.folds]
+        bars = sum(n for n, _ in parts)
+        trades = sum(q.closed_trades for _, q in parts if q)
+        held = sum((q.avg_holding_bars or 0.0) * q.closed_trades for _, q in parts if q)
+        quoted = replace(
+            quoted,
+            exposure=sum(n * q.exposure for n, q in parts if q) / bars,
+            turnover_annualized=sum(n * q.turnover_annualized for n, q in parts if q) / bars,
+            avg_holding_bars=held / trades if trades else None,
+            closed_trades=trades,
+        )
+        seed_trades = sum(f.oos_metrics.total_trades for f in self.folds if f.oos_metrics)
+        return replace(seed, total_trades=seed_trades), quoted
 
     def summary(self) -> dict[str, Any]:
         """Overall IS vs OOS figures, JSON-ready (also what the config's evidence records)."""
-        equity = self.oos_equity
-        fills = self.oos_fills()
-        seed = compute_metrics(equity, self.initial_cash, fills)
-        quoted = quoted_metrics(equity, self.initial_cash, fills)
+        seed, quoted = self.stitched_metrics()
         sharpe, skewness, kurt, n_obs = sharpe_moments(self.oos_returns)
         traded = [f for f in self.folds if f.chosen is not None]
         is_sharpes = [f.is_metrics.sharpe_ratio or 0.0 for f in traded if f.is_metrics]
