@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, time
 
+import numpy as np
 import pandas as pd
 from alpaca.data.enums import Adjustment, DataFeed
 from alpaca.data.historical.stock import StockHistoricalDataClient
@@ -48,9 +49,9 @@ class AlpacaBars:
         return f"AlpacaBars(feed={self._feed.value!r}, client={self._client!r})"
 
     def daily_closes(self, symbols: Sequence[str], start: date, end: date) -> pd.DataFrame:
-        """Closes indexed by session date (a ``DatetimeIndex`` named ``date``, midnight, no
-        time zone, ascending), one float column per requested symbol in the requested order;
-        a session a symbol has no bar for is NaN, for the caller's validation to name."""
+        """Closes indexed by session (``datetime.date`` objects, ascending, like the CSV and
+        yfinance sources), one float column per requested symbol in the requested order; a
+        session a symbol has no bar for is NaN, for the caller's validation to name."""
         if not symbols:
             raise DataError("no symbols requested from Alpaca bars")
         if end < start:
@@ -73,17 +74,25 @@ class AlpacaBars:
 
 
 def _closes_frame(barset: BarSet, symbols: Sequence[str], start: date, end: date) -> pd.DataFrame:
-    columns: dict[str, pd.Series] = {}
+    columns: dict[str, dict[date, float]] = {}
     for symbol in symbols:
-        bars = barset.data.get(symbol, [])
-        sessions = [b.timestamp.astimezone(NEW_YORK).date() for b in bars]
-        closes = [float(b.close) for b in bars]
-        series = pd.Series(closes, index=pd.DatetimeIndex(sessions), dtype=float)
-        if series.index.has_duplicates:
-            dup = series.index[series.index.duplicated()][0].date()
-            raise DataError(f"Alpaca sent two daily bars for {symbol} on {dup}", symbol=symbol)
-        columns[symbol] = series
-    frame = pd.DataFrame(columns, columns=list(symbols)).sort_index()
-    frame.index.name = "date"
-    in_range = (frame.index >= pd.Timestamp(start)) & (frame.index <= pd.Timestamp(end))
-    return frame.loc[in_range].astype(float)
+        closes: dict[date, float] = {}
+        for bar in barset.data.get(symbol, []):
+            session = bar.timestamp.astimezone(NEW_YORK).date()
+            if session in closes:
+                raise DataError(
+                    f"Alpaca sent two daily bars for {symbol} on {session}",
+                    symbol=symbol,
+                    session=session.isoformat(),
+                )
+            if start <= session <= end:
+                closes[session] = float(bar.close)
+        columns[symbol] = closes
+    sessions = sorted({d for closes in columns.values() for d in closes})
+    frame = pd.DataFrame(
+        {s: [columns[s].get(d, np.nan) for d in sessions] for s in symbols},
+        index=pd.Index(sessions, dtype=object),
+        columns=list(symbols),
+        dtype=float,
+    )
+    return frame
