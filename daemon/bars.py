@@ -162,14 +162,17 @@ def rescale_factor(
     stored: pd.Series, fresh: pd.Series, tolerance: float, symbol: str
 ) -> float | None:
     """fresh/stored when it is one constant over the overlap (None: no change or no overlap)."""
-    both = pd.concat([stored, fresh], axis=1, join="inner").dropna()
-    if both.empty:
+    common = stored.index.intersection(fresh.index)
+    s = stored.loc[common].to_numpy(dtype=float)
+    f = fresh.loc[common].to_numpy(dtype=float)
+    ok = ~(np.isnan(s) | np.isnan(f))
+    if not ok.any():
         return None
-    ratios = both.iloc[:, 1].to_numpy() / both.iloc[:, 0].to_numpy()
+    ratios = f[ok] / s[ok]
     factor = float(np.median(ratios))
     deviation = np.abs(ratios / factor - 1.0)
     if deviation.max() > tolerance:
-        first = both.index[int(np.argmax(deviation > tolerance))]
+        first = common[ok][int(np.argmax(deviation > tolerance))]
         raise _fail(
             f"fresh bars for {symbol} differ from the stored ones by a non-constant factor "
             f"(fresh/stored from {ratios.min():.6g} to {ratios.max():.6g}, e.g. on {first}): "

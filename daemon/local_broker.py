@@ -53,13 +53,21 @@ class LocalPaperBroker:
 
     name = "local"
 
-    def __init__(self, path: Path, *, initial_cash: float, commission: float, clock: Clock) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        initial_cash: float,
+        commission: float,
+        clock: Clock,
+        durable: bool = True,
+    ) -> None:
         self.path = Path(path)
         self._clock = clock
         try:
             self._conn = sqlite3.connect(self.path, isolation_level=None)
             self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
             with self._txn():
                 for statement in _SCHEMA:
                     self._conn.execute(statement)

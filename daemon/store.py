@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
 import pandas as pd
 
 from daemon.store_schema import MIGRATIONS, SCHEMA_VERSION
@@ -168,7 +169,11 @@ class Store:
         self._in_txn = False
 
     @classmethod
-    def open(cls, state_dir: Path, *, lock: bool = True, read_only: bool = False) -> Store:
+    def open(
+        cls, state_dir: Path, *, lock: bool = True, read_only: bool = False, durable: bool = True
+    ) -> Store:
+        """Open (creating if needed) the store of ``state_dir``. ``durable=False`` skips the
+        fsyncs (``synchronous=OFF``): only for throwaway stores (tests, parity replays)."""
         state_dir = Path(state_dir)
         path = state_dir / DB_NAME
         if read_only:
@@ -184,7 +189,7 @@ class Store:
                 _check_not_corrupted(path)
             conn = sqlite3.connect(path, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
             conn.execute("PRAGMA foreign_keys=ON")
             store = cls(conn, path, lock_fh)
             store._migrate()
@@ -295,17 +300,22 @@ class Store:
         return sessions[-1] if sessions else None
 
     def last_error(self) -> RunRecord | None:
-        failed = [r for r in self.runs() if r.status in ("failed", "skipped")]
+        failed = [r for r in self.runs() if r.status == "failed"]
         return failed[-1] if failed else None
 
     # --- bars -------------------------------------------------------------------------------
     def bars(self, symbols: Sequence[str]) -> pd.DataFrame:
         """Consumed closes (the strategy's scale), sessions × symbols; NaN where absent."""
         rows = self._q("SELECT session, symbol, close FROM bars ORDER BY session")
-        frame = pd.DataFrame(rows, columns=["session", "symbol", "close"])
-        wide = frame.pivot(index="session", columns="symbol", values="close")
-        wide.index = [date.fromisoformat(s) for s in wide.index]
-        return wide.reindex(columns=list(symbols)).astype(float)
+        column = {s: j for j, s in enumerate(symbols)}
+        sessions = sorted({r[0] for r in rows})
+        row_of = {s: i for i, s in enumerate(sessions)}
+        values = np.full((len(sessions), len(symbols)), np.nan)
+        for session, symbol, close in rows:
+            if symbol in column:
+                values[row_of[session], column[symbol]] = close
+        index = [date.fromisoformat(s) for s in sessions]
+        return pd.DataFrame(values, index=index, columns=list(symbols))
 
     def append_bars(self, closes: pd.DataFrame) -> None:
         """Store new sessions' closes; existing (session, symbol) rows are never changed."""

@@ -1,0 +1,115 @@
+"""The composition root: the only place that reads settings, the environment and secrets, and
+builds adapters. Nothing here runs at import time.
+
+Secrets (the Alpaca keys) are never in the settings file: the Alpaca factories read them from the
+environment mapping passed in, or from systemd credentials (``$CREDENTIALS_DIRECTORY``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import date
+from typing import Any, TextIO
+
+from daemon.bars import CsvBarSource, YFinanceBarSource
+from daemon.clock import SystemClock
+from daemon.context import DaemonContext
+from daemon.cycle import load_config
+from daemon.local_broker import BROKER_DB_NAME, LocalPaperBroker
+from daemon.logging import make_logger
+from daemon.ports import BarSource, Broker, Clock
+from daemon.sessions import is_session, previous_session
+from daemon.settings import DaemonSettings
+from daemon.store import Store
+from shared.errors import ConfigError, DataError
+
+
+def process_env() -> Mapping[str, str]:
+    """The process environment: where the Alpaca keys (or ``CREDENTIALS_DIRECTORY``) live."""
+    return os.environ
+
+
+def build_bars(settings: DaemonSettings, env: Mapping[str, str]) -> BarSource:
+    feed = settings.data.feed
+    if feed == "csv":
+        if settings.data.csv_path is None:  # the settings model already refuses this
+            raise ConfigError("needs data.csv_path", key="data.feed", source=settings.source)
+        return CsvBarSource(settings.data.csv_path)
+    if feed == "yfinance":
+        return YFinanceBarSource()
+    from daemon.alpaca.factory import build_alpaca_bars
+
+    return build_alpaca_bars(env, settings.alpaca)
+
+
+def build_broker(
+    settings: DaemonSettings,
+    env: Mapping[str, str],
+    clock: Clock,
+    store: Store,
+    durable: bool = True,
+) -> Broker:
+    if settings.broker.kind == "alpaca":
+        from daemon.alpaca.factory import build_alpaca_broker
+
+        return build_alpaca_broker(env, settings.alpaca)
+    # The local book starts from the config's cash and commission (the research fill model).
+    config = load_config(settings.config)
+    return LocalPaperBroker(
+        store.path.parent / BROKER_DB_NAME,
+        initial_cash=config.initial_cash,
+        commission=config.commission,
+        clock=clock,
+        durable=durable,
+    )
+
+
+def build_context(
+    settings: DaemonSettings,
+    env: Mapping[str, str],
+    *,
+    clock: Clock | None = None,
+    logger: Any = None,
+    stream: TextIO | None = None,
+    broker: Broker | None = None,
+    bars: BarSource | None = None,
+    durable: bool = True,
+) -> DaemonContext:
+    """Open the store (taking the state directory's lock) and build the adapters the settings
+    name. ``clock``/``logger``/``broker``/``bars`` may be injected (tests, replays);
+    ``durable=False`` skips fsyncs, for throwaway state only."""
+    clock = clock or SystemClock()
+    if logger is None:
+        logger = make_logger(settings.log_format, stream)
+    store = Store.open(settings.state_dir, durable=durable)
+    try:
+        return DaemonContext(
+            settings=settings,
+            config_path=settings.config,
+            store=store,
+            broker=broker or build_broker(settings, env, clock, store, durable),
+            bars=bars or build_bars(settings, env),
+            clock=clock,
+            logger=logger,
+        )
+    except BaseException:
+        store.close()
+        raise
+
+
+def latest_session(ctx: DaemonContext) -> date:
+    """The session ``once`` runs by default: for a CSV feed the file's last date; otherwise the
+    last XNYS session that has closed by now (New York time)."""
+    if isinstance(ctx.bars, CsvBarSource) and not ctx.settings.data.check_calendar:
+        sessions = ctx.bars.sessions()
+        if not sessions:
+            raise DataError(f"price file {ctx.bars.path} has no rows")
+        return sessions[-1]
+    from daemon.sessions import session_close
+
+    now = ctx.clock.now()
+    today = now.date()
+    if is_session(today) and now >= session_close(today):
+        return today
+    return previous_session(today)

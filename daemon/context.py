@@ -1,0 +1,40 @@
+"""What one daemon process works with: settings, store, broker, bars, clock and logger.
+
+Built by :func:`daemon.app.build_context` (the composition root); :func:`daemon.cycle.run_once`
+only reads it. ``checkpoint`` is called between the cycle's steps with the step's name: tests
+inject one that raises to simulate a crash at that point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from daemon.ports import BarSource, Broker, Clock
+from daemon.settings import DaemonSettings
+from daemon.store import Store
+
+
+def _no_checkpoint(step: str) -> None:
+    return None
+
+
+@dataclass
+class DaemonContext:
+    settings: DaemonSettings
+    config_path: Path
+    store: Store
+    broker: Broker
+    bars: BarSource
+    clock: Clock
+    logger: Any
+    checkpoint: Callable[[str], None] = field(default=_no_checkpoint)
+
+    def close(self) -> None:
+        """Release the store (and its lock) and the broker's resources, if it has any."""
+        closer = getattr(self.broker, "close", None)
+        if callable(closer):
+            closer()
+        self.store.close()

@@ -1,0 +1,387 @@
+"""``run_once(ctx, session)``: the daemon's unit of work (DESIGN.md §5).
+
+Steps, each ending in a committed transaction and a ``ctx.checkpoint(step)`` call:
+
+1. ``started``      config loaded and checked against the store's config id, run recorded
+2. ``bars_stored``  bars through the session validated; new sessions appended (stored scale)
+3. ``settled``      ``broker.settle(session, real closes)`` (the local broker fills here)
+4. ``reconciled``   broker order statuses and fills recorded; positions must match the store
+5. ``decided``      pair states restored or rebuilt, pairs stepped, limits applied; intents,
+                    decisions and new pair states written in ONE transaction before sending
+6. ``sent:<id>``    after each order reaches the broker (before it is recorded), then
+   ``submitted``    once every intent is recorded as submitted
+7. ``completed``    equity and run completion written together; one ``session_summary`` event
+
+A crash anywhere resumes on the next call: the intents of step 5 are re-sent only after looking
+their ``client_order_id`` up at the broker, so no order is ever duplicated. A completed session
+is not run again (``session_already_done``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from daemon.bars import BarUpdate, merge_bars
+from daemon.context import DaemonContext
+from daemon.decide import CLIENT_ID_PREFIX, Limits, client_order_id, gate, rebuild_states, step_all
+from daemon.ports import OrderRequest, OrderStatus, TimeInForce
+from daemon.reconcile import reconcile
+from daemon.sessions import is_session, xnys_sessions
+from daemon.store import DecisionRecord, IntentRecord, Store
+from daemon.summary import session_summary
+from shared.config import ProdConfig, parse_config
+from shared.errors import BrokerError, ConfigError, PairsError, StateError
+from shared.orders import Side
+from shared.strategy import PairState
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    status: str  # completed | already_done | skipped | failed
+    session: date
+    message: str = ""
+    run_id: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def load_config(path: Path) -> ProdConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            "config file not found; run `pairs-research` to produce it or fix `config` in the "
+            "settings",
+            source=str(path),
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file ({exc})", source=str(path)) from None
+    return parse_config(text, source=str(path))
+
+
+def check_config_id(store: Store, config: ProdConfig, path: Path) -> None:
+    stored = store.get_meta("config_id")
+    if stored is None or stored == config.config_id:
+        return
+    raise StateError(
+        f"config {path} (config_id {config.config_id}) is not the config this state directory "
+        f"trades (config_id {stored}); refusing to mix them. To go back, restore the previous "
+        "config file. To trade the new config, close the old positions (or check they are "
+        "flat), then point state_dir at a new, empty directory"
+    )
+
+
+def _now(ctx: DaemonContext) -> str:
+    return ctx.clock.now().isoformat()
+
+
+def _fetch_bars(ctx: DaemonContext, config: ProdConfig, session: date) -> BarUpdate:
+    symbols = config.symbols
+    first = config.data.first_session
+    fresh = ctx.bars.daily_closes(symbols, first, session)
+    if ctx.settings.data.check_calendar:
+        expected = xnys_sessions(first, session)
+    else:  # the feed's own dates are its sessions (synthetic data uses business days)
+        expected = sorted(d for d in set(fresh.index) if first <= d <= session)
+    update = merge_bars(
+        ctx.store.bars(symbols),
+        fresh,
+        symbols,
+        session,
+        expected,
+        ctx.settings.data.rescale_tolerance,
+        ctx.bars.name,
+    )
+    return update
+
+
+def _check_order(store: Store, update: BarUpdate, session: date) -> None:
+    """Sessions run in order: every stored or new session between the last completed one and
+    this one must have completed."""
+    last = store.last_completed_session()
+    if last is None:
+        return
+    if session < last:
+        raise StateError(
+            f"session {session} is before the last completed session {last}; "
+            "sessions run in order and a completed one is never re-run"
+        )
+    missed = [d for d in update.strategy_closes.index if last < d < session]
+    if missed:
+        raise StateError(
+            f"sessions {missed[0]}..{missed[-1]} ({len(missed)}) have not run yet; run them "
+            f"first in order (`pairs-daemon once --session {missed[0]}`) or let the scheduler "
+            "catch up"
+        )
+
+
+def _store_bars(ctx: DaemonContext, update: BarUpdate, session: date, log: Any) -> None:
+    store = ctx.store
+    with store.transaction():
+        store.append_bars(update.strategy_closes.loc[update.new_sessions])
+        for symbol, factor in update.factors.items():
+            store.record_rescale(session, symbol, factor, _now(ctx))
+    for symbol, factor in update.factors.items():
+        log.warning(
+            "bars_rescaled",
+            symbol=symbol,
+            factor=factor,
+            note="fresh bars differ from the stored ones by a constant factor (dividend or "
+            "split re-adjustment); new bars were divided by it to stay on the stored scale",
+        )
+
+
+def _reconcile(ctx: DaemonContext, config: ProdConfig, session: date, log: Any) -> None:
+    prefix = f"{CLIENT_ID_PREFIX}-{config.config_id}-"
+    report = reconcile(ctx.store, ctx.broker, session, config.symbols, _now(ctx), prefix)
+    for fill in report.fills_recorded:
+        log.info(
+            "order_filled",
+            client_order_id=fill.client_order_id,
+            symbol=fill.symbol,
+            quantity=fill.signed_quantity,
+            price=fill.price,
+            commission=fill.commission,
+        )
+    if report.foreign_positions:
+        log.warning("foreign_positions", positions=report.foreign_positions)
+    if not report.consistent:
+        raise StateError(
+            f"broker and store disagree: {report.describe()}; not trading. Find the cause "
+            "(manual trades? orders sent by another process?) and fix it at the broker"
+        )
+    earlier = [
+        i.client_order_id
+        for i in ctx.store.intents(unfinished=True)
+        if i.session < session and i.status != "pending"
+    ]
+    if earlier:
+        raise StateError(
+            f"orders from earlier sessions are still open at the broker: {', '.join(earlier)}; "
+            "not trading until they are filled or canceled (cancel them at the broker to proceed)"
+        )
+
+
+def _restore_states(
+    ctx: DaemonContext, config: ProdConfig, update: BarUpdate, session: date, go_live: date
+) -> list[PairState]:
+    store = ctx.store
+    last = store.last_completed_session()
+    saved = store.decisions(last) if last is not None else []
+    if len(saved) == len(config.pairs):
+        return [d.pair_state for d in saved]
+    history = update.strategy_closes.loc[[d < session for d in update.strategy_closes.index]]
+    return rebuild_states(
+        config.pair_list,
+        config.params,
+        history,
+        go_live,
+        lambda d: store.expected_positions(through=d),
+    )
+
+
+def _go_live(ctx: DaemonContext, session: date) -> date:
+    stored = ctx.store.get_meta("go_live")
+    if stored is not None:
+        return date.fromisoformat(stored)
+    return ctx.settings.go_live or session
+
+
+def _decide(
+    ctx: DaemonContext, config: ProdConfig, update: BarUpdate, session: date, log: Any
+) -> None:
+    store = ctx.store
+    go_live = _go_live(ctx, session)
+    states = _restore_states(ctx, config, update, session, go_live)
+    positions = ctx.broker.positions()
+    closes = {str(s): float(v) for s, v in update.strategy_closes.loc[session].items()}
+    decisions = step_all(
+        config.pair_list, config.params, states, closes, positions, session < go_live
+    )
+    limits = Limits(
+        kill_switch=ctx.settings.kill_switch_engaged(),
+        dry_run=ctx.settings.dry_run,
+        max_order_notional=ctx.settings.risk.max_order_notional,
+        max_gross_exposure=ctx.settings.risk.max_gross_exposure,
+    )
+    gated = gate(decisions, states, positions, update.real_closes, limits)
+    intents: list[IntentRecord] = []
+    records: list[DecisionRecord] = []
+    for k, (decision, blocked) in enumerate(gated):
+        pair = config.pair_list[k]
+        name = f"{pair.asset_1}/{pair.asset_2}"
+        for order in decision.orders:
+            cid = client_order_id(config.config_id, session, k, order.leg.value, 1)
+            intents.append(
+                IntentRecord(
+                    cid,
+                    session,
+                    k,
+                    order.leg.value,
+                    order.symbol,
+                    order.side.value,
+                    order.quantity,
+                    update.real_closes[order.symbol],
+                    status="blocked" if blocked else "pending",
+                    message=blocked,
+                )
+            )
+        records.append(
+            DecisionRecord(
+                session,
+                k,
+                name,
+                decision.action.value,
+                decision.beta,
+                decision.spread,
+                decision.z,
+                decision.state.state,
+                blocked,
+                decision.state,
+            )
+        )
+        log.info(
+            "decision",
+            pair=name,
+            action=decision.action.value,
+            beta=decision.beta,
+            z=decision.z,
+            state=decision.state.state,
+            orders=len(decision.orders),
+            blocked=blocked,
+        )
+    with store.transaction():
+        if store.get_meta("go_live") is None:
+            store.set_meta("go_live", go_live.isoformat())
+        store.add_intents(intents, _now(ctx))
+        store.save_decisions(records)
+
+
+def _send(ctx: DaemonContext, intent: IntentRecord, log: Any) -> None:
+    broker, store = ctx.broker, ctx.store
+    order = broker.order_by_client_id(intent.client_order_id)
+    if order is None:
+        request = OrderRequest(
+            intent.client_order_id,
+            intent.symbol,
+            Side(intent.side),
+            intent.quantity,
+            TimeInForce(ctx.settings.broker.time_in_force),
+            intent.reference_price,
+        )
+        try:
+            order = broker.submit(request)
+        except Exception as exc:
+            # Unknown outcome: look the id up instead of sending again.
+            order = broker.order_by_client_id(intent.client_order_id)
+            if order is None:
+                with store.transaction():
+                    store.set_intent_status(
+                        intent.client_order_id, "pending", f"submit failed: {exc}"
+                    )
+                raise BrokerError(
+                    f"order {intent.client_order_id} could not be submitted ({exc}); it is "
+                    "not at the broker, and the next run of this session sends it again"
+                ) from exc
+    ctx.checkpoint(f"sent:{intent.client_order_id}")
+    status = "submitted" if order.status is OrderStatus.NEW else order.status.value
+    with store.transaction():
+        store.record_submission(intent.client_order_id, order.broker_order_id, status, _now(ctx))
+    log.info(
+        "order_submitted",
+        client_order_id=intent.client_order_id,
+        symbol=intent.symbol,
+        side=intent.side,
+        quantity=intent.quantity,
+        broker_order_id=order.broker_order_id,
+        status=order.status.value,
+    )
+
+
+def _complete(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str) -> None:
+    account = ctx.broker.account()
+    positions = {s: q for s, q in sorted(ctx.broker.positions().items()) if q}
+    with ctx.store.transaction():
+        ctx.store.record_equity(session, account.cash, account.equity, positions)
+        ctx.store.finish_run(run_id, "completed", _now(ctx), None)
+
+
+def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, log: Any) -> None:
+    update = _fetch_bars(ctx, config, session)
+    _check_order(ctx.store, update, session)
+    _store_bars(ctx, update, session, log)
+    ctx.checkpoint("bars_stored")
+    ctx.broker.settle(session, update.real_closes)
+    ctx.checkpoint("settled")
+    _reconcile(ctx, config, session, log)
+    ctx.checkpoint("reconciled")
+    if not ctx.store.decisions(session):
+        _decide(ctx, config, update, session, log)
+    ctx.checkpoint("decided")
+    for intent in ctx.store.intents(session):
+        if intent.status == "pending":
+            _send(ctx, intent, log)
+    ctx.checkpoint("submitted")
+    _complete(ctx, config, session, run_id)
+    ctx.checkpoint("completed")
+
+
+def _fail(
+    ctx: DaemonContext, run_id: str, started: bool, session: date, config_id: str, message: str
+) -> None:
+    with ctx.store.transaction():
+        if not started:
+            ctx.store.start_run(run_id, session, config_id, _now(ctx))
+        ctx.store.finish_run(run_id, "failed", _now(ctx), message)
+
+
+def run_once(ctx: DaemonContext, session: date) -> RunResult:
+    """Run one session end to end; see the module docstring. Never raises for a bad session:
+    the result (and a log event) says what happened."""
+    log = ctx.logger.bind(session=session.isoformat())
+    if ctx.store.is_completed(session):
+        log.info("session_already_done")
+        return RunResult("already_done", session, "session already completed")
+    run_id = uuid.uuid4().hex[:16]
+    log = log.bind(run_id=run_id)
+    started, config_id = False, "unknown"
+    try:
+        config = load_config(ctx.config_path)
+        config_id = config.config_id
+        log = log.bind(config_id=config_id)
+        if session < config.data.first_session:
+            raise ConfigError(
+                f"session {session} is before the config's first session "
+                f"{config.data.first_session}",
+                source=str(ctx.config_path),
+            )
+        check_config_id(ctx.store, config, ctx.config_path)
+        if ctx.settings.data.check_calendar and not is_session(session):
+            with ctx.store.transaction():
+                ctx.store.start_run(run_id, session, config_id, _now(ctx))
+                ctx.store.finish_run(run_id, "skipped", _now(ctx), "not an NYSE session")
+            log.info("session_skipped", reason="not an NYSE session")
+            return RunResult("skipped", session, "not an NYSE session", run_id)
+        with ctx.store.transaction():
+            if ctx.store.get_meta("config_id") is None:
+                ctx.store.set_meta("config_id", config_id)
+                ctx.store.set_meta("initial_cash", repr(config.initial_cash))
+            ctx.store.start_run(run_id, session, config_id, _now(ctx))
+        started = True
+        ctx.checkpoint("started")
+        _cycle(ctx, config, session, run_id, log)
+    except PairsError as exc:
+        _fail(ctx, run_id, started, session, config_id, str(exc))
+        log.error("session_failed", error=str(exc), error_type=type(exc).__name__)
+        return RunResult("failed", session, str(exc), run_id)
+    except Exception as exc:  # a bug or an outage: record it, keep the daemon alive
+        message = f"{type(exc).__name__}: {exc}"
+        _fail(ctx, run_id, started, session, config_id, message)
+        log.exception("session_failed", error=str(exc), error_type=type(exc).__name__)
+        return RunResult("failed", session, message, run_id)
+    summary = session_summary(ctx.store, config, session)
+    log.info("session_summary", **summary)
+    return RunResult("completed", session, "", run_id, summary)

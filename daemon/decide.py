@@ -1,0 +1,150 @@
+"""The strategy side of a session: restore or rebuild per-pair state, step the pairs, gate orders.
+
+Blocked decisions (kill switch, dry run, a risk limit) send nothing, so they must not leave the
+pair believing it traded: the Kalman filter and the spread window still advance, but the pair's
+signal state is put back to what it was before the bar. A blocked entry leaves the pair flat and
+free to enter on a later bar; a blocked exit leaves it in its trade, so the next bar tries to exit
+again. Either way the signal state stays consistent with the positions actually held. A decision
+is blocked as a whole (both legs), never half a pair. Orders that only reduce a position are
+never blocked by the risk limits (they reduce risk); the kill switch and dry run block everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+
+import pandas as pd
+
+from shared.fill_model import split_closing_opening
+from shared.strategy import (
+    Decision,
+    Pair,
+    PairState,
+    StrategyParams,
+    observe_pair,
+    step_pair,
+)
+
+CLIENT_ID_PREFIX = "kp"
+
+
+def client_order_id(config_id: str, session: date, pair_index: int, leg: str, attempt: int) -> str:
+    """Deterministic: the same intent always gets the same id, so it can never be sent twice."""
+    return f"{CLIENT_ID_PREFIX}-{config_id}-{session:%Y%m%d}-p{pair_index}-{leg}-{attempt}"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    kill_switch: str | None = None  # why trading is halted, or None
+    dry_run: bool = False
+    max_order_notional: float | None = None
+    max_gross_exposure: float | None = None
+
+
+def step_all(
+    pairs: Sequence[Pair],
+    params: StrategyParams,
+    states: Sequence[PairState],
+    closes: Mapping[str, float],
+    positions: Mapping[str, int],
+    observe: bool,
+) -> list[Decision]:
+    """One bar for every pair, in config order, reading the actual positions."""
+    out = []
+    for k, pair in enumerate(pairs):
+        pa, pb = closes[pair.asset_1], closes[pair.asset_2]
+        if observe:
+            out.append(observe_pair(k, pair, states[k], pa, pb, params))
+        else:
+            pos_a, pos_b = positions.get(pair.asset_1, 0), positions.get(pair.asset_2, 0)
+            out.append(step_pair(k, pair, states[k], pa, pb, pos_a, pos_b, params))
+    return out
+
+
+def rebuild_states(
+    pairs: Sequence[Pair],
+    params: StrategyParams,
+    history: pd.DataFrame,
+    go_live: date,
+    positions_at: Callable[[date], Mapping[str, int]],
+) -> list[PairState]:
+    """Replay ``history`` (sessions before today, stored scale) from the initial state.
+
+    Sessions before ``go_live`` only warm up; later ones step with the positions the store's
+    fills imply after that session, so a lost state is rebuilt to what the runs decided.
+    """
+    states = [PairState.initial(p) for p in pairs]
+    for session, row in history.iterrows():
+        d = session if isinstance(session, date) else pd.Timestamp(str(session)).date()
+        closes = {str(s): float(v) for s, v in row.items()}
+        observe = d < go_live
+        positions = {} if observe else positions_at(d)
+        decisions = step_all(pairs, params, states, closes, positions, observe)
+        states = [dec.state for dec in decisions]
+    return states
+
+
+def _gross(positions: Mapping[str, int], prices: Mapping[str, float]) -> float:
+    return sum(abs(q) * prices[s] for s, q in positions.items() if q)
+
+
+def block_reason(
+    decision: Decision,
+    positions: dict[str, int],
+    prices: Mapping[str, float],
+    limits: Limits,
+) -> str | None:
+    """Why this decision's orders must not be sent, or None. ``positions`` is the running
+    projection (updated by the caller for decisions that go through)."""
+    if not decision.orders:
+        return None
+    if limits.kill_switch:
+        return f"kill switch: {limits.kill_switch}"
+    if limits.dry_run:
+        return "dry run"
+    projected = dict(positions)
+    grows = False
+    for order in decision.orders:
+        held = projected.get(order.symbol, 0)
+        _, opened = split_closing_opening(held, order.signed_quantity)
+        notional = abs(opened) * prices[order.symbol]
+        if opened:
+            grows = True
+        if limits.max_order_notional is not None and notional > limits.max_order_notional:
+            return (
+                f"risk: {order.symbol} order notional {notional:.2f} exceeds "
+                f"max_order_notional {limits.max_order_notional:.2f}"
+            )
+        projected[order.symbol] = held + order.signed_quantity
+    gross = _gross(projected, prices)
+    if grows and limits.max_gross_exposure is not None and gross > limits.max_gross_exposure:
+        return (
+            f"risk: gross exposure would be {gross:.2f}, above max_gross_exposure "
+            f"{limits.max_gross_exposure:.2f}"
+        )
+    return None
+
+
+def gate(
+    decisions: Sequence[Decision],
+    previous: Sequence[PairState],
+    positions: Mapping[str, int],
+    prices: Mapping[str, float],
+    limits: Limits,
+) -> list[tuple[Decision, str | None]]:
+    """Apply the limits in pair order. A blocked decision keeps its orders (they are recorded
+    as blocked intents, never sent) and its previous signal state."""
+    projected = dict(positions)
+    out: list[tuple[Decision, str | None]] = []
+    for decision, before in zip(decisions, previous, strict=True):
+        reason = block_reason(decision, projected, prices, limits)
+        if reason is None:
+            for order in decision.orders:
+                projected[order.symbol] = projected.get(order.symbol, 0) + order.signed_quantity
+            out.append((decision, None))
+        else:
+            kept = replace(decision.state, state=before.state)
+            out.append((replace(decision, state=kept), reason))
+    return out

@@ -1,0 +1,125 @@
+"""The ``session_summary`` event and the ``status`` report, both read from the store."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from daemon.store import Store
+from shared.config import ProdConfig
+
+
+def equity_stats(store: Store, initial_cash: float, session: date) -> dict[str, Any]:
+    """Equity, day P&L and drawdown at ``session`` (drawdown against the running peak)."""
+    series = [e for e in store.equity_series() if e.session <= session]
+    if not series:
+        return {}
+    today = series[-1]
+    before = series[-2].equity if len(series) > 1 else initial_cash
+    peak = max([initial_cash, *(e.equity for e in series)])
+    return {
+        "equity": today.equity,
+        "cash": today.cash,
+        "day_pnl": today.equity - before,
+        "total_return": today.equity / initial_cash - 1.0,
+        "drawdown_pct": 100.0 * (peak - today.equity) / peak,
+        "positions": today.positions,
+    }
+
+
+def session_summary(store: Store, config: ProdConfig, session: date) -> dict[str, Any]:
+    pairs = [
+        {
+            "pair": d.pair,
+            "beta": d.beta,
+            "z": d.z,
+            "state": d.state,
+            "action": d.action,
+            "blocked": d.blocked,
+        }
+        for d in store.decisions(session)
+    ]
+    orders = [
+        {
+            "client_order_id": i.client_order_id,
+            "symbol": i.symbol,
+            "side": i.side,
+            "quantity": i.quantity,
+            "status": i.status,
+        }
+        for i in store.intents(session)
+    ]
+    fills = [
+        {"symbol": f.symbol, "quantity": f.signed_quantity, "price": f.price}
+        for f in store.fills()
+        if f.session == session
+    ]
+    stats = equity_stats(store, config.initial_cash, session)
+    return {**stats, "pairs": pairs, "orders": orders, "fills": fills}
+
+
+def status_report(store: Store) -> dict[str, Any]:
+    """What ``pairs-daemon status`` prints: last run, equity, positions, pairs, open intents."""
+    runs = store.runs()
+    last_run = runs[-1] if runs else None
+    last_error = store.last_error()
+    series = store.equity_series()
+    initial = store.get_meta("initial_cash")
+    report: dict[str, Any] = {
+        "config_id": store.get_meta("config_id"),
+        "go_live": store.get_meta("go_live"),
+        "last_completed_session": _iso(store.last_completed_session()),
+        "last_run": None
+        if last_run is None
+        else {
+            "session": last_run.session.isoformat(),
+            "status": last_run.status,
+            "started_at": last_run.started_at,
+            "finished_at": last_run.finished_at,
+            "message": last_run.message,
+        },
+        "expected_positions": store.expected_positions(),
+        "open_intents": [
+            {
+                "client_order_id": i.client_order_id,
+                "symbol": i.symbol,
+                "side": i.side,
+                "quantity": i.quantity,
+                "status": i.status,
+                "session": i.session.isoformat(),
+            }
+            for i in store.intents(unfinished=True)
+        ],
+        "pairs": [
+            {
+                "pair": d.pair,
+                "session": d.session.isoformat(),
+                "beta": d.beta,
+                "z": d.z,
+                "state": d.state,
+                "action": d.action,
+                "blocked": d.blocked,
+            }
+            for d in store.latest_decisions()
+        ],
+        "last_error": None
+        if last_error is None
+        else {"session": last_error.session.isoformat(), "message": last_error.message},
+    }
+    if series:
+        last = series[-1]
+        report["equity"] = {
+            "session": last.session.isoformat(),
+            "equity": last.equity,
+            "cash": last.cash,
+            "positions": last.positions,
+        }
+        if initial is not None:
+            report["equity"].update(
+                equity_stats(store, float(initial), last.session) | {"positions": last.positions}
+            )
+    return report
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d is not None else None
