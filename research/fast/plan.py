@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from research.fast import kernels
+from research.fast import kernels, portfolio_kernel
 from shared.errors import ConfigError
 from shared.metrics import Metrics
 from shared.strategy import StrategyParams
@@ -115,7 +115,12 @@ def build_paths(portfolio: Portfolio, batch: ConfigBatch) -> PathTables:
     zs = np.empty((len(z_keys) * n_pairs, n_bars))
     for j, (kalman_row, window) in enumerate(z_keys):
         for k in range(n_pairs):
-            kernels.zscore_path(spreads[kalman_row * n_pairs + k], int(window), zs[j * n_pairs + k])
+            kernels.zscore_path(
+                spreads[kalman_row * n_pairs + k],
+                int(window),
+                kernels.sum_program(int(window)),
+                zs[j * n_pairs + k],
+            )
     pair_offsets = np.arange(n_pairs, dtype=np.int64)
     beta_rows = kalman_index[:, None].astype(np.int64) * n_pairs + pair_offsets
     z_rows = z_index[:, None].astype(np.int64) * n_pairs + pair_offsets
@@ -124,7 +129,7 @@ def build_paths(portfolio: Portfolio, batch: ConfigBatch) -> PathTables:
 
 @dataclass(frozen=True)
 class KernelOutput:
-    metrics: np.ndarray  # (configs, kernels.N_METRICS)
+    metrics: np.ndarray  # (configs, portfolio_kernel.N_METRICS)
     fill_counts: np.ndarray
     values: np.ndarray  # (1, bars) in detail runs, else (0, bars)
     fills: np.ndarray  # (n, 5): bar, symbol column, signed size, price, commission
@@ -144,12 +149,12 @@ def run_batch(
     n_bars = portfolio.closes.shape[0]
     if detail and n_cfg != 1:
         raise ValueError("a detail run takes exactly one config")
-    metrics = np.empty((n_cfg, kernels.N_METRICS))
+    metrics = np.empty((n_cfg, portfolio_kernel.N_METRICS))
     fill_counts = np.zeros(n_cfg, dtype=np.int64)
     values = np.empty((1 if detail else 0, n_bars))
     # At most two orders per pair per bar, each filled at most once.
     fills = np.empty((2 * portfolio.leg_a.shape[0] * n_bars if detail else 0, 5))
-    kernels.run_configs(
+    portfolio_kernel.run_configs(
         portfolio.closes,
         portfolio.leg_a,
         portfolio.leg_b,
@@ -164,6 +169,7 @@ def run_batch(
         batch.long_only.astype(np.bool_),
         float(initial_cash),
         float(commission),
+        kernels.sum_program(n_bars),
         metrics,
         values,
         fills,
@@ -175,13 +181,13 @@ def run_batch(
 
 def metrics_row(row: np.ndarray, n_days: int) -> Metrics:
     """One kernel metrics row as ``shared.metrics.Metrics`` (NaN Sharpe becomes None)."""
-    sharpe = float(row[kernels.SHARPE])
+    sharpe = float(row[portfolio_kernel.SHARPE])
     return Metrics(
-        final_value=float(row[kernels.FINAL_VALUE]),
-        total_return=float(row[kernels.TOTAL_RETURN]),
+        final_value=float(row[portfolio_kernel.FINAL_VALUE]),
+        total_return=float(row[portfolio_kernel.TOTAL_RETURN]),
         sharpe_ratio=None if np.isnan(sharpe) else sharpe,
-        max_dd_pct=float(row[kernels.MAX_DD_PCT]),
-        max_dd_abs=float(row[kernels.MAX_DD_ABS]),
-        total_trades=int(row[kernels.TOTAL_TRADES]),
+        max_dd_pct=float(row[portfolio_kernel.MAX_DD_PCT]),
+        max_dd_abs=float(row[portfolio_kernel.MAX_DD_ABS]),
+        total_trades=int(row[portfolio_kernel.TOTAL_TRADES]),
         n_days=n_days,
     )
