@@ -123,3 +123,13 @@ def test_the_env_template_holds_no_real_secret() -> None:
     template = directives((UNIT_DIR / "pairs-daemon.env.example").read_text(encoding="utf-8"))
     assert template[".APCA_API_KEY_ID"] == [""]
     assert template[".APCA_API_SECRET_KEY"] == [""]
+
+
+def test_exec_start_is_a_valid_pairs_daemon_run_command() -> None:
+    from daemon.cli import build_parser
+
+    exec_start = directives(UNIT.read_text(encoding="utf-8"))["Service.ExecStart"][0].split()
+    assert exec_start[0] == INSTALLED_EXEC
+    args = build_parser().parse_args(exec_start[1:])
+    assert args.command == "run"
+    assert str(args.settings) == "/etc/pairs-daemon/daemon.toml"
