@@ -1,0 +1,94 @@
+"""The service in-process: settings map onto the schedule and the catch-up policy, and a session
+that keeps failing is retried, then halts the job while the service stays up and says why."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, time as dtime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from daemon.notify import SystemdNotifier
+from daemon.service import Service, catch_up_policy, schedule_spec
+from daemon.settings import ClockSettings, ScheduleSettings
+from tests.unit.daemon_helpers import make_closes, make_config, settings_for, write_inputs
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_schedule_settings_map_onto_the_cron_and_the_policy() -> None:
+    schedule = ScheduleSettings(
+        run_at=dtime(19, 5, 30), misfire_grace_s=600, max_catch_up_sessions=2, max_attempts=4
+    )
+    from daemon.settings import DaemonSettings
+
+    settings = DaemonSettings.model_validate(
+        {"data": {"feed": "csv", "csv_path": "x.csv"}, "schedule": schedule.model_dump()}
+    )
+    spec = schedule_spec(settings)
+    assert (spec.hour, spec.minute, spec.second) == (19, 5, 30)
+    assert spec.misfire_grace_seconds == 600
+    assert spec.interval_seconds is None
+    policy = catch_up_policy(settings)
+    assert policy.max_catch_up == 2
+    assert policy.max_attempts == 4
+    assert policy.earliest_local_time == dtime(19, 5, 30)
+    assert policy.zone == ZoneInfo("America/New_York")
+
+
+def test_a_session_that_keeps_failing_is_retried_then_halts_with_a_status(tmp_path: Path) -> None:
+    closes = make_closes(n_bars=60, start="2024-01-02")
+    prices, config = write_inputs(tmp_path, closes, make_config(closes))
+    # "Now" is well after the last bar: the due session has no bars, so every run fails.
+    settings = settings_for(
+        tmp_path,
+        prices,
+        config,
+        schedule=ScheduleSettings(retry_after_s=1, max_attempts=2, interval_s=3600),
+        clock=ClockSettings(fixed_now=datetime(2024, 6, 3, 23, 30, tzinfo=UTC)),
+    )
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(tmp_path / "notify.sock"))
+    listener.settimeout(0.2)
+    logs = io.StringIO()
+    service = Service(
+        settings, {}, notifier=SystemdNotifier(str(tmp_path / "notify.sock")), stream=logs
+    )
+    runner = threading.Thread(target=service.run)
+    runner.start()
+    statuses: list[str] = []
+
+    def halted() -> bool:
+        try:
+            statuses.append(listener.recv(4096).decode())
+        except TimeoutError:
+            pass
+        return any("STATUS=halted:" in s for s in statuses)
+
+    try:
+        wait_until(halted)
+    finally:
+        service.request_stop()
+        runner.join(20)
+        listener.close()
+    assert not runner.is_alive()
+    events = [json.loads(line) for line in logs.getvalue().splitlines()]
+    names = [e["event"] for e in events]
+    assert names.count("session_failed") == 2
+    assert "session_retry_scheduled" in names
+    halt = next(e for e in events if e["event"] == "catch_up_halted")
+    assert (halt["session"], halt["attempt"]) == ("2024-06-03", 2)
+    assert any(s.startswith("STATUS=failed:") for s in statuses)
+    assert names[-2:] == ["service_stopping", "service_stopped"]
