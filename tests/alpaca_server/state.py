@@ -135,6 +135,9 @@ class AccountBook:
     closed_for: set[str] = field(default_factory=set)  # time-in-force values refused now
     fill_limits: dict[str, int] = field(default_factory=dict)  # client id -> shares next fill
     cancel_next_session: set[str] = field(default_factory=set)  # client ids
+    # Client ids whose unfilled remainder Alpaca cancels at the close (a CLS order the
+    # closing auction only partly filled).
+    cancel_remainder: set[str] = field(default_factory=set)
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -203,6 +206,11 @@ class AccountBook:
                     order.canceled_at = order.updated_at = self.now
                 elif order.symbol in closes:
                     self._fill(order, closes[order.symbol])
+                    if order.status in OPEN_STATUSES and order.client_order_id in (
+                        self.cancel_remainder
+                    ):
+                        order.status = "canceled"
+                        order.canceled_at = order.updated_at = self.now
 
     def _fill(self, order: ServerOrder, price: float) -> None:
         remaining = order.qty - order.filled_qty
