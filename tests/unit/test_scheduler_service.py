@@ -3,13 +3,15 @@ that keeps failing is retried, then halts the job while the service stays up and
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import socket
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, time as dtime
+from datetime import UTC, datetime
+from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -71,10 +73,8 @@ def test_a_session_that_keeps_failing_is_retried_then_halts_with_a_status(tmp_pa
     statuses: list[str] = []
 
     def halted() -> bool:
-        try:
+        with contextlib.suppress(TimeoutError):
             statuses.append(listener.recv(4096).decode())
-        except TimeoutError:
-            pass
         return any("STATUS=halted:" in s for s in statuses)
 
     try:
