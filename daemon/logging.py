@@ -75,7 +75,7 @@ def make_logger(
     logger = structlog.wrap_logger(
         structlog.PrintLogger(file=target),
         processors=_processors(log_format),
-        wrapper_class=structlog.BoundLogger,
+        wrapper_class=structlog.make_filtering_bound_logger(0),
         context_class=dict,
     )
     return logger.bind(**context)

@@ -105,3 +105,26 @@ def open_context(
 
 def log_events(logs: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in logs.getvalue().splitlines() if line.strip()]
+
+
+def run_sessions(
+    settings: DaemonSettings, sessions: list[date], logs: io.StringIO | None = None
+) -> list[Any]:
+    """``run_once`` for each session with a fresh context each time (state only via the store)."""
+    from daemon.cycle import run_once
+
+    results = []
+    for session in sessions:
+        ctx = open_context(settings, session, logs=logs)
+        try:
+            results.append(run_once(ctx, session))
+        finally:
+            ctx.close()
+    return results
+
+
+def read_closes(prices: Path) -> pd.DataFrame:
+    """The CSV as the daemon reads it (the parity reference must use the same floats)."""
+    frame = pd.read_csv(prices, index_col=0)
+    frame.index = [pd.Timestamp(v).date() for v in frame.index]
+    return frame

@@ -1,0 +1,55 @@
+"""Adjusted prices move: a constant re-adjustment is undone on new bars; a rewrite stops."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from daemon.bars import merge_bars
+from shared.errors import DataError
+
+SYMBOLS = ["AAA", "BBB"]
+DAYS = [date(2024, 3, d) for d in (4, 5, 6, 7, 8)]
+
+
+def _stored() -> pd.DataFrame:
+    return pd.DataFrame({"AAA": [10.0, 11.0, 12.0, 13.0], "BBB": [5.0, 5.5, 6.0, 6.5]}, DAYS[:4])
+
+
+def _fresh(a_factor: float, b_factor: float = 1.0) -> pd.DataFrame:
+    frame = _stored().copy()
+    frame["AAA"] *= a_factor
+    frame["BBB"] *= b_factor
+    frame.loc[DAYS[4]] = [14.0, 7.0]  # the new session, as delivered today
+    return frame
+
+
+def test_unchanged_history_appends_the_new_session_as_is() -> None:
+    update = merge_bars(_stored(), _fresh(1.0), SYMBOLS, DAYS[4], DAYS, 1e-6, "feed")
+    assert update.factors == {} and update.new_sessions == [DAYS[4]]
+    assert update.strategy_closes.loc[DAYS[4], "AAA"] == 14.0
+
+
+def test_a_dividend_readjustment_is_detected_and_the_new_bar_put_on_the_stored_scale() -> None:
+    update = merge_bars(_stored(), _fresh(0.98), SYMBOLS, DAYS[4], DAYS, 1e-6, "feed")
+    assert update.factors == {"AAA": pytest.approx(0.98)}
+    assert update.strategy_closes.loc[DAYS[4], "AAA"] == pytest.approx(14.0 / 0.98)
+    assert update.strategy_closes.loc[DAYS[4], "BBB"] == 7.0
+    assert update.real_closes == {"AAA": 14.0, "BBB": 7.0}  # orders use the real price
+    assert list(update.strategy_closes.loc[DAYS[:4], "AAA"]) == [10.0, 11.0, 12.0, 13.0]
+
+
+def test_a_split_is_a_constant_factor_too() -> None:
+    update = merge_bars(_stored(), _fresh(1.0, 0.25), SYMBOLS, DAYS[4], DAYS, 1e-6, "feed")
+    assert update.factors == {"BBB": pytest.approx(0.25)}
+    assert update.strategy_closes.loc[DAYS[4], "BBB"] == pytest.approx(28.0)
+
+
+def test_a_non_constant_difference_stops_the_run() -> None:
+    fresh = _fresh(1.0)
+    fresh.loc[DAYS[1], "AAA"] = 11.5  # one past bar rewritten
+    with pytest.raises(DataError, match="non-constant") as err:
+        merge_bars(_stored(), fresh, SYMBOLS, DAYS[4], DAYS, 1e-6, "feed")
+    assert err.value.symbol == "AAA" and err.value.session == DAYS[1].isoformat()

@@ -1,0 +1,114 @@
+"""The local paper broker: the research fill model, persisted, idempotent on client ids."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from daemon.clock import FixedClock
+from daemon.local_broker import LocalPaperBroker
+from daemon.ports import OrderRequest, OrderStatus, TimeInForce
+from shared.errors import BrokerError
+from shared.fill_model import Book, process_bar
+from shared.orders import Leg, OrderIntent, Side
+
+D1, D2, D3 = date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 4)
+CLOCK = FixedClock(datetime(2024, 1, 2, 21, 30, tzinfo=UTC))
+
+
+def _broker(tmp_path: Path, cash: float = 10_000.0, commission: float = 0.001) -> LocalPaperBroker:
+    return LocalPaperBroker(
+        tmp_path / "book.sqlite", initial_cash=cash, commission=commission, clock=CLOCK
+    )
+
+
+def _req(cid: str, symbol: str, side: Side, qty: int, price: float) -> OrderRequest:
+    return OrderRequest(cid, symbol, side, qty, TimeInForce.CLS, price)
+
+
+def test_an_order_fills_at_the_next_settled_close_with_commission(tmp_path: Path) -> None:
+    broker = _broker(tmp_path)
+    broker.settle(D1, {"AAA": 10.0})
+    order = broker.submit(_req("c1", "AAA", Side.BUY, 100, 10.0))
+    assert order.status is OrderStatus.NEW and broker.positions() == {}
+    broker.settle(D2, {"AAA": 11.0})
+    filled = broker.order_by_client_id("c1")
+    assert filled is not None and filled.status is OrderStatus.FILLED
+    assert filled.filled_quantity == 100 and filled.filled_avg_price == 11.0
+    assert filled.commission == pytest.approx(100 * 11.0 * 0.001)
+    account = broker.account()
+    assert account.cash == pytest.approx(10_000 - 1100 - 1.1)
+    assert account.equity == pytest.approx(account.cash + 1100)
+
+
+def test_submitting_the_same_client_id_twice_creates_one_order(tmp_path: Path) -> None:
+    broker = _broker(tmp_path)
+    first = broker.submit(_req("c1", "AAA", Side.BUY, 5, 10.0))
+    again = broker.submit(_req("c1", "AAA", Side.BUY, 5, 10.0))
+    assert first.broker_order_id == again.broker_order_id
+    assert len(broker.open_orders()) == 1
+
+
+def test_settling_a_session_twice_fills_nothing_new(tmp_path: Path) -> None:
+    broker = _broker(tmp_path)
+    broker.submit(_req("c1", "AAA", Side.BUY, 5, 10.0))
+    broker.settle(D1, {"AAA": 10.0})
+    broker.submit(_req("c2", "AAA", Side.BUY, 5, 10.0))  # decided on D1's close
+    broker.settle(D1, {"AAA": 10.0})  # a re-run of D1 must not fill D1's own orders
+    assert broker.positions() == {"AAA": 5}
+    assert broker.order_by_client_id("c2").status is OrderStatus.NEW  # type: ignore[union-attr]
+    with pytest.raises(BrokerError, match="earlier"):
+        broker.settle(date(2023, 12, 29), {"AAA": 10.0})
+
+
+def test_the_creation_price_cash_check_rejects_and_cascades(tmp_path: Path) -> None:
+    broker = _broker(tmp_path, cash=1_000.0, commission=0.0)
+    broker.submit(_req("c1", "AAA", Side.BUY, 90, 10.0))  # run_cash 100
+    broker.submit(_req("c2", "BBB", Side.BUY, 20, 10.0))  # run_cash -100: rejected
+    broker.submit(_req("c3", "CCC", Side.BUY, 5, 10.0))  # still below 0: rejected too
+    broker.settle(D1, {"AAA": 10.0, "BBB": 10.0, "CCC": 10.0})
+    statuses = [broker.order_by_client_id(c).status for c in ("c1", "c2", "c3")]  # type: ignore[union-attr]
+    assert statuses == [OrderStatus.FILLED, OrderStatus.REJECTED, OrderStatus.REJECTED]
+
+
+def test_the_execution_time_margin_check_nullifies_an_opening_buy(tmp_path: Path) -> None:
+    broker = _broker(tmp_path, cash=1_000.0, commission=0.0)
+    broker.submit(_req("c1", "AAA", Side.BUY, 90, 10.0))  # passes at the creation price
+    broker.settle(D1, {"AAA": 20.0})  # but costs 1800 at the fill price
+    order = broker.order_by_client_id("c1")
+    assert order is not None and order.status is OrderStatus.REJECTED
+    assert order.filled_quantity == 0 and broker.positions() == {}
+
+
+def test_the_book_survives_a_reopen(tmp_path: Path) -> None:
+    broker = _broker(tmp_path)
+    broker.submit(_req("c1", "AAA", Side.SELL, 7, 10.0))
+    broker.settle(D1, {"AAA": 10.0})
+    broker.close()
+    again = _broker(tmp_path, cash=1.0)  # initial cash only applies to a new book
+    assert again.positions() == {"AAA": -7}
+    assert again.account().cash == pytest.approx(10_000 + 70 - 0.07)
+
+
+def test_fills_equal_the_shared_fill_model_on_random_orders(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    broker = _broker(tmp_path, cash=5_000.0, commission=0.0005)
+    book = Book(cash=5_000.0, positions={})
+    prices = {"AAA": 50.0, "BBB": 20.0}
+    pending: list[OrderIntent] = []
+    for bar, session in enumerate([date(2024, 2, d) for d in range(1, 29)]):
+        book, _, _ = process_bar(book, pending, prices, bar, 0.0005)
+        broker.settle(session, prices)
+        assert broker.account().cash == pytest.approx(book.cash, rel=0, abs=1e-9)
+        assert broker.positions() == {s: q for s, q in book.positions.items() if q}
+        pending = []
+        for k in range(int(rng.integers(0, 4))):
+            symbol = str(rng.choice(["AAA", "BBB"]))
+            side = Side.BUY if rng.random() < 0.5 else Side.SELL
+            qty = int(rng.integers(1, 120))
+            pending.append(OrderIntent(0, Leg.A, symbol, side, qty, prices[symbol]))
+            broker.submit(_req(f"{session}-{k}", symbol, side, qty, prices[symbol]))
+        prices = {s: p * float(np.exp(rng.normal(0, 0.05))) for s, p in prices.items()}
