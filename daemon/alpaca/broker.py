@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
-import structlog
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, OrderType, QueryOrderStatus
 from alpaca.trading.enums import TimeInForce as AlpacaTif
@@ -40,8 +39,6 @@ from daemon.alpaca.models import (
 from daemon.alpaca.retry import Ok, RetryPolicy, attempt_once, call, fail, with_retry
 from daemon.ports import Account, BrokerOrder, OrderRequest, OrderStatus
 from shared.orders import Side
-
-log = structlog.get_logger("daemon.alpaca")
 
 # Alpaca returns at most 500 orders per page; a pairs daemon has a handful open at a time.
 _OPEN_ORDERS_LIMIT = 500
@@ -171,9 +168,7 @@ class AlpacaBroker:
         for number in range(self._retry.attempts):
             outcome = attempt_once(lambda: self._client.submit_order(alpaca_request))
             if isinstance(outcome, Ok):
-                order = to_broker_order(_model(outcome.value))
-                log.info("alpaca_order_submitted", client_order_id=order.client_order_id)
-                return order
+                return to_broker_order(_model(outcome.value))
             if not outcome.transient:
                 return self._settle_refusal(outcome, request, what)
             last = outcome
@@ -185,7 +180,9 @@ class AlpacaBroker:
                     return found
             if number + 1 < self._retry.attempts:
                 delay = self._retry.delay(number)
-                log.warning("alpaca_retry", request=what, error=outcome.describe(), sleep_s=delay)
+                self._retry.log.warning(
+                    "alpaca_retry", request=what, error=outcome.describe(), sleep_s=delay
+                )
                 self._retry.sleep(delay)
         assert last is not None  # attempts >= 1
         if unknown:

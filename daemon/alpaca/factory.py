@@ -10,9 +10,9 @@ endpoint unless live trading was opted into). Keys: ``APCA_API_KEY_ID`` and
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 from urllib.parse import urlsplit
-
-import structlog
 
 from daemon.alpaca.bars import AlpacaBars
 from daemon.alpaca.broker import AlpacaBroker
@@ -32,8 +32,6 @@ from daemon.alpaca.retry import RetryPolicy
 from daemon.ports import BarSource, Broker
 from daemon.settings import AlpacaSettings
 from shared.errors import ConfigError
-
-log = structlog.get_logger("daemon.alpaca")
 
 _LIVE_HOST = urlsplit(LIVE_TRADING_URL).hostname
 _PAPER_HOST = urlsplit(PAPER_TRADING_URL).hostname
@@ -62,13 +60,21 @@ def trading_endpoint(env: Mapping[str, str], settings: AlpacaSettings) -> str:
     return url
 
 
+def _policy(retry: RetryPolicy | None, logger: Any) -> RetryPolicy:
+    retry = retry or RetryPolicy()
+    return replace(retry, logger=logger) if logger is not None else retry
+
+
 def build_alpaca_broker(
     env: Mapping[str, str],
     settings: AlpacaSettings,
     *,
     retry: RetryPolicy | None = None,
     preflight: bool = True,
+    logger: Any = None,
 ) -> Broker:
+    """The Alpaca broker. ``logger`` (the daemon's bound logger) receives the retry and
+    live-trading events; without it they go to structlog's default logger."""
     if not settings.paper and not settings.allow_live:
         # The settings model already refuses this; kept for callers that build settings
         # without validation (model_construct).
@@ -76,6 +82,8 @@ def build_alpaca_broker(
     env = redacted(env)
     url = trading_endpoint(env, settings)
     creds = load_credentials(env)
+    policy = _policy(retry, logger)
+    log = policy.log
     if not settings.paper:
         log.warning(
             "alpaca_live_trading",
@@ -85,7 +93,7 @@ def build_alpaca_broker(
     else:
         log.info("alpaca_paper_trading", trading_url=url)
     client = EdgeTradingClient(creds, url=url, paper=settings.paper, timeout_s=settings.timeout_s)
-    return AlpacaBroker(client, retry=retry, preflight=preflight)
+    return AlpacaBroker(client, retry=policy, preflight=preflight)
 
 
 def build_alpaca_bars(
@@ -93,9 +101,10 @@ def build_alpaca_bars(
     settings: AlpacaSettings,
     *,
     retry: RetryPolicy | None = None,
+    logger: Any = None,
 ) -> BarSource:
     env = redacted(env)
     url = endpoint(_explicit(settings, "data_url"), DATA_URL_VAR, DATA_URL, env)
     creds = load_credentials(env)
     client = EdgeDataClient(creds, url=url, timeout_s=settings.timeout_s)
-    return AlpacaBars(client, feed=settings.feed, retry=retry)
+    return AlpacaBars(client, feed=settings.feed, retry=_policy(retry, logger))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import structlog
 
@@ -28,7 +28,6 @@ from daemon.alpaca.errors import (
 )
 
 T = TypeVar("T")
-log = structlog.get_logger("daemon.alpaca")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +39,16 @@ class RetryPolicy:
     base_delay_s: float = 0.5
     max_delay_s: float = 8.0
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    # The daemon's bound logger (JSON, redacting); structlog's default one when not given.
+    logger: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
             raise ValueError(f"RetryPolicy.attempts must be >= 1, got {self.attempts}")
+
+    @property
+    def log(self) -> Any:
+        return self.logger if self.logger is not None else structlog.get_logger("daemon.alpaca")
 
     def delay(self, retry_number: int) -> float:
         return float(min(self.max_delay_s, self.base_delay_s * 2**retry_number))
@@ -78,7 +83,7 @@ def with_retry(fn: Callable[[], T], *, what: str, policy: RetryPolicy) -> Ok[T] 
         failure = outcome
         if number + 1 < policy.attempts:
             delay = policy.delay(number)
-            log.warning(
+            policy.log.warning(
                 "alpaca_retry",
                 request=what,
                 attempt=number + 1,

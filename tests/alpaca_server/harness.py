@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from daemon.alpaca.bars import AlpacaBars
 from daemon.alpaca.broker import AlpacaBroker
@@ -49,8 +50,10 @@ class Harness:
     def retry(self) -> RetryPolicy:
         return RetryPolicy(attempts=4, base_delay_s=0.5, max_delay_s=8.0, sleep=self.sleeps.append)
 
-    def broker(self, *, preflight: bool = True) -> AlpacaBroker:
-        broker = build_alpaca_broker(self.env, self.settings, retry=self.retry, preflight=preflight)
+    def broker(self, *, preflight: bool = True, logger: Any = None) -> AlpacaBroker:
+        broker = build_alpaca_broker(
+            self.env, self.settings, retry=self.retry, preflight=preflight, logger=logger
+        )
         assert isinstance(broker, AlpacaBroker)
         return broker
 

@@ -3,6 +3,8 @@ whatever goes wrong between the adapters and Alpaca."""
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import traceback
 from collections.abc import Callable, Iterator
@@ -12,6 +14,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from daemon.alpaca.clients import load_credentials
+from daemon.logging import make_logger
 from daemon.ports import OrderRequest, TimeInForce
 from shared.errors import PairsError
 from shared.orders import Side
@@ -101,3 +104,18 @@ def test_missing_key_error_names_the_variable_not_the_value() -> None:
         load_credentials({"APCA_API_SECRET_KEY": SECRET})
     assert "APCA_API_KEY_ID" in str(info.value)
     assert_clean(full_traceback(info.value))
+
+
+def test_retry_events_go_to_the_daemons_logger_without_keys(harness: Harness) -> None:
+    stream = io.StringIO()
+    broker = harness.broker(logger=make_logger("json", stream, run_id="r1"))
+    harness.server.inject(Fault("GET", "/v2/account", status=503, times=2))
+    assert broker.account().equity == 100_000.0
+    events = [json.loads(line) for line in stream.getvalue().splitlines()]
+    retries = [e for e in events if e["event"] == "alpaca_retry"]
+    assert [(e["level"], e["attempt"], e["run_id"]) for e in retries] == [
+        ("warning", 1, "r1"),
+        ("warning", 2, "r1"),
+    ]
+    assert "HTTP 503" in retries[0]["error"]
+    assert_clean(stream.getvalue())
