@@ -4,14 +4,16 @@
     APCA_API_BASE_URL=http://127.0.0.1:8765 APCA_API_DATA_URL=http://127.0.0.1:8765 \\
     APCA_API_KEY_ID=<printed key> APCA_API_SECRET_KEY=<printed secret> pairs-daemon ...
 
-Orders queue until a session is closed; type ``SYMBOL=PRICE ...`` lines on stdin to close one
-at those prices (fills queued orders), or an empty line to quit.
+Orders queue until a session is closed; type ``[YYYY-MM-DD] SYMBOL=PRICE ...`` lines on stdin
+to close one at those prices (fills queued orders; with a date, also serves them as that
+session's daily bars), or an empty line to quit.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 
 from tests.alpaca_server.server import AlpacaServer
 
@@ -29,12 +31,15 @@ def main(argv: list[str] | None = None) -> int:
         for line in sys.stdin:
             if not line.strip():
                 break
+            words = line.split()
             try:
-                closes = {k: float(v) for k, v in (p.split("=", 1) for p in line.split())}
+                session = date.fromisoformat(words[0]) if "=" not in words[0] else None
+                pairs = words[1:] if session else words
+                closes = {k: float(v) for k, v in (p.split("=", 1) for p in pairs)}
             except ValueError:
-                print("expected SYMBOL=PRICE pairs, e.g. AAA=101.5 BBB=48.2", flush=True)
+                print("expected [YYYY-MM-DD] SYMBOL=PRICE ..., e.g. AAA=101.5", flush=True)
                 continue
-            server.book.advance_session(closes)
+            server.book.advance_session(closes, session)
             print(f"filled at {closes}; equity {server.book.equity():.2f}", flush=True)
     return 0
 
