@@ -74,12 +74,21 @@ _FACTORIES: dict[str, Callable[[], BacktestEngine]] = {
 }
 
 
+def engine_names() -> tuple[str, ...]:
+    return tuple(_FACTORIES)
+
+
+def register_engine(name: str, factory: Callable[[], BacktestEngine]) -> None:
+    """Make another engine selectable by name (an experimental engine, or a fake in tests)."""
+    _FACTORIES[name] = factory
+
+
 def get_engine(name: str) -> BacktestEngine:
     """The engine called ``name``; a clear error for an unknown or unloadable one."""
     try:
         factory = _FACTORIES[name]
     except KeyError:
         raise EngineError(
-            f"unknown engine '{name}': choose one of {', '.join(ENGINE_NAMES)}"
+            f"unknown engine '{name}': choose one of {', '.join(engine_names())}"
         ) from None
     return factory()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from research.engines import DEFAULT_ENGINE, ENGINE_NAMES
+from research.engines import DEFAULT_ENGINE, engine_names
 from research.grid import SEED_GRID, load_grid
 from research.layout import ArtifactLayout
 from research.optimize import RESULT_COLUMNS, optimize_and_write
@@ -27,7 +27,7 @@ from shared.errors import DataError
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--engine",
-        choices=ENGINE_NAMES,
+        choices=engine_names(),
         default=DEFAULT_ENGINE,
         help=f"backtest engine (default {DEFAULT_ENGINE}; backtrader is the seed's, ~0.3 s/run)",
     )
