@@ -84,6 +84,22 @@ class XnysCalendar:
         return sessions.session_close(session)
 
 
+class FeedCalendar:
+    """Sessions are the dates a feed has (a CSV with ``data.calendar_check`` off, e.g.
+    synthetic business days), each closing at 16:00 New York time. ``run_once`` treats the
+    feed's dates as the sessions in that mode, so the scheduler must too, or a date the feed has
+    but NYSE lacks would block every later session. Re-read on each call: the file may grow."""
+
+    def __init__(self, dates: Callable[[], Sequence[date]]) -> None:
+        self._dates = dates
+
+    def sessions(self, start: date, end: date) -> list[date]:
+        return sorted(d for d in self._dates() if start <= d <= end)
+
+    def close(self, session: date) -> datetime:
+        return datetime.combine(session, time(16, 0), tzinfo=EXCHANGE_TZ)
+
+
 class TickStatus(StrEnum):
     IDLE = "idle"  # nothing due
     RAN = "ran"  # every due session ran successfully

@@ -32,17 +32,21 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from daemon import sessions
 from daemon.app import build_context
+from daemon.bars import CsvBarSource
 from daemon.clock import FixedClock
 from daemon.context import DaemonContext
 from daemon.cycle import RunResult, run_once
 from daemon.notify import SystemdNotifier, watchdog_interval
 from daemon.ports import Clock
 from daemon.scheduler import (
+    Calendar,
     CatchUpPolicy,
+    FeedCalendar,
     ScheduleSpec,
     SessionJob,
     TickReport,
     TickStatus,
+    XnysCalendar,
     build_scheduler,
     next_fire_time,
 )
@@ -78,6 +82,14 @@ def catch_up_policy(settings: DaemonSettings) -> CatchUpPolicy:
         zone=ZoneInfo(s.timezone),
         max_attempts=s.max_attempts,
     )
+
+
+def session_calendar(ctx: DaemonContext) -> Calendar:
+    """XNYS, except for a CSV feed without the calendar check: then the file's dates are the
+    sessions, as they are for ``run_once``."""
+    if isinstance(ctx.bars, CsvBarSource) and not ctx.settings.data.check_calendar:
+        return FeedCalendar(ctx.bars.sessions)
+    return XnysCalendar()
 
 
 class Service:
@@ -137,6 +149,7 @@ class Service:
             clock=ctx.clock,
             log=ctx.logger.bind(component="scheduler"),
             policy=catch_up_policy(self.settings),
+            calendar=session_calendar(ctx),
             should_stop=self.stop_requested.is_set,
         )
         return ctx

@@ -90,8 +90,8 @@ def notify_socket(tmp_path: Path) -> Iterator[tuple[str, socket.socket]]:
 
 @pytest.fixture
 def inputs(tmp_path: Path) -> tuple[Path, Path, list[date]]:
-    # Synthetic cointegrated closes restricted to real NYSE sessions: the scheduler asks the
-    # XNYS calendar which sessions are due.
+    # Synthetic cointegrated closes restricted to real NYSE sessions: with the calendar check
+    # on (as for a real feed) the scheduler asks the XNYS calendar which sessions are due.
     closes = make_closes(n_bars=120, start="2024-01-02")
     closes = closes.loc[[is_session(d) for d in closes.index]]
     prices, config = write_inputs(tmp_path, closes, make_config(closes))
@@ -106,6 +106,7 @@ def write_settings(tmp_path: Path, prices: Path, config: Path, now: date) -> Pat
         "[data]\n"
         'feed = "csv"\n'
         f'csv_path = "{prices}"\n'
+        "calendar_check = true\n"
         "[schedule]\n"
         "interval_s = 1\n"
         "[clock]\n"

@@ -10,6 +10,7 @@ import pytest
 
 from daemon.scheduler import (
     CatchUpPolicy,
+    FeedCalendar,
     SessionJob,
     TickStatus,
     XnysCalendar,
@@ -21,6 +22,7 @@ from tests.unit.scheduler_fakes import UTC, FakeClock, FakeRunner, Outcome, Reco
 
 CAL = XnysCalendar()
 POLICY = CatchUpPolicy()  # ready at 19:15 New York time, up to 5 missed sessions
+POLICY_AT_CLOSE = CatchUpPolicy(earliest_local_time=time(0, 0))
 
 
 def make_job(
@@ -285,3 +287,13 @@ def test_naive_now_is_rejected() -> None:
 def test_a_negative_catch_up_limit_names_the_setting() -> None:
     with pytest.raises(ConfigError, match=r"schedule\.max_catch_up_sessions"):
         CatchUpPolicy(max_catch_up=-1)
+
+
+def test_a_feed_calendar_uses_the_feeds_dates_even_on_nyse_holidays() -> None:
+    # Synthetic business days include Christmas; with the calendar check off, run_once treats
+    # them as sessions, so the catch-up must run them too, in order.
+    days = [date(2025, 12, d) for d in (23, 24, 25, 26, 29)]
+    calendar = FeedCalendar(lambda: days)
+    due = due_sessions(et(2025, 12, 26, 16, 0), date(2025, 12, 23), calendar, POLICY_AT_CLOSE)
+    assert due == [date(2025, 12, 24), date(2025, 12, 25), date(2025, 12, 26)]
+    assert calendar.close(date(2025, 12, 25)) == et(2025, 12, 25, 16, 0)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from daemon.notify import SystemdNotifier
 from daemon.service import Service, catch_up_policy, schedule_spec
-from daemon.settings import ClockSettings, ScheduleSettings
+from daemon.settings import ClockSettings, DaemonSettings, ScheduleSettings
 from tests.unit.daemon_helpers import make_closes, make_config, settings_for, write_inputs
 
 
@@ -34,8 +34,6 @@ def test_schedule_settings_map_onto_the_cron_and_the_policy() -> None:
     schedule = ScheduleSettings(
         run_at=dtime(19, 5, 30), misfire_grace_s=600, max_catch_up_sessions=2, max_attempts=4
     )
-    from daemon.settings import DaemonSettings
-
     settings = DaemonSettings.model_validate(
         {"data": {"feed": "csv", "csv_path": "x.csv"}, "schedule": schedule.model_dump()}
     )
@@ -52,14 +50,16 @@ def test_schedule_settings_map_onto_the_cron_and_the_policy() -> None:
 
 def test_a_session_that_keeps_failing_is_retried_then_halts_with_a_status(tmp_path: Path) -> None:
     closes = make_closes(n_bars=60, start="2024-01-02")
-    prices, config = write_inputs(tmp_path, closes, make_config(closes))
-    # "Now" is well after the last bar: the due session has no bars, so every run fails.
+    # The config trades a ticker the price file lacks: every run of the session fails.
+    missing_leg = [{"asset_1": "AAA", "asset_2": "EEE", "hedge_ratio": 1.0}]
+    prices, config = write_inputs(tmp_path, closes, make_config(closes, pairs=missing_leg))
+    last = closes.index[-1]  # a CSV feed without the calendar check: its dates are the sessions
     settings = settings_for(
         tmp_path,
         prices,
         config,
         schedule=ScheduleSettings(retry_after_s=1, max_attempts=2, interval_s=3600),
-        clock=ClockSettings(fixed_now=datetime(2024, 6, 3, 23, 30, tzinfo=UTC)),
+        clock=ClockSettings(fixed_now=datetime.combine(last, dtime(23, 30), tzinfo=UTC)),
     )
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     listener.bind(str(tmp_path / "notify.sock"))
@@ -89,6 +89,7 @@ def test_a_session_that_keeps_failing_is_retried_then_halts_with_a_status(tmp_pa
     assert names.count("session_failed") == 2
     assert "session_retry_scheduled" in names
     halt = next(e for e in events if e["event"] == "catch_up_halted")
-    assert (halt["session"], halt["attempt"]) == ("2024-06-03", 2)
+    assert (halt["session"], halt["attempt"]) == (last.isoformat(), 2)
+    assert "EEE" in halt["reason"]
     assert any(s.startswith("STATUS=failed:") for s in statuses)
     assert names[-2:] == ["service_stopping", "service_stopped"]
