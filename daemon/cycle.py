@@ -119,18 +119,27 @@ def _check_order(store: Store, update: BarUpdate, session: date) -> None:
 
 
 def _store_bars(ctx: DaemonContext, update: BarUpdate, session: date, log: Any) -> None:
+    """Append the new sessions; record (and log once) each change of a ticker's factor."""
     store = ctx.store
+    tolerance = ctx.settings.data.rescale_tolerance
+    current = {symbol: factor for _, symbol, factor in store.rescales()}  # the latest wins
+    changed = {
+        symbol: update.factors.get(symbol, 1.0)
+        for symbol in update.strategy_closes.columns
+        if abs(update.factors.get(symbol, 1.0) / current.get(symbol, 1.0) - 1.0) > tolerance
+    }
     with store.transaction():
         store.append_bars(update.strategy_closes.loc[update.new_sessions])
-        for symbol, factor in update.factors.items():
+        for symbol, factor in changed.items():
             store.record_rescale(session, symbol, factor, _now(ctx))
-    for symbol, factor in update.factors.items():
+    for symbol, factor in changed.items():
         log.warning(
             "bars_rescaled",
             symbol=symbol,
             factor=factor,
-            note="fresh bars differ from the stored ones by a constant factor (dividend or "
-            "split re-adjustment); new bars were divided by it to stay on the stored scale",
+            note="the feed's bars differ from the stored ones by this constant factor "
+            "(dividend or split re-adjustment); new bars are divided by it so the strategy "
+            "stays on the stored scale, orders and equity use the real prices",
         )
 
 

@@ -1,0 +1,67 @@
+"""The cycle keeps the strategy on the stored scale when the feed re-adjusts its history."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from daemon.replay import replay_report
+from tests.unit.daemon_helpers import (
+    log_events,
+    make_closes,
+    make_config,
+    read_closes,
+    run_sessions,
+    settings_for,
+    write_inputs,
+)
+
+SWITCH = 24  # the feed re-adjusts AAA's whole history after this many sessions
+N_BARS = 40
+
+
+def _run(tmp_path: Path, factor: float | None, rewrite_one: bool = False) -> tuple[dict, list]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    closes = make_closes(N_BARS)
+    prices, cfg = write_inputs(tmp_path, closes, make_config(closes))
+    settings = settings_for(tmp_path, prices, cfg)
+    sessions = list(closes.index)
+    results = run_sessions(settings, sessions[:SWITCH])
+    logs = io.StringIO()
+    if factor is not None:
+        adjusted = read_closes(prices)
+        adjusted["AAA"] = adjusted["AAA"] * factor  # a dividend: every close, old and new
+        if rewrite_one:
+            adjusted.iloc[3, 0] *= 1.01  # one past bar changed by something else
+        adjusted.rename_axis("date").to_csv(prices)
+    results += run_sessions(settings, sessions[SWITCH:], logs)
+    return replay_report(settings.state_dir), [*results, log_events(logs)]
+
+
+def test_a_constant_readjustment_changes_no_decision_and_fills_at_real_prices(
+    tmp_path: Path,
+) -> None:
+    base, _ = _run(tmp_path / "base", None)
+    got, out = _run(tmp_path / "div", 0.97)
+    *results, events = out
+    assert all(r.status == "completed" for r in results)
+    rescaled = [e for e in events if e["event"] == "bars_rescaled"]
+    assert len(rescaled) == 1 and rescaled[0]["symbol"] == "AAA"
+    assert rescaled[0]["factor"] == pytest.approx(0.97, rel=1e-12)
+    assert got["orders"] == base["orders"]  # same sessions, sides, quantities
+    assert [f["quantity"] for f in got["fills"]] == [f["quantity"] for f in base["fills"]]
+    late_aaa = [
+        (g["price"], b["price"])
+        for g, b in zip(got["fills"], base["fills"], strict=True)
+        if g["symbol"] == "AAA" and g["session"] > base["equity"][SWITCH - 1]["session"]
+    ]
+    assert late_aaa and all(g == pytest.approx(0.97 * b, rel=1e-12) for g, b in late_aaa)
+
+
+def test_a_rewritten_history_stops_the_run(tmp_path: Path) -> None:
+    _, out = _run(tmp_path, 0.97, rewrite_one=True)
+    *results, _ = out
+    assert results[SWITCH].status == "failed"
+    assert "non-constant" in results[SWITCH].message and "AAA" in results[SWITCH].message
