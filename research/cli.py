@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "research.commands.backtest",
     "research.commands.plots",
     "research.commands.walkforward",
+    "research.commands.sweep",
 )
 
 

@@ -49,4 +49,4 @@ def configure_numba_cache() -> None:
     # numba reads the variable when imported; if it already was, update its live config too.
     import numba
 
-    numba.config.CACHE_DIR = chosen
+    numba.config.CACHE_DIR = chosen  # type: ignore[attr-defined]

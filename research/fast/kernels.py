@@ -96,7 +96,7 @@ def tree_sum(
     return stack[0]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def kalman_path(
     price_a: np.ndarray,
     price_b: np.ndarray,
@@ -125,7 +125,7 @@ def kalman_path(
         spread_out[t] = pa - beta * pb
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def zscore_path(
     spreads: np.ndarray, window: int, program: np.ndarray, z_out: np.ndarray
 ) -> None:  # pragma: no cover - compiled

@@ -138,7 +138,7 @@ def _push(pend_sym, pend_qty, pend_price, n_pend, symbol, qty, price):  # pragma
     return n_pend + 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_configs(
     closes, leg_a, leg_b, betas, zs, beta_rows, z_rows, entry_z, exit_z, stop_z, stake,
     long_only, initial_cash, commission, program, metrics_out, values_out, fills_out, fill_counts,
