@@ -24,7 +24,6 @@ from daemon.alpaca.errors import (
     Kind,
     OrderOutcomeUnknownError,
     OrderRejectedError,
-    auth_error,
 )
 from daemon.alpaca.models import (
     AssetInfo,
@@ -212,14 +211,15 @@ class AlpacaBroker:
             if found is not None:
                 return found
             raise AlpacaRequestError(
-                f"{what}: Alpaca says the client id is taken but has no such order; it may "
-                "belong to an order older than Alpaca's lookup keeps. Use a new config id.",
+                f"{what}: Alpaca says the client id is taken but finds no order with it; "
+                "look the id up in Alpaca's order history before trading again",
                 status=failure.status,
                 code=failure.code,
                 broker_message=failure.message,
             )
-        if failure.kind is Kind.AUTH:
-            raise auth_error(failure, what)
+        if failure.kind in (Kind.AUTH, Kind.NOT_FOUND):
+            # A 404 on the order endpoint is a wrong URL, not something wrong with the order.
+            raise fail(failure, what)
         if failure.kind is Kind.FORBIDDEN:
             # 403 is both "insufficient buying power" and "these keys may not trade": an
             # account read tells them apart (it raises the auth error in the second case).

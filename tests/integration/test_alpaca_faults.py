@@ -12,6 +12,7 @@ import pytest
 from daemon.alpaca.broker import AlpacaBroker
 from daemon.alpaca.errors import (
     AlpacaAuthError,
+    AlpacaRequestError,
     AlpacaUnavailableError,
     OrderOutcomeUnknownError,
     OrderRejectedError,
@@ -248,3 +249,13 @@ def test_keys_forbidden_everywhere_make_a_submit_an_auth_error_not_a_rejection(
     assert not info.value.rejected and info.value.status == 403
     assert harness.sleeps == []
     assert harness.book.orders_with_client_id(CID) == []
+
+
+def test_not_found_on_the_order_endpoint_is_a_request_error_not_a_rejection(
+    harness: Harness, broker: AlpacaBroker
+) -> None:
+    body = {"code": 40410000, "message": "endpoint not found"}
+    harness.server.inject(Fault("POST", "/v2/orders", status=404, body=body))
+    with pytest.raises(AlpacaRequestError, match="endpoint not found") as info:
+        broker.submit(ORDER)
+    assert not info.value.rejected
