@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -79,12 +80,13 @@ def command() -> list[str]:
 
 
 @pytest.fixture
-def notify_socket(tmp_path: Path) -> Iterator[tuple[str, socket.socket]]:
-    path = tmp_path / "notify.sock"
+def notify_socket() -> Iterator[tuple[str, socket.socket]]:
+    # An abstract-namespace socket, as systemd may hand out: no path-length limit, no file.
+    name = f"pairs-daemon-test-{uuid.uuid4().hex}"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(path))
+    sock.bind(b"\0" + name.encode())
     sock.setblocking(False)
-    yield str(path), sock
+    yield f"@{name}", sock
     sock.close()
 
 

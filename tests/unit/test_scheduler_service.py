@@ -9,6 +9,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from datetime import time as dtime
@@ -61,13 +62,12 @@ def test_a_session_that_keeps_failing_is_retried_then_halts_with_a_status(tmp_pa
         schedule=ScheduleSettings(retry_after_s=1, max_attempts=2, interval_s=3600),
         clock=ClockSettings(fixed_now=datetime.combine(last, dtime(23, 30), tzinfo=UTC)),
     )
+    name = f"pairs-daemon-test-{uuid.uuid4().hex}"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    listener.bind(str(tmp_path / "notify.sock"))
+    listener.bind(b"\0" + name.encode())
     listener.settimeout(0.2)
     logs = io.StringIO()
-    service = Service(
-        settings, {}, notifier=SystemdNotifier(str(tmp_path / "notify.sock")), stream=logs
-    )
+    service = Service(settings, {}, notifier=SystemdNotifier(f"@{name}"), stream=logs)
     runner = threading.Thread(target=service.run)
     runner.start()
     statuses: list[str] = []
