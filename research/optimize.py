@@ -170,11 +170,18 @@ def run_grid(
 
 
 def prices_sha256(prices: pd.DataFrame) -> str:
-    """sha256 of the prices serialized exactly as the cleaned CSV is written (index ``date``,
-    ISO dates), so it equals the hash of ``data/cleaned/adj_close_wide.csv`` it was read from."""
+    """sha256 of the prices serialized exactly as the cleaning step writes
+    ``data/cleaned/adj_close_wide.csv`` (index ``date``, ISO dates): equal to that file's hash
+    when ``prices`` is the frame it was written from. A frame *read back* from the CSV may differ
+    in the last bit of some floats (pandas' parser), so callers that read a file should pass the
+    file's own hash (``file_sha256``) to :func:`optimize_and_write`."""
     out = prices.copy()
     out.index = pd.DatetimeIndex(out.index).strftime("%Y-%m-%d")
     return hashlib.sha256(out.to_csv(index_label="date").encode()).hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _clean(value: Any) -> Any:
@@ -262,12 +269,14 @@ def optimize_and_write(
     verify: int = 0,
     progress: bool = True,
     plots: bool = True,
+    sha256: str | None = None,
 ) -> OptimizeOutcome:
     """Run the grid on the selected pairs, write the ranked results CSV and the config JSON.
 
     ``verify`` > 0 re-runs that many sampled configurations on backtrader and raises
     ``VerificationError`` (with a table of differences) before writing anything if any metric
-    differs beyond relative 1e-9. ``plots`` also writes the report PNGs for the best config.
+    differs beyond relative 1e-9. ``plots`` also writes the report PNGs for the best config. ``sha256`` is the hash of
+    the price file ``prices`` was read from (default: :func:`prices_sha256` of the frame).
     """
     grid = grid or SEED_GRID
     if selected.empty:
@@ -298,7 +307,7 @@ def optimize_and_write(
         grid,
         engine=backtest_engine.name,
         source=source,
-        sha256=prices_sha256(prices),
+        sha256=sha256 or prices_sha256(prices),
     )
     layout.ensure_dirs()
     ranked.to_csv(layout.results_csv, index=False)

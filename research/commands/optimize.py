@@ -13,7 +13,7 @@ import pandas as pd
 from research.engines import DEFAULT_ENGINE, engine_names
 from research.grid import SEED_GRID, load_grid
 from research.layout import ArtifactLayout
-from research.optimize import RESULT_COLUMNS, optimize_and_write
+from research.optimize import RESULT_COLUMNS, file_sha256, optimize_and_write
 from research.prices import read_cleaned, read_source_label, read_wide_csv
 from research.selection import (
     SEED_MAX_PAIRS,
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         prices, source = read_wide_csv(args.prices), str(args.prices.name)
     else:
         prices, source = read_cleaned(layout), read_source_label(layout)
+    prices_file = args.prices or layout.cleaned_prices
     screened = _read_pairs(args.pairs or layout.pairs_csv)
     selected = select_top_non_overlapping_pairs(screened, args.max_pairs, args.sort_by)
     grid = load_grid(args.grid) if args.grid else SEED_GRID
@@ -95,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         verify=args.verify,
         progress=not args.no_progress,
         plots=not args.no_plots,
+        sha256=file_sha256(prices_file),
     )
     print("Top 10 configurations by Sharpe:")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
