@@ -257,3 +257,18 @@ def test_rejected_order_is_recorded_against_its_intent_and_trading_goes_on(
     assert harness.book.orders_with_client_id(first_cid) == []
     assert alpaca.results[-1].status == "completed"
     assert dict(harness.book.positions) == alpaca.expected_positions
+
+
+def test_refused_keys_fail_the_session_clearly_and_the_rerun_catches_up(
+    tmp_path: Path, market: tuple[pd.DataFrame, ProdConfig], harness: Harness, local_replay: Replay
+) -> None:
+    def revoke_keys(k: int, session: date) -> None:
+        if k in (0, 7):
+            harness.server.inject(Fault("*", "*", status=401, times=999))
+
+    alpaca = replay_on_server(tmp_path, market, harness, revoke_keys)
+    failed = [r for r in alpaca.results if r.status == "failed"]
+    assert len(failed) == 2
+    assert all("refused the API keys" in r.message for r in failed)
+    assert all("APCA_API_KEY_ID" in r.message for r in failed)
+    assert_same_trading(alpaca, local_replay)
