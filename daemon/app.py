@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any, TextIO
 
 from daemon.bars import CsvBarSource, YFinanceBarSource
-from daemon.clock import SystemClock
+from daemon.clock import FixedClock, SystemClock
 from daemon.context import DaemonContext
 from daemon.cycle import load_config
 from daemon.local_broker import BROKER_DB_NAME, LocalPaperBroker
@@ -79,7 +79,9 @@ def build_context(
     """Open the store (taking the state directory's lock) and build the adapters the settings
     name. ``clock``/``logger``/``broker``/``bars`` may be injected (tests, replays);
     ``durable=False`` skips fsyncs, for throwaway state only."""
-    clock = clock or SystemClock()
+    if clock is None:
+        fixed = settings.clock.fixed_now
+        clock = FixedClock(fixed) if fixed is not None else SystemClock()
     if logger is None:
         logger = make_logger(settings.log_format, stream)
     store = Store.open(settings.state_dir, durable=durable)

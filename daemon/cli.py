@@ -81,9 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Any:
+    from daemon.logging import configure_structlog
     from daemon.settings import load_settings
 
     settings = load_settings(args.settings)
+    configure_structlog(settings.log_format)
     update: dict[str, Any] = {}
     if args.config is not None:
         update["config"] = args.config.resolve()

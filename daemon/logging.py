@@ -79,3 +79,17 @@ def make_logger(
         context_class=dict,
     )
     return logger.bind(**context)
+
+
+def configure_structlog(
+    log_format: Literal["json", "console"], stream: TextIO | None = None
+) -> None:
+    """Route module-level ``structlog.get_logger()`` loggers (e.g. the Alpaca adapters') through
+    the same renderer and redaction. Called once by the command line, never at import time."""
+    structlog.configure(
+        processors=_processors(log_format),
+        wrapper_class=structlog.make_filtering_bound_logger(0),
+        # file=None: each logger resolves sys.stdout when it is created, not now.
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        cache_logger_on_first_use=False,
+    )
