@@ -136,9 +136,13 @@ class Service:
         fixed = self.settings.clock.fixed_now
         clock: Clock | None = FixedClock(fixed) if fixed is not None else None
         ctx = build_context(self.settings, self.environ, clock=clock, stream=self.stream)
-        # Load the exchange calendar (a second or two) now, before READY=1, so the first
-        # fire is quick and a broken calendar install fails the start.
-        sessions.is_session(ctx.clock.now().date())
+        try:
+            # Load the exchange calendar (a second or two) now, before READY=1, so the first
+            # fire is quick and a broken calendar install fails the start.
+            sessions.is_session(ctx.clock.now().date())
+        except BaseException:
+            ctx.close()
+            raise
         self._ctx = ctx
         self._log = ctx.logger.bind(component="service")
         if fixed is not None:
@@ -161,6 +165,7 @@ class Service:
     def _serve(self, ctx: DaemonContext) -> None:
         assert self._job is not None
         spec = schedule_spec(self.settings)
+        ping_every = watchdog_interval(self.environ)
         # APScheduler's own log lines are plain text; its events reach the JSON log through
         # build_scheduler's listener instead.
         logging.getLogger("apscheduler").addHandler(logging.NullHandler())
@@ -168,7 +173,6 @@ class Service:
         scheduler = build_scheduler(self._fire, spec, self._job.log, run_now=True)
         self._scheduler = scheduler
         scheduler.start()
-        ping_every = watchdog_interval(self.environ)
         self.notifier.ready("ready: catching up")
         self._log.info(
             "service_ready",
