@@ -21,7 +21,7 @@ from daemon.alpaca.factory import build_alpaca_broker, trading_endpoint
 from daemon.alpaca.models import fold_status, whole_shares
 from daemon.alpaca.retry import RetryPolicy
 from daemon.ports import OrderStatus
-from daemon.settings import AlpacaSettings
+from daemon.settings import AlpacaSettings, parse_settings
 from shared.errors import BrokerError, ConfigError
 
 KEYS = {"APCA_API_KEY_ID": "PKUNIT00000000000001", "APCA_API_SECRET_KEY": "unit-secret-abcdef"}
@@ -162,3 +162,11 @@ def test_backoff_doubles_up_to_the_cap() -> None:
     assert [policy.delay(n) for n in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
     with pytest.raises(ValueError, match="attempts"):
         RetryPolicy(attempts=0)
+
+
+def test_url_precedence_holds_for_settings_read_from_toml() -> None:
+    env = {**KEYS, "APCA_API_BASE_URL": "http://127.0.0.1:1"}
+    quiet = parse_settings("[alpaca]\ntimeout_s = 5\n", "daemon.toml", Path("."))
+    assert trading_endpoint(env, quiet.alpaca) == "http://127.0.0.1:1"
+    loud = parse_settings('[alpaca]\ntrading_url = "http://127.0.0.1:2"\n', "d.toml", Path("."))
+    assert trading_endpoint(env, loud.alpaca) == "http://127.0.0.1:2"
