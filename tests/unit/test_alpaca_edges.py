@@ -166,7 +166,9 @@ def test_backoff_doubles_up_to_the_cap() -> None:
 
 def test_url_precedence_holds_for_settings_read_from_toml() -> None:
     env = {**KEYS, "APCA_API_BASE_URL": "http://127.0.0.1:1"}
-    quiet = parse_settings("[alpaca]\ntimeout_s = 5\n", "daemon.toml", Path("."))
+    feed = '[data]\nfeed = "alpaca"\n'
+    quiet = parse_settings(feed + "[alpaca]\ntimeout_s = 5\n", "daemon.toml", Path("."))
     assert trading_endpoint(env, quiet.alpaca) == "http://127.0.0.1:1"
-    loud = parse_settings('[alpaca]\ntrading_url = "http://127.0.0.1:2"\n', "d.toml", Path("."))
+    url = '[alpaca]\ntrading_url = "http://127.0.0.1:2"\n'
+    loud = parse_settings(feed + url, "daemon.toml", Path("."))
     assert trading_endpoint(env, loud.alpaca) == "http://127.0.0.1:2"
