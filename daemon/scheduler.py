@@ -200,8 +200,8 @@ class SessionJob:
     should_stop: Callable[[], bool] = lambda: False
     halted_reason: str | None = None
     failures: dict[date, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _started: float | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _started: float | None = field(default=None, init=False, repr=False)
 
     def running_for(self) -> float | None:
         """Seconds the current tick has been running (None when idle); the watchdog uses it."""
