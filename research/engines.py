@@ -83,6 +83,12 @@ def register_engine(name: str, factory: Callable[[], BacktestEngine]) -> None:
     _FACTORIES[name] = factory
 
 
+def unregister_engine(name: str) -> None:
+    if name in ENGINE_NAMES:
+        raise EngineError(f"engine '{name}' is built in and cannot be removed")
+    _FACTORIES.pop(name, None)
+
+
 def get_engine(name: str) -> BacktestEngine:
     """The engine called ``name``; a clear error for an unknown or unloadable one."""
     try:
