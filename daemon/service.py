@@ -102,8 +102,10 @@ class Service:
         *,
         notifier: SystemdNotifier | None = None,
         stream: TextIO | None = None,
+        stuck_after: timedelta = STUCK_AFTER,
     ) -> None:
         self.settings = settings
+        self.stuck_after = stuck_after
         self.environ = environ
         self.notifier = notifier or SystemdNotifier.from_environ(environ)
         self.stream = stream
@@ -189,7 +191,7 @@ class Service:
     def _healthy(self) -> bool:
         assert self._job is not None and self._scheduler is not None
         running = self._job.running_for()
-        if running is not None and running > STUCK_AFTER.total_seconds():
+        if running is not None and running > self.stuck_after.total_seconds():
             self._log.error("cycle_stuck", running_s=round(running), action="watchdog not fed")
             return False
         return bool(self._scheduler.running)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -93,3 +94,83 @@ def test_a_session_that_keeps_failing_is_retried_then_halts_with_a_status(tmp_pa
     assert "EEE" in halt["reason"]
     assert any(s.startswith("STATUS=failed:") for s in statuses)
     assert names[-2:] == ["service_stopping", "service_stopped"]
+
+
+def test_a_stuck_cycle_stops_the_watchdog_pings_until_it_moves_again(tmp_path: Path) -> None:
+    closes = make_closes(n_bars=60, start="2024-01-02")
+    prices, config = write_inputs(tmp_path, closes, make_config(closes))
+    # The price file is a FIFO: the cycle's read blocks until the test writes it, like a data
+    # request that never returns.
+    text = prices.read_text()
+    prices.unlink()
+    os.mkfifo(prices)
+    last = closes.index[-1]
+    settings = settings_for(
+        tmp_path,
+        prices,
+        config,
+        schedule=ScheduleSettings(interval_s=3600),
+        clock=ClockSettings(fixed_now=datetime.combine(last, dtime(23, 30), tzinfo=UTC)),
+    )
+    settings = settings.model_copy(
+        update={"data": settings.data.model_copy(update={"calendar_check": True})}
+    )
+    name = f"pairs-daemon-test-{uuid.uuid4().hex}"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(b"\0" + name.encode())
+    listener.settimeout(0.05)
+    logs = io.StringIO()
+    service = Service(
+        settings,
+        {"WATCHDOG_USEC": "100000"},  # ping every 50 ms
+        notifier=SystemdNotifier(f"@{name}"),
+        stream=logs,
+        stuck_after=timedelta(seconds=0.5),
+    )
+    runner = threading.Thread(target=service.run)
+    runner.start()
+    received: list[tuple[float, str]] = []
+
+    def collect() -> bool:
+        with contextlib.suppress(TimeoutError):
+            received.append((time.monotonic(), listener.recv(4096).decode()))
+        return False
+
+    def unblock() -> bool:
+        """Feed the FIFO if the cycle is waiting on it (never blocks the test)."""
+        try:
+            fd = os.open(prices, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # ENXIO: nobody is reading
+            return False
+        with os.fdopen(fd, "w") as fifo:
+            fifo.write(text)
+        return True
+
+    def pings_since(t: float) -> int:
+        return sum(1 for at, msg in received if at > t and msg == "WATCHDOG=1")
+
+    try:
+        wait_until(lambda: collect() or "cycle_stuck" in logs.getvalue())
+        while True:  # drain pings sent before the service noticed
+            count = len(received)
+            collect()
+            if len(received) == count:
+                break
+        stuck_at = time.monotonic()
+        assert pings_since(0.0) > 0  # it pinged while the cycle was young
+        end = stuck_at + 0.5
+        while time.monotonic() < end:
+            collect()
+        assert pings_since(stuck_at) == 0
+        assert unblock()
+        moving_at = time.monotonic()
+        wait_until(lambda: collect() or pings_since(moving_at) > 0)
+    finally:
+        service.request_stop()
+        end = time.monotonic() + 20
+        while runner.is_alive() and time.monotonic() < end:
+            unblock()
+            runner.join(0.1)
+        listener.close()
+    assert not runner.is_alive()
+    assert any(msg.startswith("READY=1") for _, msg in received)
