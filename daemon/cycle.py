@@ -284,6 +284,20 @@ def _send(ctx: DaemonContext, intent: IntentRecord, log: Any) -> None:
         try:
             order = broker.submit(request)
         except Exception as exc:
+            if getattr(exc, "rejected", False) is True:
+                # Refused on its merits (buying power, not shortable): a final answer, like a
+                # margin rejection in the backtest. Record it and trade the rest of the session.
+                with store.transaction():
+                    store.set_intent_status(intent.client_order_id, "rejected", str(exc))
+                log.warning(
+                    "order_rejected",
+                    client_order_id=intent.client_order_id,
+                    symbol=intent.symbol,
+                    side=intent.side,
+                    quantity=intent.quantity,
+                    reason=str(exc),
+                )
+                return
             # Unknown outcome: look the id up instead of sending again.
             order = broker.order_by_client_id(intent.client_order_id)
             if order is None:

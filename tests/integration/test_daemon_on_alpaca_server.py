@@ -236,11 +236,6 @@ def test_partial_fills_with_the_remainder_cancelled_keep_store_and_broker_consis
     one_order_per_client_id(harness)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="run_once's _send treats every submit error as an unknown outcome; a rejection "
-    "(BrokerError with rejected=True) should be recorded against its intent instead",
-)
 def test_rejected_order_is_recorded_against_its_intent_and_trading_goes_on(
     tmp_path: Path, market: tuple[pd.DataFrame, ProdConfig], harness: Harness, local_replay: Replay
 ) -> None:
