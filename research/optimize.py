@@ -150,7 +150,7 @@ def run_grid(
     """Backtest every grid configuration; the rows in grid order (unranked)."""
     params_list = grid.params()
     # Small chunks for slow engines (progress moves), large ones for the compiled engine.
-    size = 1 if engine.name != "fast" else max(1, min(4096, len(params_list) // 20))
+    size = 1 if engine.name != "fast" else min(4096, max(64, len(params_list) // 20))
     rows: list[dict[str, Any]] = []
     with tqdm(
         total=len(params_list), desc=f"grid ({engine.name})", unit="cfg", disable=not progress

@@ -139,7 +139,7 @@ def plot_beta(dates: pd.DatetimeIndex, series: Sequence[PairSeries], path: Path)
             color="tab:orange",
             ls="--",
             lw=1,
-            label=f"OLS hedge ratio {s.pair.hedge_ratio:.4f}",
+            label=f"screen OLS hedge ratio {s.pair.hedge_ratio:.4f} (with intercept)",
         )
         ax.set_title(f"{s.pair.asset_1} ~ beta × {s.pair.asset_2}")
         ax.set_ylabel("beta")
