@@ -16,6 +16,7 @@ from daemon.bars import CsvBarSource, YFinanceBarSource
 from daemon.clock import FixedClock, SystemClock
 from daemon.context import DaemonContext
 from daemon.cycle import load_config
+from daemon.fault_injection import install_kill_hook
 from daemon.local_broker import BROKER_DB_NAME, LocalPaperBroker
 from daemon.logging import make_logger
 from daemon.ports import BarSource, Broker, Clock
@@ -86,7 +87,7 @@ def build_context(
         logger = make_logger(settings.log_format, stream)
     store = Store.open(settings.state_dir, durable=durable)
     try:
-        return DaemonContext(
+        ctx = DaemonContext(
             settings=settings,
             config_path=settings.config,
             store=store,
@@ -95,6 +96,8 @@ def build_context(
             clock=clock,
             logger=logger,
         )
+        install_kill_hook(ctx, env)  # test-only, inert unless PAIRS_DAEMON_TEST_KILL_AT is set
+        return ctx
     except BaseException:
         store.close()
         raise
