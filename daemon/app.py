@@ -14,8 +14,8 @@ from typing import Any, TextIO
 
 from daemon.bars import CsvBarSource, YFinanceBarSource
 from daemon.clock import FixedClock, SystemClock
+from daemon.config_file import load_config
 from daemon.context import DaemonContext
-from daemon.cycle import load_config
 from daemon.fault_injection import install_kill_hook
 from daemon.local_broker import BROKER_DB_NAME, LocalPaperBroker
 from daemon.logging import make_logger

@@ -179,7 +179,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def _cmd_reconcile(args: argparse.Namespace) -> int:
     from daemon.app import build_context, process_env
-    from daemon.cycle import load_config
+    from daemon.config_file import load_config
     from daemon.decide import CLIENT_ID_PREFIX
     from daemon.reconcile import reconcile
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from daemon.bars import BarUpdate, merge_bars
+from daemon.config_file import check_config_id, load_config
 from daemon.context import DaemonContext
 from daemon.decide import CLIENT_ID_PREFIX, Limits, client_order_id, gate, rebuild_states, step_all
 from daemon.ports import OrderRequest, OrderStatus, TimeInForce
@@ -33,7 +33,7 @@ from daemon.reconcile import reconcile
 from daemon.sessions import is_session, xnys_sessions
 from daemon.store import DecisionRecord, IntentRecord, Store
 from daemon.summary import session_summary
-from shared.config import ProdConfig, parse_config
+from shared.config import ProdConfig
 from shared.errors import BrokerError, ConfigError, PairsError, StateError
 from shared.orders import Side
 from shared.strategy import PairState
@@ -46,32 +46,6 @@ class RunResult:
     message: str = ""
     run_id: str | None = None
     summary: dict[str, Any] = field(default_factory=dict)
-
-
-def load_config(path: Path) -> ProdConfig:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            "config file not found; run `pairs-research` to produce it or fix `config` in the "
-            "settings",
-            source=str(path),
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file ({exc})", source=str(path)) from None
-    return parse_config(text, source=str(path))
-
-
-def check_config_id(store: Store, config: ProdConfig, path: Path) -> None:
-    stored = store.get_meta("config_id")
-    if stored is None or stored == config.config_id:
-        return
-    raise StateError(
-        f"config {path} (config_id {config.config_id}) is not the config this state directory "
-        f"trades (config_id {stored}); refusing to mix them. To go back, restore the previous "
-        "config file. To trade the new config, close the old positions (or check they are "
-        "flat), then point state_dir at a new, empty directory"
-    )
 
 
 def _now(ctx: DaemonContext) -> str:
@@ -205,7 +179,8 @@ def _decide(
     store = ctx.store
     go_live = _go_live(ctx, session)
     states = _restore_states(ctx, config, update, session, go_live)
-    positions = ctx.broker.positions()
+    held = ctx.broker.positions()
+    positions = {s: held[s] for s in config.symbols if held.get(s)}  # ours only
     closes = {str(s): float(v) for s, v in update.strategy_closes.loc[session].items()}
     decisions = step_all(
         config.pair_list, config.params, states, closes, positions, session < go_live

@@ -9,13 +9,10 @@ truncated file is reported and never written to.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,140 +20,33 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
+from daemon.store_files import acquire_lock, check_not_corrupted
+from daemon.store_records import (
+    DecisionRecord,
+    EquityRecord,
+    FillRecord,
+    IntentRecord,
+    RunRecord,
+    pair_state_from_json,
+    pair_state_to_json,
+)
 from daemon.store_schema import MIGRATIONS, SCHEMA_VERSION
 from shared.errors import StateError
-from shared.kalman import KalmanState
-from shared.strategy import PairState
 
 DB_NAME = "pairs_daemon.sqlite"
-LOCK_NAME = "daemon.lock"
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 # Intent statuses that may still change at the broker.
 UNFINISHED = ("pending", "submitted", "new", "partially_filled")
 
-
-@dataclass(frozen=True, slots=True)
-class IntentRecord:
-    client_order_id: str
-    session: date
-    pair_index: int
-    leg: str
-    symbol: str
-    side: str
-    quantity: int
-    reference_price: float
-    attempt: int = 1
-    status: str = "pending"
-    broker_order_id: str | None = None
-    message: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FillRecord:
-    client_order_id: str
-    session: date  # the session whose run observed the fill (the fill's bar)
-    symbol: str
-    signed_quantity: int
-    price: float
-    commission: float
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionRecord:
-    session: date
-    pair_index: int
-    pair: str
-    action: str
-    beta: float
-    spread: float
-    z: float | None
-    state: int
-    blocked: str | None
-    pair_state: PairState
-
-
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    run_id: str
-    session: date
-    config_id: str
-    status: str
-    started_at: str
-    finished_at: str | None
-    message: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class EquityRecord:
-    session: date
-    cash: float
-    equity: float
-    positions: dict[str, int]
-
-
-def pair_state_to_json(state: PairState) -> str:
-    return json.dumps(
-        {
-            "beta": state.kalman.beta,
-            "P": state.kalman.P,
-            "spreads": list(state.spreads),
-            "state": state.state,
-            "bars_seen": state.bars_seen,
-        }
-    )
-
-
-def pair_state_from_json(text: str) -> PairState:
-    raw = json.loads(text)
-    return PairState(
-        kalman=KalmanState(beta=float(raw["beta"]), P=float(raw["P"])),
-        spreads=tuple(float(s) for s in raw["spreads"]),
-        state=int(raw["state"]),
-        bars_seen=int(raw["bars_seen"]),
-    )
-
-
-def _check_not_corrupted(path: Path) -> None:
-    """Refuse a file that is not an intact SQLite database, before anything writes to it."""
-    advice = (
-        "nothing was changed; restore it from a backup, or move it aside to start a fresh "
-        "state directory after checking the broker's positions"
-    )
-    with path.open("rb") as fh:
-        header = fh.read(len(_SQLITE_MAGIC))
-    if header and header != _SQLITE_MAGIC:
-        raise StateError(f"state file {path} is not an SQLite database; {advice}")
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            rows = conn.execute("PRAGMA quick_check").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        raise StateError(f"state file {path} is corrupted or truncated ({exc}); {advice}") from None
-    if rows != [("ok",)]:
-        detail = "; ".join(str(r[0]) for r in rows[:3])
-        raise StateError(f"state file {path} failed its integrity check ({detail}); {advice}")
-
-
-def acquire_lock(state_dir: Path) -> TextIO:
-    """An exclusive, non-blocking flock on the state directory; held until the file closes."""
-    fh = (state_dir / LOCK_NAME).open("a+", encoding="utf-8")
-    try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.seek(0)
-        holder = fh.read().strip() or "unknown"
-        fh.close()
-        raise StateError(
-            f"another pairs-daemon (pid {holder}) is using state directory {state_dir}; "
-            "stop it first (two daemons on one store could send duplicate orders)"
-        ) from None
-    fh.seek(0)
-    fh.truncate()
-    fh.write(f"{os.getpid()}\n")
-    fh.flush()
-    return fh
+__all__ = [
+    "DecisionRecord",
+    "EquityRecord",
+    "FillRecord",
+    "IntentRecord",
+    "RunRecord",
+    "Store",
+    "pair_state_from_json",
+    "pair_state_to_json",
+]
 
 
 class Store:
@@ -179,14 +69,14 @@ class Store:
         if read_only:
             if not path.exists():
                 raise StateError(f"no state file at {path}; the daemon has not run here yet")
-            _check_not_corrupted(path)
+            check_not_corrupted(path)
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
             return cls(conn, path, None)
         state_dir.mkdir(parents=True, exist_ok=True)
         lock_fh = acquire_lock(state_dir) if lock else None
         try:
             if path.exists():
-                _check_not_corrupted(path)
+                check_not_corrupted(path)
             conn = sqlite3.connect(path, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")

@@ -1,0 +1,58 @@
+"""The state directory's files: the exclusive lock, and the integrity check that refuses a
+corrupted or truncated database before anything writes to it."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+from pathlib import Path
+from typing import TextIO
+
+from shared.errors import StateError
+
+LOCK_NAME = "daemon.lock"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_not_corrupted(path: Path) -> None:
+    """Refuse a file that is not an intact SQLite database, before anything writes to it."""
+    advice = (
+        "nothing was changed; restore it from a backup, or move it aside to start a fresh "
+        "state directory after checking the broker's positions"
+    )
+    with path.open("rb") as fh:
+        header = fh.read(len(_SQLITE_MAGIC))
+    if header and header != _SQLITE_MAGIC:
+        raise StateError(f"state file {path} is not an SQLite database; {advice}")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise StateError(f"state file {path} is corrupted or truncated ({exc}); {advice}") from None
+    if rows != [("ok",)]:
+        detail = "; ".join(str(r[0]) for r in rows[:3])
+        raise StateError(f"state file {path} failed its integrity check ({detail}); {advice}")
+
+
+def acquire_lock(state_dir: Path) -> TextIO:
+    """An exclusive, non-blocking flock on the state directory; held until the file closes."""
+    fh = (state_dir / LOCK_NAME).open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "unknown"
+        fh.close()
+        raise StateError(
+            f"another pairs-daemon (pid {holder}) is using state directory {state_dir}; "
+            "stop it first (two daemons on one store could send duplicate orders)"
+        ) from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    return fh
