@@ -16,11 +16,14 @@ from shared.errors import PairsError
 
 COMMAND_MODULES: tuple[str, ...] = (
     # Filled in by each step's module, e.g. "research.commands.prices".
+    "research.commands.prices",
     "research.commands.screen",
+    "research.commands.select",
     "research.commands.optimize",
     "research.commands.backtest",
     "research.commands.plots",
     "research.commands.walkforward",
+    "research.commands.run",
     "research.commands.sweep",
 )
 
