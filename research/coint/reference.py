@@ -9,6 +9,8 @@ does not return it); a parity test checks this against ``coint`` itself, value f
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +18,7 @@ from statsmodels.regression.linear_model import OLS
 from statsmodels.tsa.adfvalues import mackinnoncrit, mackinnonp
 from statsmodels.tsa.stattools import adfuller
 from statsmodels.tsa.tsatools import add_trend
+from threadpoolctl import threadpool_limits
 
 # statsmodels' threshold in ``coint``: R² at or above this means "(almost) perfectly collinear",
 # the ADF step is skipped and the t-statistic is -inf (p-value 0).
@@ -64,3 +67,11 @@ def engle_granger(y0: np.ndarray, y1: np.ndarray) -> EngleGranger:
         intercept=float(res_co.params[1]),
         n_obs=len(y0),
     )
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """statsmodels' small SVDs (1,255 x <= 25) only lose from BLAS threads: with the cores
+    busy, a threaded OpenBLAS makes one ``coint`` call 10-25x slower than a single thread."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
