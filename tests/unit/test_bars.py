@@ -89,3 +89,12 @@ def test_csv_feed_reads_a_wide_file_and_names_a_missing_column(tmp_path: Path) -
     assert list(got.index) == SESSIONS[1:3]
     with pytest.raises(DataError, match="ZZZ"):
         feed.daily_closes(["ZZZ"], SESSIONS[0], SESSIONS[-1])
+
+
+@pytest.mark.network
+def test_yfinance_feed_returns_dated_float_columns() -> None:
+    from daemon.bars import YFinanceBarSource
+
+    frame = YFinanceBarSource().daily_closes(["SPY", "QQQ"], date(2024, 11, 25), date(2024, 12, 3))
+    out = validate_closes(frame, ["SPY", "QQQ"], SESSIONS, "yfinance")
+    assert list(out.index) == SESSIONS and (out > 0).all().all()

@@ -53,12 +53,12 @@ def _compare(tmp_path: Path, n_bars: int, start_bar: int, **config: object) -> N
 
 
 def test_replay_from_the_first_session_equals_simulate(tmp_path: Path) -> None:
-    _compare(tmp_path, 120, 0)
+    _compare(tmp_path, 100, 0)
 
 
 def test_replay_from_a_go_live_session_equals_simulate_with_warm_up(tmp_path: Path) -> None:
-    _compare(tmp_path, 120, 47)
+    _compare(tmp_path, 100, 47)
 
 
 def test_replay_with_margin_rejections_equals_simulate(tmp_path: Path) -> None:
-    _compare(tmp_path, 120, 0, initial_cash=2_000.0)
+    _compare(tmp_path, 100, 0, initial_cash=2_000.0)
