@@ -131,6 +131,25 @@ def _next_entry(z, t, entry, only_long):  # pragma: no cover - compiled
 
 
 @njit(cache=True, inline="always")
+def _hold(z, t, exit_, stop, closes, pos_0, pos_1, cash, values):  # pragma: no cover - compiled
+    """Write the values of the bars before the next exit/stop signal (NaN z never signals);
+    returns that bar. The value sums in symbol order, skipping flat legs, like the broker."""
+    n = z.shape[0]
+    while t < n:
+        zt = z[t]
+        if abs(zt) < exit_ or abs(zt) > stop:
+            return t
+        value = cash
+        if pos_0 != 0:
+            value += pos_0 * closes[t, 0]
+        if pos_1 != 0:
+            value += pos_1 * closes[t, 1]
+        values[t] = value
+        t += 1
+    return t
+
+
+@njit(cache=True, inline="always")
 def _push(pend_sym, pend_qty, pend_price, n_pend, symbol, qty, price):  # pragma: no cover
     pend_sym[n_pend] = symbol
     pend_qty[n_pend] = qty
@@ -178,13 +197,19 @@ def run_configs(
         cash = initial_cash
         n_pend = n_fill = trades = n_open = 0
         z_first = zs[zr[0]]
+        one_pair = n_pairs == 1 and n_symbols == 2
         t = 0
         while t < n_bars:
-            if n_pairs == 1 and n_pend == 0 and n_open == 0 and state[0] == 0:
+            if one_pair and n_pend == 0 and state[0] == 0 and n_open == 0:
                 # Flat with nothing pending: nothing moves until the next entry signal.
                 start = t
                 t = _next_entry(z_first, t, entry, only_long)
                 values[start:t] = cash
+                if t == n_bars:
+                    break
+            elif one_pair and n_pend == 0 and state[0] != 0:
+                # In a trade: only the value moves until |z| leaves the (exit, stop) band.
+                t = _hold(z_first, t, exit_, stop, closes, pos[0], pos[1], cash, values)
                 if t == n_bars:
                     break
             if n_pend > 0:
