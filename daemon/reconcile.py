@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from daemon.ports import Broker, BrokerOrder, OrderStatus
+from daemon.ports import Broker, BrokerOrder
 from daemon.store import FillRecord, IntentRecord, Store
 from shared.errors import StateError
 from shared.orders import Side
@@ -107,8 +107,7 @@ def reconcile(
     unknown = [
         o.client_order_id
         for o in broker.open_orders()
-        if o.status not in (OrderStatus.FILLED,)
-        and o.client_order_id not in known
+        if o.client_order_id not in known
         and (o.symbol in traded or o.client_order_id.startswith(our_prefix))
     ]
     foreign = {s: q for s, q in actual.items() if s not in traded}

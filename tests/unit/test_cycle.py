@@ -239,3 +239,25 @@ def test_status_reports_equity_positions_pairs_and_open_orders(env: Any) -> None
     assert report["equity"]["equity"] == pytest.approx(100_000.0)
     assert len(report["open_intents"]) == 4
     assert [p["action"] for p in report["pairs"]] == ["enter_short", "enter_long"]
+
+
+def test_a_lost_pair_state_is_rebuilt_from_stored_bars_and_fills(env: Any, tmp_path: Path) -> None:
+    settings, sessions = env
+    run_sessions(settings, sessions[:40])  # AAA/BBB is in a trade after session 39
+    # Forget the saved per-pair state of the last session: the next run must rebuild it by
+    # replaying the stored bars, stepping with the positions the recorded fills imply.
+    conn = sqlite3.connect(settings.state_dir / "pairs_daemon.sqlite")
+    conn.execute("DELETE FROM decisions WHERE session = ?", (sessions[39].isoformat(),))
+    conn.commit()
+    conn.close()
+    fresh = settings_for(tmp_path / "again", settings.data.csv_path, settings.config)
+    run_sessions(fresh, sessions[:41])
+    (result,) = run_sessions(settings, [sessions[40]])
+    assert result.status == "completed"
+    a = Store.open(settings.state_dir, read_only=True)
+    b = Store.open(fresh.state_dir, read_only=True)
+    got = [(d.pair_state, d.action) for d in a.decisions(sessions[40])]
+    ref = [(d.pair_state, d.action) for d in b.decisions(sessions[40])]
+    assert got == ref and a.fills() == b.fills()
+    a.close()
+    b.close()
