@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 from tqdm import tqdm
@@ -66,22 +66,24 @@ def _session_index(index: pd.Index) -> pd.DatetimeIndex:
     if dates.tz is not None:
         # Daily bars stamped at the exchange's midnight: the session is the local date.
         dates = dates.tz_localize(None)
-    return dates.normalize().rename("date")
+    # No inferred ``freq``: sessions are irregular (holidays), the index is just dates.
+    return pd.DatetimeIndex(dates.normalize(), freq=None, name="date")
 
 
 def _close_column(frame: pd.DataFrame, ticker: str, *, single: bool) -> pd.Series | None:
     columns = frame.columns
+    candidates: list[Any] = []
     if isinstance(columns, pd.MultiIndex):
-        for price in PRICE_FIELDS:
-            for key in ((price, ticker), (ticker, price)):
-                if key in columns:
-                    return frame[key]
-        return None
-    if single:  # flat columns only ever hold one ticker
-        for price in PRICE_FIELDS:
-            if price in columns:
-                return frame[price]
-    return None
+        candidates = [k for p in PRICE_FIELDS for k in ((p, ticker), (ticker, p))]
+    elif single:  # flat columns only ever hold one ticker
+        candidates = list(PRICE_FIELDS)
+    found = [frame[k] for k in candidates if k in columns]
+    # A failed ticker comes back as yfinance's all-NaN placeholder, which has an "Adj Close"
+    # column even under auto_adjust=True: prefer the first field that holds any price.
+    for column in found:
+        if column.notna().any():
+            return column
+    return found[0] if found else None
 
 
 def cache_path(cache_dir: Path, ticker: str, start: date, end: date) -> Path:

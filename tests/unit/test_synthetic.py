@@ -1,0 +1,60 @@
+"""The synthetic sample universe: deterministic, labelled, and cointegrated where planted."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.tsa.stattools import coint
+
+from research.synthetic import (
+    DEFAULT_SESSIONS,
+    PLANTED,
+    generate_universe,
+    source_label,
+)
+
+
+@pytest.fixture(scope="module")
+def universe() -> pd.DataFrame:
+    return generate_universe()
+
+
+def test_the_same_seed_gives_identical_prices(universe) -> None:
+    pd.testing.assert_frame_equal(generate_universe(), universe)
+
+
+def test_another_seed_gives_other_prices(universe) -> None:
+    assert not np.allclose(generate_universe(seed=8).to_numpy(), universe.to_numpy())
+
+
+def test_the_universe_is_labelled_synthetic_and_shaped_like_the_seed(universe) -> None:
+    assert source_label(7) == "synthetic(seed=7)"
+    assert all(t.startswith("SYN_") for t in universe.columns)
+    assert 12 <= universe.shape[1] <= 16
+    assert len(universe) == DEFAULT_SESSIONS >= 1_255
+    assert universe.index.name == "date" and universe.index[0] == pd.Timestamp("2019-01-02")
+    assert (universe.index.dayofweek < 5).all() and universe.index.is_monotonic_increasing
+    assert (universe.to_numpy() > 0).all() and not universe.isna().any().any()
+
+
+def test_start_and_length_are_parameters() -> None:
+    short = generate_universe(start=date(2021, 3, 1), n_sessions=300)
+    assert len(short) == 300 and short.index[0] == pd.Timestamp("2021-03-01")
+
+
+def test_daily_moves_look_like_equities(universe) -> None:
+    vol = np.log(universe).diff().std()
+    assert vol.between(0.005, 0.05).all(), vol
+
+
+@pytest.mark.parametrize("planted", PLANTED, ids=lambda p: f"{p.asset_1}-{p.asset_2}")
+def test_planted_pairs_are_cointegrated_with_their_hedge_ratio(universe, planted) -> None:
+    a, b = universe[planted.asset_1], universe[planted.asset_2]
+    _, pvalue, _ = coint(a, b)
+    assert pvalue < 0.01
+    slope = np.polyfit(b.to_numpy(), a.to_numpy(), 1)[0]  # the screen's OLS hedge ratio
+    assert slope == pytest.approx(planted.hedge, rel=0.1)
+    assert 0.5 <= planted.hedge <= 2.5
