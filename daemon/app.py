@@ -85,6 +85,8 @@ def build_context(
         clock = FixedClock(fixed) if fixed is not None else SystemClock()
     if logger is None:
         logger = make_logger(settings.log_format, stream)
+    if broker is None and settings.broker.kind == "local":
+        load_config(settings.config)  # a bad config path fails before a state dir is created
     store = Store.open(settings.state_dir, durable=durable)
     try:
         ctx = DaemonContext(
