@@ -120,33 +120,32 @@ def _metrics(values, returns, program, stack, initial_cash, out):  # pragma: no 
 @njit(cache=True, inline="always")
 def _next_entry(z, t, entry, only_long):  # pragma: no cover - compiled
     """First bar from ``t`` whose z crosses an entry threshold (NaN never does)."""
-    n = z.shape[0]
-    if only_long:
-        while t < n and not z[t] < -entry:
-            t += 1
-    else:
-        while t < n and not (z[t] < -entry or z[t] > entry):
-            t += 1
-    return t
+    rest = z[t:]  # indices from 0: no wraparound checks in the scan
+    for i in range(rest.shape[0]):
+        zi = rest[i]
+        if zi < -entry or (not only_long and zi > entry):
+            return t + i
+    return z.shape[0]
 
 
 @njit(cache=True, inline="always")
 def _hold(z, t, exit_, stop, closes, pos_0, pos_1, cash, values):  # pragma: no cover - compiled
     """Write the values of the bars before the next exit/stop signal (NaN z never signals);
     returns that bar. The value sums in symbol order, skipping flat legs, like the broker."""
-    n = z.shape[0]
-    while t < n:
-        zt = z[t]
-        if abs(zt) < exit_ or abs(zt) > stop:
-            return t
+    rest = z[t:]
+    prices = closes[t:]
+    out = values[t:]
+    for i in range(rest.shape[0]):
+        zi = rest[i]
+        if abs(zi) < exit_ or abs(zi) > stop:
+            return t + i
         value = cash
         if pos_0 != 0:
-            value += pos_0 * closes[t, 0]
+            value += pos_0 * prices[i, 0]
         if pos_1 != 0:
-            value += pos_1 * closes[t, 1]
-        values[t] = value
-        t += 1
-    return t
+            value += pos_1 * prices[i, 1]
+        out[i] = value
+    return z.shape[0]
 
 
 @njit(cache=True, inline="always")
