@@ -18,7 +18,7 @@ from research.fast.plan import (
     PathTables,
     Portfolio,
     build_paths,
-    metrics_row,
+    metrics_rows,
     run_batch,
 )
 from research.market_data import AlignedCloses
@@ -61,8 +61,8 @@ class FastEngine:
         paths = build_paths(portfolio, batch)
         out = run_batch(portfolio, batch, paths, initial_cash=initial_cash, commission=commission)
         results = []
-        for i, params in enumerate(params_list):
-            metrics = metrics_row(out.metrics[i], data.n_bars)
+        all_metrics = metrics_rows(out.metrics, data.n_bars)
+        for i, (params, metrics) in enumerate(zip(params_list, all_metrics, strict=True)):
             if not with_details:
                 results.append(EngineResult(params=params, metrics=metrics))
                 continue

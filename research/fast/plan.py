@@ -179,15 +179,18 @@ def run_batch(
     return KernelOutput(metrics, fill_counts, values, fills[:used])
 
 
-def metrics_row(row: np.ndarray, n_days: int) -> Metrics:
-    """One kernel metrics row as ``shared.metrics.Metrics`` (NaN Sharpe becomes None)."""
-    sharpe = float(row[portfolio_kernel.SHARPE])
-    return Metrics(
-        final_value=float(row[portfolio_kernel.FINAL_VALUE]),
-        total_return=float(row[portfolio_kernel.TOTAL_RETURN]),
-        sharpe_ratio=None if np.isnan(sharpe) else sharpe,
-        max_dd_pct=float(row[portfolio_kernel.MAX_DD_PCT]),
-        max_dd_abs=float(row[portfolio_kernel.MAX_DD_ABS]),
-        total_trades=int(row[portfolio_kernel.TOTAL_TRADES]),
-        n_days=n_days,
-    )
+def metrics_rows(metrics: np.ndarray, n_days: int) -> list[Metrics]:
+    """Kernel metrics rows as ``shared.metrics.Metrics`` (a NaN Sharpe becomes None)."""
+    pk = portfolio_kernel
+    return [
+        Metrics(
+            final_value=row[pk.FINAL_VALUE],
+            total_return=row[pk.TOTAL_RETURN],
+            sharpe_ratio=None if row[pk.SHARPE] != row[pk.SHARPE] else row[pk.SHARPE],
+            max_dd_pct=row[pk.MAX_DD_PCT],
+            max_dd_abs=row[pk.MAX_DD_ABS],
+            total_trades=int(row[pk.TOTAL_TRADES]),
+            n_days=n_days,
+        )
+        for row in metrics.tolist()  # Python floats in one call, not one numpy scalar each
+    ]

@@ -1,0 +1,1 @@
+"""Benchmarks of the research engines (``make bench`` → ``python -m benchmarks.run``)."""
