@@ -15,13 +15,16 @@ The same ``seed`` gives bit-identical prices on every platform numpy supports (P
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
-DEFAULT_SEED = 7
+# Seed 27, measured: the screen keeps 6 pairs, selection SYN_A/SYN_B and SYN_D/SYN_E, and the
+# seed grid's best configuration (window 90, entry 2.5) makes 48 trades at Sharpe 0.032.
+DEFAULT_SEED = 27
 DEFAULT_START = date(2019, 1, 2)
 DEFAULT_SESSIONS = 1_260  # five years of business days (the seed's window had 1,255)
 TRADING_DAYS = 252
@@ -61,28 +64,31 @@ def generate_universe(
     start: date = DEFAULT_START,
     n_sessions: int = DEFAULT_SESSIONS,
 ) -> pd.DataFrame:
-    """Wide closes (index ``date``, business days from ``start``), 14 ``SYN_*`` tickers."""
+    """Wide closes (index ``date``, business days from ``start``), 14 ``SYN_*`` tickers.
+
+    Every series draws from its own named random stream, so a shorter ``n_sessions`` gives a
+    prefix of the longer universe (same seed, same start): windows of one sample agree.
+    """
     if n_sessions < 2:
         raise ValueError(f"n_sessions must be at least 2 (got {n_sessions})")
-    rng = np.random.default_rng(seed)
     dates = pd.bdate_range(start=start, periods=n_sessions, name="date")
-    market = rng.normal(0.07 / TRADING_DAYS, 0.011, n_sessions)
-    sectors = rng.normal(0.0, 0.007, (N_SECTORS, n_sessions))
+    market = _stream(seed, "market").normal(0.07 / TRADING_DAYS, 0.011, n_sessions)
+    sectors = [_stream(seed, f"sector{i}").normal(0.0, 0.007, n_sessions) for i in range(3)]
 
     columns: dict[str, np.ndarray] = {}
     for k, planted in enumerate(PLANTED):
         if planted.asset_2 not in columns:  # a base shared by several pairs is drawn once
             columns[planted.asset_2] = _factor_gbm(
-                rng, market, sectors[k % N_SECTORS], start_price=rng.uniform(60, 180)
+                _stream(seed, planted.asset_2), market, sectors[k % N_SECTORS], (60, 180)
             )
         b = columns[planted.asset_2]
-        spread = _ou(rng, n_sessions, planted.half_life)
+        spread = _ou(_stream(seed, planted.asset_1), n_sessions, planted.half_life)
         a_start = planted.intercept + planted.hedge * b[0]
         a = planted.intercept + planted.hedge * b + spread * planted.spread_vol * a_start
         columns[planted.asset_1] = a
     for k, ticker in enumerate(FREE_TICKERS):
         columns[ticker] = _factor_gbm(
-            rng, market, sectors[k % N_SECTORS], start_price=rng.uniform(20, 300)
+            _stream(seed, ticker), market, sectors[k % N_SECTORS], (20, 300)
         )
 
     frame = pd.DataFrame(columns, index=dates)
@@ -91,14 +97,23 @@ def generate_universe(
     return frame[sorted(frame.columns)].round(6)
 
 
+def _stream(seed: int, name: str) -> np.random.Generator:
+    """An independent generator per (seed, series name); crc32 is stable across runs."""
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
 def _factor_gbm(
-    rng: np.random.Generator, market: np.ndarray, sector: np.ndarray, *, start_price: float
+    rng: np.random.Generator,
+    market: np.ndarray,
+    sector: np.ndarray,
+    price_range: tuple[float, float],
 ) -> np.ndarray:
     """Closes whose log returns load on the market and a sector, plus idiosyncratic noise."""
-    n = len(market)
+    # Scalars first, then the path: the path's first n draws do not depend on its length.
+    start_price = rng.uniform(*price_range)
     beta_mkt = rng.uniform(0.7, 1.3)
-    idio = rng.normal(0.0, rng.uniform(0.006, 0.014), n)
-    log_returns = beta_mkt * market + sector + idio
+    idio_vol = rng.uniform(0.006, 0.014)
+    log_returns = beta_mkt * market + sector + rng.normal(0.0, idio_vol, len(market))
     log_returns[0] = 0.0
     return np.asarray(start_price * np.exp(np.cumsum(log_returns)))
 

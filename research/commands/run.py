@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from research.cointegration import ENGINES as SCREEN_ENGINES
-from research.cointegration import screen_pairs
+from research.cointegration import MultipleTestingWarning, screen_pairs
 from research.commands.prices import add_cleaning_arguments, clean_and_write, load_raw
 from research.commands.screen import write_pairs
 from research.commands.select import add_selection_arguments, select_and_write
@@ -86,13 +87,17 @@ def run(args: argparse.Namespace) -> int:
     _say(report.summary())
 
     _step("2/4 screen")
-    screened = screen_pairs(
-        prices,
-        pvalue_threshold=args.pvalue,
-        engine=args.screen_engine,
-        progress=progress,
-        select_on=args.select_on,
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MultipleTestingWarning)
+        screened = screen_pairs(
+            prices,
+            pvalue_threshold=args.pvalue,
+            engine=args.screen_engine,
+            progress=progress,
+            select_on=args.select_on,
+        )
+    for warning in caught:  # one readable line instead of a Python warning with a source line
+        _say(f"warning: {warning.message}")
     write_pairs(screened, layout)
     _say(f"{len(screened)} pair(s) pass {args.select_on} < {args.pvalue}: {layout.pairs_csv}")
 
