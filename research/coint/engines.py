@@ -25,7 +25,12 @@ from tqdm import tqdm
 
 from research.coint import fast
 from research.coint.mackinnon import mackinnon_pvalues
-from research.coint.reference import critical_values, engle_granger, single_threaded_blas
+from research.coint.reference import (
+    EngleGranger,
+    critical_values,
+    engle_granger,
+    single_threaded_blas,
+)
 from research.coint.universe import MIN_OBS, Universe, log_return_corr
 
 STAT_FIELDS: tuple[str, ...] = (
@@ -100,6 +105,19 @@ def finish(stats: Stats, universe: Universe, pairs: np.ndarray) -> Stats:
             stats[f][rows] = v
     stats["corr"] = pair_correlations(universe, pairs)
     return stats
+
+
+def coint_one(y: np.ndarray, x: np.ndarray) -> EngleGranger:
+    """One pair through the compiled path (statsmodels where the kernel defers): the same
+    result as :func:`research.coint.reference.engle_granger`, i.e. ``coint(y, x)``."""
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    t, lag, hedge, icpt, status = fast.eg_pair(y, x, fast.adf_maxlag(len(y)))
+    if status == fast.NEEDS_REFERENCE:
+        with single_threaded_blas():
+            return engle_granger(y, x)
+    pvalue = float(mackinnon_pvalues(np.array([t]))[0])
+    return EngleGranger(t, pvalue, _crit(len(y)), lag, hedge, icpt, len(y))
 
 
 def run_statsmodels(universe: Universe, pairs: np.ndarray, progress: bool) -> tuple[Stats, RunInfo]:

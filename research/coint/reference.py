@@ -58,13 +58,17 @@ def engle_granger(y0: np.ndarray, y1: np.ndarray) -> EngleGranger:
         coint_t, lag = float(adf[0]), int(adf[2])
     else:
         coint_t, lag = -math.inf, -1
+    if len(res_co.params) == 2:
+        hedge, intercept = float(res_co.params[0]), float(res_co.params[1])
+    else:  # y1 constant: add_trend kept it as the only column, y0 is fitted by its mean
+        hedge, intercept = 0.0, float(res_co.fittedvalues[0])
     return EngleGranger(
         coint_t=coint_t,
         pvalue=float(mackinnonp(coint_t, regression="c", N=N_VARS)),
         crit=critical_values(len(y0)),
         lag=lag,
-        hedge_ratio=float(res_co.params[0]),
-        intercept=float(res_co.params[1]),
+        hedge_ratio=hedge,
+        intercept=intercept,
         n_obs=len(y0),
     )
 
