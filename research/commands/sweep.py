@@ -1,6 +1,11 @@
 """``pairs-research sweep``: every pair × a parameter grid of any size, on all local cores (a
 process pool), a Dask ``LocalCluster`` (``--scheduler local``) or a running Dask cluster
-(``--scheduler tcp://host:8786``), with the compiled engine."""
+(``--scheduler tcp://host:8786``), with the compiled engine.
+
+On a cluster every worker needs this project installed (the same version: tasks name
+``research.fast.sweep_worker.run_task``); only pair closes and grid slices travel, and each
+worker compiles or loads the kernels once.
+"""
 
 from __future__ import annotations
 
@@ -49,8 +54,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--grid", type=Path, help="grid file (.json/.toml); default: seed grid")
     parser.add_argument(
         "--scheduler",
-        help="`local` for a Dask LocalCluster, or a Dask scheduler address (tcp://host:8786); "
-        "default: a process pool on this machine",
+        help="`local` for a Dask LocalCluster, or a Dask scheduler address (tcp://host:8786) "
+        "whose workers have this project installed; default: a process pool on this machine",
     )
     parser.add_argument("--workers", type=int, help="worker processes (default: all cores)")
     parser.add_argument("--start", type=date.fromisoformat, help="first session (YYYY-MM-DD)")
