@@ -13,7 +13,7 @@ import pytest
 
 from research.fast import kernels
 from research.fast.cache import choose_cache_dir
-from research.fast.plan import ConfigBatch
+from research.fast.plan import ConfigBatch, PathTables, Portfolio, run_batch
 from research.fast_engine import FastEngine
 from research.market_data import AlignedCloses
 from shared.errors import ConfigError, DataError
@@ -160,3 +160,21 @@ def test_numba_cache_falls_back_to_a_writable_dir_when_the_source_is_read_only(
     assert os.access(chosen, os.W_OK)
     home_blocked = choose_cache_dir(blocker, {"XDG_CACHE_HOME": str(blocker)})
     assert home_blocked is not None and os.access(home_blocked, os.W_OK)
+
+
+def test_a_negative_hedge_size_is_sent_as_its_absolute_value_in_the_stated_direction() -> None:
+    """Unreachable through the Kalman filter with positive prices (beta turns positive on the
+    first update), so the kernel is fed a negative beta path directly: a long-spread entry buys
+    |int(beta*stake)| of A and sells the stake of B, as backtrader's ``buy(size<0)`` does."""
+    closes = np.array([[10.0, 20.0], [10.0, 20.0], [11.0, 21.0], [12.0, 22.0]])
+    portfolio = Portfolio(closes, np.array([0]), np.array([1]), np.array([-0.5]))
+    nan = np.nan
+    paths = PathTables(
+        betas=np.full((1, 4), -0.5),
+        zs=np.array([[nan, -3.0, 0.0, 0.0]]),  # entry long on bar 1, exit on bar 2
+        beta_rows=np.zeros((1, 1), dtype=np.int64),
+        z_rows=np.zeros((1, 1), dtype=np.int64),
+    )
+    batch = ConfigBatch.from_params([StrategyParams(window=1, entry_z=2.0, stake=50)])
+    out = run_batch(portfolio, batch, paths, initial_cash=1e4, commission=0.0, detail=True)
+    assert out.fills[:, :3].tolist() == [[2, 0, 25], [2, 1, -50], [3, 0, -25], [3, 1, 50]]
