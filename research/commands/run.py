@@ -44,6 +44,9 @@ def register(subparsers: Any) -> None:
     source.add_argument(
         "--generate", action="store_true", help="use the synthetic sample (the default)"
     )
+    parser.add_argument(
+        "--universe", help="with --prices: keep only these columns (comma separated)"
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="synthetic sample seed")
     parser.add_argument("--sessions", type=int, default=DEFAULT_SESSIONS, help=argparse.SUPPRESS)
     parser.add_argument("--refresh", action="store_true", help="re-download, ignore data/raw/")
@@ -81,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
     args.source_kind = "import" if args.prices else "download" if args.tickers else "generate"
     if args.prices:
         args.file = args.prices
-        args.tickers = None  # ``import`` reads --tickers as a column filter
+        args.tickers = args.universe  # ``import`` reads --tickers as a column filter
+    elif args.universe:
+        raise DataError("--universe only applies to --prices; with --tickers list the symbols")
     raw, source, failed = load_raw(args, layout)
     prices, report = clean_and_write(raw, source, args, layout, failed)
     _say(report.summary())

@@ -77,7 +77,7 @@ def test_run_on_the_synthetic_sample_writes_every_seed_artifact(tmp_path, small_
 
 
 def test_run_imports_a_csv_and_records_its_source(tmp_path, small_grid) -> None:
-    universe = generate_universe()[["SYN_A", "SYN_B", "SYN_D", "SYN_E", "SYN_I", "SYN_J"]]
+    universe = generate_universe()
     universe.loc["2019-03-01":"2019-03-08", "SYN_J"] = float("nan")  # a gap to align away
     csv = tmp_path / "closes.csv"
     universe.rename_axis("Date").to_csv(csv)
@@ -85,6 +85,7 @@ def test_run_imports_a_csv_and_records_its_source(tmp_path, small_grid) -> None:
 
     argv = ["run", "--prices", str(csv), "--base-dir", str(layout.base_dir), "--no-plots"]
     argv += ["--grid", str(small_grid), "--engine", "reference", "--no-progress"]
+    argv += ["--universe", "SYN_A,SYN_B,SYN_D,SYN_E,SYN_I,SYN_J"]
     assert main([*argv, "--end", "2022-12-30", "--max-pairs", "2"]) == 0
 
     config = _config(layout)
@@ -95,6 +96,7 @@ def test_run_imports_a_csv_and_records_its_source(tmp_path, small_grid) -> None:
     ]
     report = json.loads(layout.cleaning_report.read_text())
     assert report["sessions_dropped"] == 6 and report["last_session"] == "2022-12-30"
+    assert report["kept"] == ["SYN_A", "SYN_B", "SYN_D", "SYN_E", "SYN_I", "SYN_J"]
     assert not list(layout.reports_dir.glob("*.png"))
 
 
