@@ -29,7 +29,7 @@ from research.prices import (
 )
 from research.synthetic import DEFAULT_SEED, DEFAULT_SESSIONS, DEFAULT_START, generate_universe
 from research.synthetic import source_label as synthetic_label
-from research.yahoo import YFinanceFetcher, download_closes
+from research.yahoo import PriceFetcher, YFinanceFetcher, download_closes
 from shared.errors import DataError
 
 
@@ -105,11 +105,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def load_raw(
-    args: argparse.Namespace, layout: ArtifactLayout
+    args: argparse.Namespace, layout: ArtifactLayout, fetch: PriceFetcher | None = None
 ) -> tuple[pd.DataFrame, str, tuple[DroppedTicker, ...]]:
-    """The uncleaned wide table, its source label, and tickers that failed to download."""
+    """The uncleaned wide table, its source label, and tickers that failed to download.
+
+    ``fetch`` replaces the yfinance adapter (tests pass recorded answers)."""
     if args.source_kind == "download":
-        return _download(args, layout)
+        return _download(args, layout, fetch or YFinanceFetcher())
     if args.source_kind == "import":
         frame = read_wide_csv(args.file)
         keep = split_tickers(args.tickers) if args.tickers else None
@@ -118,7 +120,7 @@ def load_raw(
 
 
 def _download(
-    args: argparse.Namespace, layout: ArtifactLayout
+    args: argparse.Namespace, layout: ArtifactLayout, fetch: PriceFetcher
 ) -> tuple[pd.DataFrame, str, tuple[DroppedTicker, ...]]:
     tickers = _tickers(args)
     if args.start is None or args.end is None:
@@ -128,7 +130,7 @@ def _download(
         args.start,
         args.end,
         cache_dir=layout.raw_dir,
-        fetch=YFinanceFetcher(),
+        fetch=fetch,
         refresh=args.refresh,
         attempts=args.attempts,
         progress=not args.no_progress,
@@ -137,8 +139,9 @@ def _download(
         print(f"download failed for {ticker}: {why}", file=sys.stderr)
     if not result.closes:
         raise DataError(
-            f"no ticker could be downloaded ({', '.join(result.failed)}); check the symbols and "
-            "the network, or import a CSV with `prices import`"
+            f"no ticker could be downloaded ({', '.join(result.failed)}); when every ticker "
+            "fails the cause is usually the network or Yahoo (offline, rate-limited) rather than "
+            "the symbols; retry later, or import a CSV with `prices import`"
         )
     if result.from_cache:
         print(f"from cache ({layout.raw_dir}): {', '.join(result.from_cache)}", file=sys.stderr)

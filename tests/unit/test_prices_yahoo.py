@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -9,6 +10,8 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
+from research.commands.prices import clean_and_write, load_raw
+from research.layout import ArtifactLayout
 from research.yahoo import (
     FetchAnswer,
     YFinanceFetcher,
@@ -202,3 +205,26 @@ def test_real_download_returns_adjusted_closes_for_known_tickers(tmp_path) -> No
     wide = result.wide()
     assert len(wide) > 55 and (wide > 0).all().all()
     assert wide.index.min() >= pd.Timestamp("2024-01-02")
+
+
+def test_the_download_step_reports_failed_tickers_among_the_dropped(tmp_path, capsys) -> None:
+    args = argparse.Namespace(
+        source_kind="download",
+        tickers="SPY,DIA,NOPE",
+        tickers_file=None,
+        start=START,
+        end=END,
+        refresh=False,
+        attempts=1,
+        no_progress=True,
+        min_coverage=0.9,
+        min_bars=5,
+    )
+    layout = ArtifactLayout(tmp_path)
+    raw, source, failed = load_raw(args, layout, fetch=RecordedFetcher(unknown=("NOPE",)))
+    cleaned, report = clean_and_write(raw, source, args, layout, failed)
+    assert source == "yfinance" and list(cleaned.columns) == ["SPY", "DIA"]
+    assert [d.symbol for d in report.dropped] == ["NOPE"]
+    assert report.dropped[0].reason.startswith("download failed: Yahoo: YFPricesMissingError")
+    assert "download failed for NOPE" in capsys.readouterr().err
+    assert sorted(p.name.split("_")[0] for p in layout.raw_dir.iterdir()) == ["DIA", "SPY"]
