@@ -10,7 +10,9 @@ mistaken for a market's. The universe is built to exercise the whole research pa
   Engle-Granger finds these, with OLS hedge ratios near the planted 0.5-2.5, and their z-scores
   cross the seed grid's entry thresholds often enough for the strategy to trade.
 
-The same ``seed`` gives bit-identical prices on every platform numpy supports (PCG64).
+The same ``seed`` gives the same prices: numpy's PCG64 streams are stable across versions and
+platforms, and the closes are rounded to 6 decimals so last-bit differences in ``exp`` do not
+show. Each series has its own stream, so a shorter sample is a prefix of a longer one.
 """
 
 from __future__ import annotations
