@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from research.engines import DEFAULT_ENGINE, ENGINE_NAMES, get_engine
+from research.engines import DEFAULT_ENGINE, get_engine
 from research.grid import SEED_GRID, load_grid
 from research.layout import ArtifactLayout
 from research.prices import read_wide_csv
@@ -64,7 +64,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--start", type=pd.Timestamp, help="first session to use (YYYY-MM-DD)")
     p.add_argument("--end", type=pd.Timestamp, help="last session to use (YYYY-MM-DD)")
     p.add_argument("--grid", help="grid file (JSON/TOML); default: the seed's 72 configs")
-    p.add_argument("--engine", default=DEFAULT_ENGINE, choices=ENGINE_NAMES)
+    p.add_argument("--engine", default=DEFAULT_ENGINE, help=f"backtest engine ({DEFAULT_ENGINE})")
     p.add_argument("--max-pairs", type=int, default=3, help="pairs kept per fold (--rescreen)")
     p.add_argument("--sort-by", default="pvalue", choices=SORT_CHOICES)
     p.add_argument("--pvalue", type=float, default=0.05, help="screen threshold (--rescreen)")
