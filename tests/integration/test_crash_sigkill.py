@@ -16,119 +16,43 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.alpaca_server.harness import Harness, running_harness
-from tests.integration.crash_support import (
-    FAULT_STEPS,
-    DriveReport,
-    Fault,
-    StoreView,
-    drive,
-    local_book,
-    plan_faults,
-    settings_toml,
-    store_view,
-)
-from tests.unit.daemon_helpers import make_closes, make_config, write_inputs
-
-N_BARS, FIRST_RUN = 110, 40  # the first run rebuilds 40 warm-up bars; 70 sessions run
+from daemon.fault_injection import KILL_ENV, KillSpec, parse_kill_spec
+from shared.errors import ConfigError
+from tests.integration.crash_matrix import MatrixResult, alpaca_matrix, crash_market, local_matrix
+from tests.integration.crash_support import FAULT_STEPS
 
 
 @pytest.fixture(scope="module")
 def market() -> pd.DataFrame:
-    return make_closes(N_BARS, seed=5)
+    return crash_market()
 
 
-def _inputs(tmp: Path, closes: pd.DataFrame) -> tuple[Path, Path]:
-    tmp.mkdir()
-    # Commission 0 as at Alpaca; a short window so that orders and fills are frequent.
-    config = make_config(closes, window=10, entry_z=1.2, exit_z=0.3, stake=40, commission=0.0)
-    return write_inputs(tmp, closes, config)
-
-
-def assert_recovered(
-    got: StoreView, expected: StoreView, report: DriveReport, faults: list[Fault]
-) -> None:
-    sessions = sorted(report.statuses)
-    assert report.killed == faults
-    assert report.process_starts == len(faults) + 1
-    for session, statuses in report.statuses.items():
-        killed_at = [f.step for f in faults if f.session == session]
-        # A kill after the completing transaction leaves nothing to do on the restart.
-        final = "already_done" if killed_at == ["completed"] else "completed"
-        assert statuses == ["killed"] * len(killed_at) + [final], session
-    assert got.intents == expected.intents
-    assert got.fills == expected.fills
-    assert got.equity == expected.equity
-    assert got.expected_positions == expected.expected_positions
-    # Exactly one completed run per session, in order; only the last session's orders open.
-    assert got.completed_runs == [d.isoformat() for d in sessions]
-    assert got.unfinished == expected.unfinished
-    assert {cid for cid, *_ in got.unfinished} <= {
-        i[0] for i in got.intents if i[1] == sessions[-1].isoformat()
-    }
+def assert_every_fault_recovered(result: MatrixResult) -> None:
+    assert result.problems == [], "\n".join(result.problems)
+    assert [f.step for f in result.faults] == [step for step, _ in FAULT_STEPS]
+    assert len({f.session for f in result.faults}) == len(FAULT_STEPS)  # one per session
+    assert result.orders > 10
 
 
 def test_sigkill_at_every_step_on_the_local_broker_changes_nothing(
     tmp_path: Path, market: pd.DataFrame
 ) -> None:
-    sessions = list(market.index[FIRST_RUN:])
-    runs = {}
-    for name in ("uninterrupted", "killed"):
-        prices, cfg = _inputs(tmp_path / name, market)
-        state = tmp_path / name / "state"
-        runs[name] = (
-            settings_toml(tmp_path / name / "daemon.toml", cfg, state, prices=prices),
-            state,
-        )
-    drive(runs["uninterrupted"][0], sessions)
-    expected = store_view(runs["uninterrupted"][1])
-    faults = plan_faults(sessions, expected)
-    assert {f.step for f in faults} == {step for step, _ in FAULT_STEPS}
-
-    report = drive(runs["killed"][0], sessions, faults)
-
-    got = store_view(runs["killed"][1])
-    assert_recovered(got, expected, report, faults)
-    ids, held = local_book(runs["killed"][1])
-    assert len(ids) == len(set(ids)), "an order was sent twice"
-    assert ids == [i[0] for i in got.intents]  # one broker order per intent, in intent order
-    assert held == got.expected_positions == got.equity[-1][3]
-
-
-def _alpaca_run(
-    tmp: Path, market: pd.DataFrame, sessions: list[date], faults: list[Fault], harness: Harness
-) -> tuple[DriveReport, StoreView]:
-    _, cfg = _inputs(tmp, market)
-    url = harness.server.url
-    alpaca = (
-        f'[broker]\nkind = "alpaca"\n\n[alpaca]\ntrading_url = "{url}"\ndata_url = "{url}"\n'
-        "timeout_s = 5.0\n"
-    )
-    settings = settings_toml(tmp / "daemon.toml", cfg, tmp / "state", alpaca)
-    for symbol in market.columns:
-        harness.book.add_bars(symbol, market[symbol].iloc[:FIRST_RUN].to_dict())
-
-    def close_session(session: date) -> None:  # the exchange closes it before the daily run
-        harness.book.advance_session(market.loc[session].to_dict(), session)
-
-    report = drive(settings, sessions, faults, env=harness.env, before_session=close_session)
-    return report, store_view(tmp / "state", price_digits=6)
+    assert_every_fault_recovered(local_matrix(tmp_path, market))
 
 
 def test_sigkill_at_every_step_against_the_alpaca_server_changes_nothing(
     tmp_path: Path, market: pd.DataFrame
 ) -> None:
-    sessions = list(market.index[FIRST_RUN:])
-    with running_harness() as harness:
-        _, expected = _alpaca_run(tmp_path / "uninterrupted", market, sessions, [], harness)
-        expected_orders = [o.client_order_id for o in harness.book.orders]
-    faults = plan_faults(sessions, expected)
-    with running_harness() as harness:
-        report, got = _alpaca_run(tmp_path / "killed", market, sessions, faults, harness)
-        ids = [o.client_order_id for o in harness.book.orders]
-        posts = harness.book.count("POST", "/v2/orders")
-        held = dict(harness.book.positions)
-    assert_recovered(got, expected, report, faults)
-    assert ids == expected_orders == [i[0] for i in got.intents]
-    assert posts == len(ids), "an order was posted again after a crash instead of looked up"
-    assert {s: q for s, q in held.items() if q} == got.expected_positions
+    assert_every_fault_recovered(alpaca_matrix(tmp_path, market))
+
+
+@pytest.mark.parametrize("spec", ["nowhere", "2023-13-01@decided", "sent#0", "sql:", "x@started"])
+def test_a_malformed_kill_spec_is_refused_naming_the_variable(spec: str) -> None:
+    with pytest.raises(ConfigError, match=KILL_ENV):
+        parse_kill_spec(spec)
+
+
+def test_a_kill_spec_names_a_step_and_optionally_the_session_it_applies_to() -> None:
+    assert parse_kill_spec("sent#2") == KillSpec(None, "sent#2")
+    spec = parse_kill_spec("2023-03-01@sql:INSERT INTO decisions")
+    assert spec == KillSpec(date(2023, 3, 1), "sql:INSERT INTO decisions")
