@@ -35,6 +35,10 @@ test: lint typecheck
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
+# The daemon against the backtests (every engine) and the crash matrix; prints a short table.
+parity: $(STAMP)
+	$(BIN)/python -m tests.parity.report
+
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
