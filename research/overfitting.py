@@ -18,6 +18,7 @@ Every Sharpe ratio here is per observation (daily, not annualized), like the see
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -27,7 +28,9 @@ from scipy.stats import kurtosis as _kurtosis
 from scipy.stats import norm
 from scipy.stats import skew as _skew
 
+from research.engine_api import EngineResult
 from shared.errors import DataError
+from shared.metrics import daily_returns
 
 EULER_GAMMA = 0.5772156649015329
 DSR_THRESHOLD = 0.95  # the papers' customary confidence level
@@ -188,6 +191,22 @@ def probability_of_backtest_overfitting(
         oos_loss_probability=float(np.mean(winner_oos < 0.0)),
         degradation_slope=slope,
     )
+
+
+def returns_matrix(results: Sequence[EngineResult], initial_cash: float) -> np.ndarray:
+    """(days × configs) daily returns of a grid run with ``with_details=True``, columns in the
+    order of ``results`` (the grid's order), ready for :func:`selection_evidence`."""
+    columns = []
+    for i, result in enumerate(results):
+        if result.values is None:
+            raise DataError(
+                f"result {i} ({result.params}) has no value series: run the engine with "
+                "with_details=True to judge the selection"
+            )
+        columns.append(daily_returns(result.values, initial_cash))
+    if not columns:
+        raise DataError("no backtest results: nothing was selected")
+    return np.column_stack(columns)
 
 
 def _chosen_column(sharpes: np.ndarray, chosen: int | None) -> int:

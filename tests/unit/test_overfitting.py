@@ -22,6 +22,7 @@ from research.overfitting import (
     expected_max_sharpe,
     probabilistic_sharpe_ratio,
     probability_of_backtest_overfitting,
+    returns_matrix,
     selection_evidence,
     sharpe_moments,
     warn_if_overfit,
@@ -211,3 +212,21 @@ def test_warn_if_overfit_speaks_plainly_and_stays_quiet_on_good_evidence():
     assert len(messages) == 2
     assert "Deflated Sharpe Ratio is 0.42" in messages[0] and "72 trials" in messages[0]
     assert "Probability of Backtest Overfitting is 0.70" in messages[1]
+
+
+def test_returns_matrix_takes_an_engines_detailed_grid_run_in_grid_order():
+    from research.engines import ReferenceEngine
+    from research.market_data import align_closes
+    from research.synthetic import generate_universe
+    from shared.strategy import Pair, StrategyParams
+
+    data = align_closes(generate_universe(n_sessions=300), ["SYN_A", "SYN_B"])
+    grid = [StrategyParams(window=20, entry_z=e, stake=20) for e in (1.0, 1.5, 2.0)]
+    pair = [Pair("SYN_A", "SYN_B", 0.6)]
+    results = ReferenceEngine().run(data, pair, grid, with_details=True)
+    matrix = returns_matrix(results, 100_000.0)
+    assert matrix.shape == (300, 3)
+    sharpes = [r.metrics.sharpe_ratio for r in results]
+    np.testing.assert_allclose(column_sharpes(matrix), sharpes, rtol=1e-12)
+    with pytest.raises(DataError, match="with_details=True"):
+        returns_matrix(ReferenceEngine().run(data, pair, grid), 100_000.0)
