@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from research.backtest_bt import run_cerebro
@@ -154,6 +154,11 @@ def test_fast_engine_equals_the_reference_fill_for_fill(scenario: Scenario) -> N
             scenario.commission,
         )
         label = f"{params} {scenario.pairs}"
+        # Shown by --hypothesis-show-statistics: how often each broker path was exercised.
+        event(f"pairs={len(scenario.pairs)}")
+        event("margin rejection" if ref.rejections else "no rejection")
+        event("traded" if ref.fills else "no fill")
+        event("window>128" if params.window > 128 else "window<=128")
         assert result.params == params
         assert result.fills == ref.fills, label
         assert result.values is not None and np.array_equal(result.values, ref.values), label
