@@ -4,22 +4,22 @@ Both engines fill the same per-pair statistics (``STAT_FIELDS``) for a list of o
 (asset_1 index, asset_2 index) of a :class:`~research.coint.universe.Universe`. ``corr`` is computed
 by one shared function for both, so the engines differ only where the test itself is computed.
 
-The fast engine runs the compiled kernel on numba threads (all cores by default) in chunks of
-pairs, or on a Dask cluster (``scheduler="tcp://..."``) in tiles of tickers so that each task
-carries only the closes it needs. Pairs the kernel cannot settle with certainty (see
-:mod:`research.coint.fast`) are recomputed with statsmodels; so are pairs with NaNs, after their
-own pairwise alignment, through the same kernel.
+The fast engine runs the compiled kernel (which releases the GIL) on a thread pool, all cores
+by default, in chunks of pairs; or on a Dask cluster (``scheduler="tcp://..."``) in tiles of
+tickers so that each task carries only the closes it needs. Pairs with NaNs go through the same
+kernel after their own pairwise alignment. Pairs the kernel cannot settle with certainty (see
+:mod:`research.coint.fast`) are recomputed with statsmodels.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numba
 import numpy as np
 from tqdm import tqdm
 
@@ -194,25 +194,6 @@ def _tally(stats: Stats, info: RunInfo) -> tuple[Stats, RunInfo]:
     return stats, info
 
 
-def _local_batches(
-    series: np.ndarray,
-    pairs: np.ndarray,
-    rows: np.ndarray,
-    p: int,
-    workers: int | None,
-    chunk: int,
-) -> Iterator[tuple[np.ndarray, tuple[np.ndarray, ...]]]:
-    previous = numba.get_num_threads()
-    available = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
-    numba.set_num_threads(max(1, min(workers or available, available)))
-    try:
-        for start in range(0, rows.size, chunk):
-            part = rows[start : start + chunk]
-            yield part, fast.eg_batch(series, np.ascontiguousarray(pairs[part]), p)
-    finally:
-        numba.set_num_threads(previous)
-
-
 def tile_tasks(
     pairs: np.ndarray, rows: np.ndarray, tile: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -227,10 +208,37 @@ def tile_tasks(
         yield group, tickers, local.reshape(-1, 2).astype(np.int64)
 
 
+def default_parallelism() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def eg_task(series: np.ndarray, local_pairs: np.ndarray, p: int) -> tuple[np.ndarray, ...]:
-    """One distributed task: the kernel on one thread (the cluster provides the parallelism)."""
-    numba.set_num_threads(1)
+    """One chunk of pairs through the kernel (a plain function: it pickles to Dask workers)."""
     return fast.eg_batch(series, local_pairs, p)
+
+
+Task = tuple[np.ndarray, tuple[np.ndarray, np.ndarray, int]]  # (rows, eg_task arguments)
+Batch = tuple[np.ndarray, tuple[np.ndarray, ...]]
+
+
+def _local_batches(
+    series: np.ndarray,
+    pairs: np.ndarray,
+    rows: np.ndarray,
+    p: int,
+    workers: int | None,
+    chunk: int,
+) -> Iterator[Batch]:
+    """Chunks of pairs on a thread pool: the kernel releases the GIL, so threads run it in
+    parallel without copying the closes (shared read-only) or starting processes."""
+    n = max(1, workers or default_parallelism())
+    size = max(64, min(chunk, -(-rows.size // (4 * n))))  # >= 4 chunks per thread: even finish
+    tasks = (
+        (part, (series, pairs[part], p)) for part in np.array_split(rows, -(-rows.size // size))
+    )
+    with ThreadPoolExecutor(n) as executor:
+        yield from _bounded(executor, tasks, 2 * n)
 
 
 def _distributed_batches(
@@ -240,26 +248,30 @@ def _distributed_batches(
     p: int,
     scheduler: str,
     workers: int | None,
-) -> Iterator[tuple[np.ndarray, tuple[np.ndarray, ...]]]:
-    from research.sweep import open_executor  # the project's Dask / process-pool entry point
+) -> Iterator[Batch]:
+    """Tiles of tickers on a Dask cluster: each task ships only the closes it needs."""
+    from research.sweep import open_executor  # the project's Dask entry point (imports dask)
 
+    tasks = (
+        (group, (np.ascontiguousarray(series[tickers]), local, p))
+        for group, tickers, local in tile_tasks(pairs, rows, DEFAULT_TILE)
+    )
     with open_executor(scheduler, workers) as (executor, parallelism):
-        in_flight: dict[Future[tuple[np.ndarray, ...]], np.ndarray] = {}
-        tasks = tile_tasks(pairs, rows, DEFAULT_TILE)
-        exhausted = False
-        while in_flight or not exhausted:
-            # Backpressure: a few tasks per worker in flight, so memory does not grow with
-            # the universe.
-            while not exhausted and len(in_flight) < 2 * parallelism + 2:
-                task = next(tasks, None)
-                if task is None:
-                    exhausted = True
-                    break
-                group, tickers, local = task
-                sub = np.ascontiguousarray(series[tickers])
-                in_flight[executor.submit(eg_task, sub, local, p)] = group
-            if not in_flight:
-                break
+        yield from _bounded(executor, tasks, 2 * parallelism + 2)
+
+
+def _bounded(executor: Executor, tasks: Iterator[Task], max_in_flight: int) -> Iterator[Batch]:
+    """Results as tasks finish, at most ``max_in_flight`` submitted (memory stays flat)."""
+    in_flight: dict[Future[tuple[np.ndarray, ...]], np.ndarray] = {}
+    exhausted = False
+    while in_flight or not exhausted:
+        while not exhausted and len(in_flight) < max_in_flight:
+            task = next(tasks, None)
+            if task is None:
+                exhausted = True
+            else:
+                in_flight[executor.submit(eg_task, *task[1])] = task[0]
+        if in_flight:
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
                 yield in_flight.pop(future), future.result()

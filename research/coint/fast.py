@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from research.coint.reference import COLLINEAR_RSQUARED
 
@@ -262,19 +262,19 @@ def eg_pair(y: np.ndarray, x: np.ndarray, p: int) -> tuple[float, int, float, fl
     return stat, lag, b, a, OK
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def eg_batch(
     series: np.ndarray, pairs: np.ndarray, p: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``eg_pair`` over ``pairs`` (rows of (y index, x index) into ``series[ticker, bar]``),
-    in parallel over pairs."""
+    """``eg_pair`` over ``pairs`` (rows of (y index, x index) into ``series[ticker, bar]``).
+    Runs without the GIL: callers parallelize over chunks of pairs with threads."""
     m = pairs.shape[0]
     stat = np.empty(m)
     lag = np.empty(m, dtype=np.int64)
     hedge = np.empty(m)
     icpt = np.empty(m)
     status = np.empty(m, dtype=np.int64)
-    for q in prange(m):
+    for q in range(m):
         r = eg_pair(series[pairs[q, 0]], series[pairs[q, 1]], p)
         stat[q], lag[q], hedge[q], icpt[q], status[q] = r
     return stat, lag, hedge, icpt, status
