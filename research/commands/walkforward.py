@@ -71,9 +71,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--screen-engine", default="statsmodels", choices=("statsmodels", "fast"))
     p.add_argument("--splits", type=int, default=16, help="CSCV blocks for PBO (even, 16)")
     p.add_argument(
-        "--chosen-only",
-        action="store_true",
-        help="trade only each fold's chosen config OOS (skips the IS-vs-OOS per-config data)",
+        "--oos-configs",
+        choices=("auto", "all", "chosen"),
+        default="auto",
+        help="which configs trade each test window: all (per-config IS-vs-OOS data), chosen "
+        "(only the one kept on train), auto (all when the engine warm-starts itself, else chosen)",
     )
     p.add_argument("--no-record", action="store_true", help="do not touch the config's evidence")
     p.add_argument("--no-plots", action="store_true")
@@ -116,6 +118,21 @@ def _chooser(args: argparse.Namespace, layout: ArtifactLayout) -> PairChooser:
     return choose
 
 
+def _oos_all(choice: str, runner: EngineRunner) -> bool:
+    """Whether every config trades out of sample. Engines without a warm start run the test
+    windows on the reference simulation, which is slow for a whole grid: then only the chosen
+    config trades unless ``all`` was asked for."""
+    native = supports_trade_from_bar(runner.engine) or runner.engine.name == "reference"
+    if choice == "auto" and not native:
+        print(
+            f"walkforward: engine '{runner.engine.name}' cannot warm-start a grid, so only each "
+            "fold's chosen config trades out of sample (on the reference simulation); "
+            "--oos-configs all also trades the others, slowly",
+            file=sys.stderr,
+        )
+    return choice == "all" or (choice == "auto" and native)
+
+
 def _progress(fold: FoldResult) -> None:
     names = ", ".join(f"{p.asset_1}/{p.asset_2}" for p in fold.pairs) or "no pair"
     first, last = fold.test_dates[0], fold.test_dates[-1]
@@ -140,13 +157,7 @@ def run(args: argparse.Namespace) -> int:
     prices = _load_prices(args, layout)
     grid = load_grid(args.grid) if args.grid else SEED_GRID
     runner = EngineRunner(get_engine(args.engine), grid.initial_cash, grid.commission)
-    oos_all = not args.chosen_only
-    if oos_all and not supports_trade_from_bar(runner.engine) and args.engine != "reference":
-        print(
-            f"walkforward: engine '{args.engine}' cannot warm-start; out-of-sample runs use the "
-            "reference simulation (slower; --chosen-only trades only the chosen configs)",
-            file=sys.stderr,
-        )
+    oos_all = _oos_all(args.oos_configs, runner)
     started = time.perf_counter()
     result = walk_forward(
         prices,
@@ -266,6 +277,6 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"({_fmt(summary['oos_sharpe_annualized'], 2)} annualized), PSR "
         f"{_fmt(summary['oos_psr'], 2)}, total return {summary['oos_total_return']:.2%}; "
         f"mean IS Sharpe {_fmt(summary['is_sharpe_daily_mean'])} daily; "
-        f"chosen config in the OOS bottom half in "
+        f"chosen config in the grid's OOS bottom half in "
         f"{_fmt(summary['oos_below_median_share'], 2)} of folds ({summary['elapsed_s']:.1f} s)"
     )
