@@ -120,32 +120,33 @@ def _metrics(values, returns, program, stack, initial_cash, out):  # pragma: no 
 @njit(cache=True, inline="always")
 def _next_entry(z, t, entry, only_long):  # pragma: no cover - compiled
     """First bar from ``t`` whose z crosses an entry threshold (NaN never does)."""
-    rest = z[t:]  # indices from 0: no wraparound checks in the scan
-    for i in range(rest.shape[0]):
-        zi = rest[i]
-        if zi < -entry or (not only_long and zi > entry):
-            return t + i
-    return z.shape[0]
+    n = z.shape[0]
+    if only_long:
+        while t < n and not z[t] < -entry:
+            t += 1
+    else:
+        while t < n and not (z[t] < -entry or z[t] > entry):
+            t += 1
+    return t
 
 
 @njit(cache=True, inline="always")
 def _hold(z, t, exit_, stop, closes, pos_0, pos_1, cash, values):  # pragma: no cover - compiled
     """Write the values of the bars before the next exit/stop signal (NaN z never signals);
     returns that bar. The value sums in symbol order, skipping flat legs, like the broker."""
-    rest = z[t:]
-    prices = closes[t:]
-    out = values[t:]
-    for i in range(rest.shape[0]):
-        zi = rest[i]
-        if abs(zi) < exit_ or abs(zi) > stop:
-            return t + i
+    n = z.shape[0]
+    while t < n:
+        zt = z[t]
+        if abs(zt) < exit_ or abs(zt) > stop:
+            return t
         value = cash
         if pos_0 != 0:
-            value += pos_0 * prices[i, 0]
+            value += pos_0 * closes[t, 0]
         if pos_1 != 0:
-            value += pos_1 * prices[i, 1]
-        out[i] = value
-    return z.shape[0]
+            value += pos_1 * closes[t, 1]
+        values[t] = value
+        t += 1
+    return t
 
 
 @njit(cache=True, inline="always")
@@ -276,13 +277,18 @@ def run_configs(
             values[t] = value
             t += 1
         fill_counts[c] = n_fill
-        out = metrics_out[c]
-        out[:] = 0.0
-        if n_fill == 0:  # never traded: the value is the initial cash on every bar
-            out[FINAL_VALUE] = initial_cash
-            out[SHARPE] = np.nan
-        elif n_bars > 0:
-            _metrics(values, returns, program, stack, initial_cash, out)
-        out[TOTAL_TRADES] = trades
+        _finish(values, returns, program, stack, initial_cash, n_fill, trades, metrics_out[c])
         if values_out.shape[0] > 0:
             values_out[0, :] = values
+
+
+@njit(cache=True, inline="always")
+def _finish(values, returns, program, stack, initial_cash, n_fill, trades, out):  # pragma: no cover
+    """The config's metrics row; a config that never traded skips the arithmetic."""
+    out[:] = 0.0
+    if n_fill == 0:  # never traded: the value is the initial cash on every bar
+        out[FINAL_VALUE] = initial_cash
+        out[SHARPE] = np.nan
+    elif values.shape[0] > 0:
+        _metrics(values, returns, program, stack, initial_cash, out)
+    out[TOTAL_TRADES] = trades
