@@ -18,8 +18,29 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# The whole mission offline, on a synthetic universe (clearly labelled SYN_*): generate 1,320
+# sessions, run research on the first 1,254 (screen, select, optimize, config), then let the
+# daemon paper-trade the last 66 sessions one by one with the local paper broker, then show its
+# status and the last session_summary log event.
+DEMO_PRICES := $(DEMO_DIR)/market/data/cleaned/adj_close_wide.csv
+DEMO_CONFIG := $(DEMO_DIR)/research/config/kalman_prod_config.json
 demo: $(STAMP)
-	$(BIN)/python -m research.demo --base-dir $(DEMO_DIR)
+	rm -rf $(DEMO_DIR)
+	$(BIN)/pairs-research prices generate --base-dir $(DEMO_DIR)/market --sessions 1320
+	$(BIN)/pairs-research run --prices $(DEMO_PRICES) --start 2019-01-02 --end 2023-10-23 \
+		--base-dir $(DEMO_DIR)/research --no-progress
+	mkdir -p $(DEMO_DIR)/daemon
+	$(BIN)/pairs-daemon replay --prices $(DEMO_PRICES) --config $(DEMO_CONFIG) \
+		--start 2023-10-24 --end 2024-01-23 --state-dir $(DEMO_DIR)/daemon \
+		--output $(DEMO_DIR)/daemon/replay.json >/dev/null 2>$(DEMO_DIR)/daemon/daemon.log
+	@$(BIN)/python -c "import json,sys; r=json.load(open(sys.argv[1])); \
+		print(f\"== paper trading: {r['sessions']} sessions, {len(r['fills'])} fills, final equity {r['final_equity']:.2f}\")" \
+		$(DEMO_DIR)/daemon/replay.json
+	@echo "== daemon status (paper-traded 2023-10-24 .. 2024-01-23, local paper broker)"
+	$(BIN)/pairs-daemon status --state-dir $(DEMO_DIR)/daemon --config $(DEMO_CONFIG)
+	@echo "== last session_summary event of $(DEMO_DIR)/daemon/daemon.log (JSON lines)"
+	@grep '"session_summary"' $(DEMO_DIR)/daemon/daemon.log | tail -n 1
+	@echo "== artifacts: $(DEMO_DIR)/research (config, reports, plots), $(DEMO_DIR)/daemon (state, replay.json, log)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
