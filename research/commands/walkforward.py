@@ -42,7 +42,7 @@ from research.walkforward import (
     fixed_pairs,
     walk_forward,
 )
-from research.walkforward_runs import EngineRunner, supports_trade_from_bar
+from research.walkforward_runs import EngineRunner, warm_start_path
 from shared.config import dump_config, parse_config
 from shared.errors import DataError
 
@@ -122,7 +122,7 @@ def _oos_all(choice: str, runner: EngineRunner) -> bool:
     """Whether every config trades out of sample. Engines without a warm start run the test
     windows on the reference simulation, which is slow for a whole grid: then only the chosen
     config trades unless ``all`` was asked for."""
-    native = supports_trade_from_bar(runner.engine) or runner.engine.name == "reference"
+    native = warm_start_path(runner.engine) != "reference" or runner.engine.name == "reference"
     if choice == "auto" and not native:
         print(
             f"walkforward: engine '{runner.engine.name}' cannot warm-start a grid, so only each "

@@ -306,3 +306,20 @@ def test_fold_bookkeeping_is_consistent(result):
     fold: Fold = result.folds[0].fold
     assert fold == Fold(0, 0, 300, 400)
     assert result.folds[0].evidence["n_trials"] == len(GRID)
+
+
+def test_the_compiled_engine_warm_starts_exactly_like_the_reference(prices):
+    from research.engines import get_engine
+
+    data = align_closes(prices.iloc[:450], ["SYN_A", "SYN_B", "SYN_C", "SYN_D"])
+    pairs = [PAIR, Pair("SYN_C", "SYN_D", 1.8)]
+    runner = EngineRunner(get_engine("fast"))
+    fast = runner(data, pairs, GRID, 300)
+    reference = ReferenceRunner()(data, pairs, GRID, 300)
+    assert runner.engines_used == {"fast"}
+    assert any(r.fills for r in reference)
+    for a, b in zip(fast, reference, strict=True):
+        np.testing.assert_array_equal(a.values, b.values)
+        assert a.fills == b.fills
+        assert a.metrics.total_trades == b.metrics.total_trades
+        assert a.metrics.final_value == pytest.approx(b.metrics.final_value, rel=1e-12)
