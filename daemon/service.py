@@ -34,6 +34,7 @@ from daemon import sessions
 from daemon.app import build_context
 from daemon.bars import CsvBarSource
 from daemon.clock import FixedClock
+from daemon.config_file import load_config
 from daemon.context import DaemonContext
 from daemon.cycle import RunResult, run_once
 from daemon.notify import SystemdNotifier, watchdog_interval
@@ -51,6 +52,7 @@ from daemon.scheduler import (
     next_fire_time,
 )
 from daemon.settings import DaemonSettings
+from shared.errors import PairsError
 
 # A cycle is about a second plus network round trips, a catch-up a handful of cycles; one still
 # running after this is stuck, and the watchdog should restart the service.
@@ -149,6 +151,7 @@ class Service:
         self._log = ctx.logger.bind(component="service")
         if fixed is not None:
             self._log.warning("clock_fixed", now=fixed.isoformat(), note="tests and demos only")
+        self._log_config(ctx)
         self._job = SessionJob(
             run_session=self._run_session,
             last_completed=ctx.store.last_completed_session,
@@ -159,6 +162,25 @@ class Service:
             should_stop=self.stop_requested.is_set,
         )
         return ctx
+
+    def _log_config(self, ctx: DaemonContext) -> None:
+        """Say at start-up what is being traded and how strong the research evidence for it
+        was (walk-forward, DSR, PBO), so the journal answers "why this config" too. A broken
+        config is not fatal here: each run_once refuses it with the precise error."""
+        try:
+            config = load_config(ctx.config_path)
+        except PairsError as exc:
+            self._log.error("config_invalid", path=str(ctx.config_path), error=str(exc))
+            return
+        self._log.info(
+            "config_loaded",
+            path=str(ctx.config_path),
+            config_id=config.config_id,
+            pairs=[f"{p.asset_1}/{p.asset_2}" for p in config.pairs],
+            fitted_on=f"{config.data.first_session}..{config.data.last_session}",
+            selection_metrics=config.selection_metrics,
+            evidence=config.provenance.evidence or {},
+        )
 
     def _run_session(self, session: date) -> RunResult:
         assert self._ctx is not None

@@ -189,5 +189,7 @@ def test_the_service_runs_catches_up_after_a_restart_and_stops_cleanly(
     events = [e["event"] for e in second.events()]
     assert events[0] == "clock_fixed"
     assert "service_ready" in events
+    (loaded,) = second.named("config_loaded")
+    assert loaded["config_id"] and loaded["pairs"] and "evidence" in loaded
     assert events[-2:] == ["service_stopping", "service_stopped"]
     assert all("timestamp" in e and "level" in e for e in second.events())
