@@ -134,7 +134,7 @@ def run_screen(
     if method == "johansen":
         stats = johansen.run_johansen(universe, pairs, progress, johansen_lags)
     elif engine == "statsmodels":
-        stats, info = engines.run_statsmodels(universe, pairs, progress)
+        stats, info = engines.run_statsmodels(universe, pairs, progress, workers)
     else:
         stats, info = engines.run_fast(
             universe, pairs, progress=progress, workers=workers, scheduler=scheduler

@@ -15,10 +15,17 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterator
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -46,9 +53,12 @@ STAT_FIELDS: tuple[str, ...] = (
     "lag",
 )
 DEFAULT_CHUNK = 2048  # pairs per kernel call / progress tick: ~20 ms of work, flat memory
+PROCESS_POOL_MIN_PAIRS = 400  # ~10 s of statsmodels: worth starting worker processes
+STATSMODELS_CHUNK = 50
 DEFAULT_TILE = 48  # tickers per side of a distributed task's tile (<= 96 x n closes shipped)
 
 Stats = dict[str, np.ndarray]
+R = TypeVar("R")
 
 
 @dataclass
@@ -90,9 +100,7 @@ def _crit(n_obs: int) -> tuple[float, float, float]:
 
 
 def _fill_reference(stats: Stats, k: int, y: np.ndarray, x: np.ndarray) -> None:
-    eg = engle_granger(y, x)
-    stats["coint_t"][k], stats["lag"][k] = eg.coint_t, eg.lag
-    stats["hedge_ratio"][k], stats["intercept"][k] = eg.hedge_ratio, eg.intercept
+    _fill_result(stats, k, engle_granger(y, x))
 
 
 def finish(stats: Stats, universe: Universe, pairs: np.ndarray) -> Stats:
@@ -120,17 +128,49 @@ def coint_one(y: np.ndarray, x: np.ndarray) -> EngleGranger:
     return EngleGranger(t, pvalue, _crit(len(y)), lag, hedge, icpt, len(y))
 
 
-def run_statsmodels(universe: Universe, pairs: np.ndarray, progress: bool) -> tuple[Stats, RunInfo]:
-    """statsmodels' coint pair by pair (the reference; ~25 ms a pair)."""
+def run_statsmodels(
+    universe: Universe, pairs: np.ndarray, progress: bool, workers: int | None = 1
+) -> tuple[Stats, RunInfo]:
+    """statsmodels' coint pair by pair (the reference; ~25 ms a pair). With ``workers`` other
+    than 1 and enough pairs to repay starting processes, chunks of pairs run on a local
+    process pool (statsmodels holds the GIL)."""
     stats, info = empty_stats(len(pairs)), RunInfo()
-    with _bar(len(pairs), "coint (statsmodels)", progress) as bar, single_threaded_blas():
-        for k, (i, j) in enumerate(pairs):
-            y, x = universe.pair_arrays(int(i), int(j))
-            stats["n_obs"][k] = len(y)
-            if len(y) >= MIN_OBS:
-                _fill_reference(stats, k, y, x)
-            bar.update(1)
+    n = workers or default_parallelism()
+    with _bar(len(pairs), "coint (statsmodels)", progress) as bar:
+        if n > 1 and len(pairs) >= PROCESS_POOL_MIN_PAIRS:
+            from research.sweep import open_executor  # spawn-context process pool
+
+            chunks = np.array_split(np.arange(len(pairs)), -(-len(pairs) // STATSMODELS_CHUNK))
+            tasks = (
+                (rows, ([universe.pair_arrays(*map(int, pairs[k])) for k in rows],))
+                for rows in chunks
+            )
+            with open_executor(None, n) as (executor, _):
+                for rows, results in _bounded(executor, reference_chunk, tasks, 2 * n):
+                    for k, eg in zip(rows, results, strict=True):
+                        _fill_result(stats, int(k), eg)
+                    bar.update(len(rows))
+        else:
+            for k, (i, j) in enumerate(pairs):
+                for eg in reference_chunk([universe.pair_arrays(int(i), int(j))]):
+                    _fill_result(stats, k, eg)
+                bar.update(1)
     return _tally(finish(stats, universe, pairs), info)
+
+
+def reference_chunk(arrays: list[tuple[np.ndarray, np.ndarray]]) -> list[EngleGranger | int]:
+    """statsmodels on each (y, x); the observation count alone when too short to test."""
+    with single_threaded_blas():
+        return [engle_granger(y, x) if len(y) >= MIN_OBS else len(y) for y, x in arrays]
+
+
+def _fill_result(stats: Stats, k: int, eg: EngleGranger | int) -> None:
+    if isinstance(eg, int):
+        stats["n_obs"][k] = eg
+        return
+    stats["n_obs"][k] = eg.n_obs
+    stats["coint_t"][k], stats["lag"][k] = eg.coint_t, eg.lag
+    stats["hedge_ratio"][k], stats["intercept"][k] = eg.hedge_ratio, eg.intercept
 
 
 def run_fast(
@@ -218,7 +258,6 @@ def eg_task(series: np.ndarray, local_pairs: np.ndarray, p: int) -> tuple[np.nda
     return fast.eg_batch(series, local_pairs, p)
 
 
-Task = tuple[np.ndarray, tuple[np.ndarray, np.ndarray, int]]  # (rows, eg_task arguments)
 Batch = tuple[np.ndarray, tuple[np.ndarray, ...]]
 
 
@@ -238,7 +277,7 @@ def _local_batches(
         (part, (series, pairs[part], p)) for part in np.array_split(rows, -(-rows.size // size))
     )
     with ThreadPoolExecutor(n) as executor:
-        yield from _bounded(executor, tasks, 2 * n)
+        yield from _bounded(executor, eg_task, tasks, 2 * n)
 
 
 def _distributed_batches(
@@ -257,12 +296,18 @@ def _distributed_batches(
         for group, tickers, local in tile_tasks(pairs, rows, DEFAULT_TILE)
     )
     with open_executor(scheduler, workers) as (executor, parallelism):
-        yield from _bounded(executor, tasks, 2 * parallelism + 2)
+        yield from _bounded(executor, eg_task, tasks, 2 * parallelism + 2)
 
 
-def _bounded(executor: Executor, tasks: Iterator[Task], max_in_flight: int) -> Iterator[Batch]:
-    """Results as tasks finish, at most ``max_in_flight`` submitted (memory stays flat)."""
-    in_flight: dict[Future[tuple[np.ndarray, ...]], np.ndarray] = {}
+def _bounded(
+    executor: Executor,
+    fn: Callable[..., R],
+    tasks: Iterator[tuple[np.ndarray, tuple[Any, ...]]],
+    max_in_flight: int,
+) -> Iterator[tuple[np.ndarray, R]]:
+    """(rows, fn(*args)) as tasks finish, with at most ``max_in_flight`` submitted: tasks are
+    built lazily, so memory stays flat whatever the number of pairs."""
+    in_flight: dict[Future[R], np.ndarray] = {}
     exhausted = False
     while in_flight or not exhausted:
         while not exhausted and len(in_flight) < max_in_flight:
@@ -270,7 +315,7 @@ def _bounded(executor: Executor, tasks: Iterator[Task], max_in_flight: int) -> I
             if task is None:
                 exhausted = True
             else:
-                in_flight[executor.submit(eg_task, *task[1])] = task[0]
+                in_flight[executor.submit(fn, *task[1])] = task[0]
         if in_flight:
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
