@@ -252,7 +252,8 @@ def selection_evidence(
         "dsr": deflated_sharpe_ratio(sharpe, n_obs, trials, variance, skewness, kurt),
     }
     evidence.update(_pbo_evidence(m, n_splits))
-    return evidence
+    # JSON has no NaN: an undefined statistic is recorded as null.
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in evidence.items()}
 
 
 def _pbo_evidence(m: np.ndarray, n_splits: int) -> dict[str, Any]:
@@ -277,7 +278,12 @@ def warn_if_overfit(evidence: dict[str, Any]) -> list[str]:
     """Plain-words warnings for a selection whose evidence is weak (empty when it is not)."""
     warnings: list[str] = []
     dsr = evidence.get("dsr")
-    if dsr is not None and not (isinstance(dsr, float) and math.isnan(dsr)) and dsr < DSR_THRESHOLD:
+    if "dsr" in evidence and (dsr is None or (isinstance(dsr, float) and math.isnan(dsr))):
+        warnings.append(
+            "Deflated Sharpe Ratio is undefined (the chosen config's returns are degenerate): "
+            "there is no evidence that its Sharpe ratio beats luck."
+        )
+    elif dsr is not None and dsr < DSR_THRESHOLD:
         warnings.append(
             f"Deflated Sharpe Ratio is {dsr:.2f} (below {DSR_THRESHOLD}): after "
             f"{evidence.get('n_trials', '?')} trials, the chosen config's Sharpe ratio is not "

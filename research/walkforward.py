@@ -287,7 +287,7 @@ class WalkForwardResult:
         traded = [f for f in self.folds if f.chosen is not None]
         is_sharpes = [f.is_metrics.sharpe_ratio or 0.0 for f in traded if f.is_metrics]
         ranks = [r for f in traded if (r := f.oos_rank_fraction) is not None]
-        dsrs = [f.evidence["dsr"] for f in traded if not math.isnan(f.evidence["dsr"])]
+        dsrs = [f.evidence["dsr"] for f in traded if f.evidence.get("dsr") is not None]
         pbos = [f.evidence["pbo"] for f in traded if f.evidence.get("pbo") is not None]
         return {
             "mode": "anchored" if self.anchored else "rolling",
@@ -300,7 +300,7 @@ class WalkForwardResult:
             "oos_sessions": int(n_obs),
             "oos_sharpe_daily": seed.sharpe_ratio,
             "oos_sharpe_annualized": quoted.sharpe_annualized,
-            "oos_psr": probabilistic_sharpe_ratio(sharpe, n_obs, skewness, kurt),
+            "oos_psr": _finite(probabilistic_sharpe_ratio(sharpe, n_obs, skewness, kurt)),
             "oos_total_return": seed.total_return,
             "oos_max_dd_pct": seed.max_dd_pct,
             "oos_total_trades": seed.total_trades,
@@ -311,6 +311,11 @@ class WalkForwardResult:
             "fold_dsr_mean": float(np.mean(dsrs)) if dsrs else None,
             "fold_pbo_mean": float(np.mean(pbos)) if pbos else None,
         }
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no NaN: an undefined statistic is recorded as null."""
+    return None if math.isnan(value) else value
 
 
 def walk_forward(

@@ -212,6 +212,7 @@ def test_warn_if_overfit_speaks_plainly_and_stays_quiet_on_good_evidence():
     assert len(messages) == 2
     assert "Deflated Sharpe Ratio is 0.42" in messages[0] and "72 trials" in messages[0]
     assert "Probability of Backtest Overfitting is 0.70" in messages[1]
+    assert "undefined" in warn_if_overfit({"dsr": None, "pbo": 0.2})[0]
 
 
 def test_returns_matrix_takes_an_engines_detailed_grid_run_in_grid_order():
