@@ -113,14 +113,16 @@ def _start(settings: Path, env: Mapping[str, str], fault: Fault | None) -> subpr
     child_env["PYTHONPATH"] = str(REPO)
     if fault is not None:
         child_env[KILL_ENV] = fault.spec
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.crash_driver", str(settings)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=child_env,
-        cwd=REPO,
-    )
+    with (settings.parent / "driver.stderr").open("a", encoding="utf-8") as errors:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.crash_driver", str(settings)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,  # the adapters' own log lines; kept next to the state for debugging
+            text=True,
+            env=child_env,
+            cwd=REPO,
+        )
 
 
 def _ask(proc: subprocess.Popen[str], session: date) -> str:

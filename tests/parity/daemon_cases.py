@@ -181,7 +181,10 @@ def _cli_session(tmp: Path, settings: DaemonSettings, session: date) -> str:
         env={**os.environ, "PYTHONPATH": str(REPO)},
         check=False,
     )
-    return done.stdout.strip().split(": ", 1)[-1] if done.returncode == 0 else done.stderr[-400:]
+    if done.returncode != 0:
+        return f"exit {done.returncode}: {done.stderr[-400:]}"
+    last = done.stdout.strip().splitlines()[-1]  # after the JSON log lines: "<session>: <status>"
+    return last.split(": ", 1)[-1]
 
 
 def replay(tmp: Path, case: Case, process: str = "none") -> Replayed:
