@@ -117,3 +117,21 @@ def test_ols_hedge_ratio_of_a_constant_leg_is_zero() -> None:
 
 def test_seed_grid_has_72_configs_for_the_sweep() -> None:
     assert SEED_GRID.size == 72 and len(grid_batch(SEED_GRID, 0, SEED_GRID.size)) == 72
+
+
+def test_a_grid_of_a_hundred_million_configs_is_sliced_lazily() -> None:
+    huge = Grid(
+        window=tuple(range(2, 102)),
+        entry_z=tuple(1.0 + i / 100 for i in range(100)),
+        exit_z=tuple(i / 200 for i in range(100)),
+        stop_z=tuple(3.0 + i / 100 for i in range(100)),
+        stake=(10, 20, 30, 40, 50, 60, 70, 80, 90, 100),
+        long_only=(False,),
+    )
+    assert huge.size == 1_000_000_000
+    tasks = plan_tasks(iter(_pairs(1)), huge.size, 1000)  # a generator: nothing built ahead
+    first = next(tasks)
+    assert (first.start, first.stop) == (0, 1000)
+    last = grid_batch(huge, huge.size - 3, huge.size)
+    assert last.window.tolist() == [101] * 3 and last.stake.tolist() == [80, 90, 100]
+    assert last.stop_z.tolist() == [3.99] * 3 and last.exit_z.tolist() == [0.495] * 3
