@@ -86,7 +86,8 @@ def pair_correlations(universe: Universe, pairs: np.ndarray) -> np.ndarray:
         returns -= returns.mean(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             returns /= np.sqrt(np.einsum("ij,ij->j", returns, returns))
-        corr = returns.T @ returns
+        with single_threaded_blas():  # a threaded BLAS only spins on this small product
+            corr = returns.T @ returns
         both = (pos[pairs[:, 0]] >= 0) & (pos[pairs[:, 1]] >= 0)
         out[both] = corr[pos[pairs[both, 0]], pos[pairs[both, 1]]]
     for k in np.flatnonzero(~((pos[pairs[:, 0]] >= 0) & (pos[pairs[:, 1]] >= 0))):
