@@ -40,7 +40,10 @@ from research.coint.reference import COLLINEAR_RSQUARED
 OK, COLLINEAR, NEEDS_REFERENCE = 0, 1, 2
 AIC_TIE_TOL = 1e-6  # absolute, on AIC values of order -2n log(sigma); noise is ~1e-10
 RSQ_TOL = 1e-10
-PIVOT_TOL = 1e-10  # squared pivot / diagonal below this: (near) rank deficiency
+# Squared pivot / diagonal below this: a regressor is (nearly) a combination of the others.
+# Normal equations lose about 1/ratio in accuracy, so this defers anything that could cost more
+# than ~1e-12; real price data sits at 1e-2..1 (lagged returns are nearly uncorrelated).
+PIVOT_TOL = 1e-4
 LOG_2PI = math.log(2 * math.pi)
 # Reassociation lets LLVM vectorize the sums below; it changes their rounding by a few ulps,
 # far inside the 1e-12 agreement (statsmodels' SVD path is no more exact than this).
