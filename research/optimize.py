@@ -28,6 +28,7 @@ from research.engines import DEFAULT_ENGINE, get_engine
 from research.grid import SEED_GRID, Grid
 from research.layout import ArtifactLayout
 from research.market_data import AlignedCloses, align_closes, pair_symbols
+from research.overfitting import selection_evidence, warn_if_overfit
 from research.plots import write_report_plots
 from research.selection import pairs_from_table
 from research.verification import verify_against_backtrader
@@ -39,6 +40,7 @@ from shared.config import (
     dump_config,
 )
 from shared.errors import DataError
+from shared.metrics import daily_returns
 from shared.strategy import Pair, StrategyParams
 
 PARAM_COLUMNS: tuple[str, ...] = (
@@ -84,6 +86,8 @@ class OptimizeOutcome:
     elapsed_s: float
     verification: pd.DataFrame | None = None  # the sampled re-runs on backtrader, when asked
     plots: tuple[str, ...] = ()  # the report PNGs written
+    evidence: dict[str, Any] | None = None  # DSR/PBO of the selection (also in the config)
+    warnings: tuple[str, ...] = ()  # plain-words overfitting warnings
 
     @property
     def best(self) -> pd.Series:
@@ -106,10 +110,11 @@ def rank_results(results: pd.DataFrame) -> pd.DataFrame:
     keep grid order; NaN goes last for either key (``na_position='last'``), so configurations
     with an undefined Sharpe (never traded) or an error rank at the bottom.
     """
-    return results.sort_values(
-        by=["sharpe_ratio", "max_dd_pct"],
-        ascending=[False, True],
-    ).reset_index(drop=True)
+    return _seed_sort(results).reset_index(drop=True)
+
+
+def _seed_sort(results: pd.DataFrame) -> pd.DataFrame:
+    return results.sort_values(by=["sharpe_ratio", "max_dd_pct"], ascending=[False, True])
 
 
 def _chunks(items: Sequence[StrategyParams], size: int) -> list[Sequence[StrategyParams]]:
@@ -122,20 +127,26 @@ def _run_one_by_one(
     pairs: Sequence[Pair],
     chunk: Sequence[StrategyParams],
     grid: Grid,
-) -> list[dict[str, Any]]:
+    details: bool,
+) -> list[tuple[dict[str, Any], EngineResult | None]]:
     """A chunk raised: re-run each config alone so only the faulty ones carry an error."""
-    rows = []
+    rows: list[tuple[dict[str, Any], EngineResult | None]] = []
     for params in chunk:
         try:
             (result,) = engine.run(
-                data, pairs, [params], initial_cash=grid.initial_cash, commission=grid.commission
+                data,
+                pairs,
+                [params],
+                initial_cash=grid.initial_cash,
+                commission=grid.commission,
+                with_details=details,
             )
-            rows.append(result_row(params, result.metrics.as_dict()))
+            rows.append((result_row(params, result.metrics.as_dict()), result))
         except Exception as exc:  # report, never skip: the row stays in the table
             row = result_row(params, {})
             row["error"] = f"{type(exc).__name__}: {exc}"
             print(f"optimize: configuration {params} failed: {row['error']}", file=sys.stderr)
-            rows.append(row)
+            rows.append((row, None))
     return rows
 
 
@@ -148,25 +159,71 @@ def run_grid(
     progress: bool = True,
 ) -> pd.DataFrame:
     """Backtest every grid configuration; the rows in grid order (unranked)."""
+    return run_grid_with_returns(data, pairs, grid, engine, progress=progress, returns=False)[0]
+
+
+def run_grid_with_returns(
+    data: AlignedCloses,
+    pairs: Sequence[Pair],
+    grid: Grid,
+    engine: BacktestEngine,
+    *,
+    progress: bool = True,
+    returns: bool = True,
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """:func:`run_grid`, plus the (days × configs) daily-return matrix in grid order when
+    ``returns`` (a failed config's column is NaN): what the overfitting statistics judge."""
     params_list = grid.params()
     # Small chunks for slow engines (progress moves), large ones for the compiled engine.
     size = 1 if engine.name != "fast" else min(4096, max(64, len(params_list) // 20))
     rows: list[dict[str, Any]] = []
+    matrix = np.full((data.n_bars, len(params_list)), np.nan) if returns else None
     with tqdm(
         total=len(params_list), desc=f"grid ({engine.name})", unit="cfg", disable=not progress
     ) as bar:
         for chunk in _chunks(params_list, size):
             try:
                 results: list[EngineResult] = engine.run(
-                    data, pairs, chunk, initial_cash=grid.initial_cash, commission=grid.commission
+                    data,
+                    pairs,
+                    chunk,
+                    initial_cash=grid.initial_cash,
+                    commission=grid.commission,
+                    with_details=returns,
                 )
-                rows += [result_row(r.params, r.metrics.as_dict()) for r in results]
+                done: list[tuple[dict[str, Any], EngineResult | None]] = [
+                    (result_row(r.params, r.metrics.as_dict()), r) for r in results
+                ]
             except Exception:
-                rows += _run_one_by_one(engine, data, pairs, chunk, grid)
+                done = _run_one_by_one(engine, data, pairs, chunk, grid, returns)
+            for row, result in done:
+                if matrix is not None and result is not None and result.values is not None:
+                    matrix[:, len(rows)] = daily_returns(result.values, grid.initial_cash)
+                rows.append(row)
             bar.update(len(chunk))
     frame = pd.DataFrame(rows)
     columns = [*RESULT_COLUMNS, *(["error"] if "error" in frame.columns else [])]
-    return frame.reindex(columns=columns)
+    return frame.reindex(columns=columns), matrix
+
+
+# Above this many (days × configs) cells the return matrix is not kept (about 400 MB): use
+# `pairs-research sweep` for grids that size, and `walkforward` to judge them.
+MAX_EVIDENCE_CELLS = 50_000_000
+
+
+def selection_evidence_for(
+    unranked: pd.DataFrame, matrix: np.ndarray | None, n_pairs: int
+) -> dict[str, Any]:
+    """DSR/PBO of choosing the seed-ranked best row out of the grid (failed configs left
+    out); trials = configs × pairs, as the issue of selection bias demands."""
+    if matrix is None:
+        return {"note": "grid too large to keep its return matrix; run walkforward instead"}
+    ok = np.flatnonzero(~np.isnan(matrix).any(axis=0))
+    if ok.size == 0:
+        return {"note": "no configuration produced returns"}
+    best = int(_seed_sort(unranked).index[0])
+    chosen = int(np.searchsorted(ok, best))
+    return selection_evidence(matrix[:, ok], n_trials=int(ok.size) * n_pairs, chosen=chosen)
 
 
 def prices_sha256(prices: pd.DataFrame) -> str:
@@ -225,6 +282,7 @@ def build_config(
     source: str,
     sha256: str,
     now: datetime | None = None,
+    evidence: dict[str, Any] | None = None,
 ) -> ProdConfig:
     """The production config from the best row: the seed's keys plus pairs, data window,
     selection metrics and provenance."""
@@ -254,6 +312,7 @@ def build_config(
             grid=grid.as_dict(),
             grid_size=grid.size,
             engine=engine,
+            evidence=evidence,
         ),
     )
 
@@ -290,7 +349,10 @@ def optimize_and_write(
         )
     backtest_engine = get_engine(engine)
     started = time.perf_counter()
-    unranked = run_grid(data, pairs, grid, backtest_engine, progress=progress)
+    keep_returns = grid.size * data.n_bars <= MAX_EVIDENCE_CELLS
+    unranked, matrix = run_grid_with_returns(
+        data, pairs, grid, backtest_engine, progress=progress, returns=keep_returns
+    )
     verification = None
     if verify > 0:
         verification = verify_against_backtrader(
@@ -300,6 +362,7 @@ def optimize_and_write(
     n_errors = int(ranked["error"].notna().sum()) if "error" in ranked.columns else 0
     if n_errors == len(ranked):
         raise DataError(f"all {n_errors} configurations failed; first error: {ranked['error'][0]}")
+    evidence = selection_evidence_for(unranked, matrix, len(pairs))
     config = build_config(
         ranked.iloc[0],
         selected,
@@ -308,6 +371,7 @@ def optimize_and_write(
         engine=backtest_engine.name,
         source=source,
         sha256=sha256 or prices_sha256(prices),
+        evidence=evidence,
     )
     layout.ensure_dirs()
     ranked.to_csv(layout.results_csv, index=False)
@@ -333,4 +397,23 @@ def optimize_and_write(
         elapsed_s=time.perf_counter() - started,
         verification=verification,
         plots=tuple(str(p) for p in pngs),
+        evidence=evidence,
+        warnings=tuple(warn_if_overfit(evidence)),
     )
+
+
+def describe_evidence(outcome: OptimizeOutcome) -> list[str]:
+    """Lines for a terminal: the selection statistics, then any warning in plain words."""
+    ev = outcome.evidence or {}
+    if "dsr" not in ev:
+        return [f"selection evidence: {ev.get('note', 'not computed')}"]
+
+    def fmt(key: str) -> str:
+        value = ev.get(key)
+        return "undefined" if value is None else f"{value:.3f}"
+
+    line = (
+        f"selection evidence: DSR {fmt('dsr')}, PSR {fmt('psr')}, PBO {fmt('pbo')} "
+        f"({ev.get('n_trials')} trials; recorded in the config's provenance.evidence)"
+    )
+    return [line, *(f"warning: {w}" for w in outcome.warnings)]

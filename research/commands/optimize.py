@@ -13,7 +13,7 @@ import pandas as pd
 from research.engines import DEFAULT_ENGINE, engine_names
 from research.grid import SEED_GRID, load_grid
 from research.layout import ArtifactLayout
-from research.optimize import RESULT_COLUMNS, file_sha256, optimize_and_write
+from research.optimize import RESULT_COLUMNS, describe_evidence, file_sha256, optimize_and_write
 from research.prices import read_cleaned, read_source_label, read_wide_csv
 from research.selection import (
     SEED_MAX_PAIRS,
@@ -106,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
     if outcome.verification is not None:
         n = outcome.verification["index"].nunique()
         print(f"verified {n} sampled configuration(s) against backtrader: identical")
+    for line in describe_evidence(outcome):
+        print(line, file=sys.stderr)
     print(f"results: {outcome.results_csv}")
     print(f"config:  {outcome.config_json} (config id {outcome.config.config_id})")
     for path in outcome.plots:

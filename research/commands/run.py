@@ -25,7 +25,7 @@ from research.commands.select import add_selection_arguments, select_and_write
 from research.engines import DEFAULT_ENGINE, engine_names
 from research.grid import SEED_GRID, load_grid
 from research.layout import ArtifactLayout
-from research.optimize import RESULT_COLUMNS, OptimizeOutcome, optimize_and_write
+from research.optimize import RESULT_COLUMNS, OptimizeOutcome, describe_evidence, optimize_and_write
 from research.synthetic import DEFAULT_SEED, DEFAULT_SESSIONS
 from shared.errors import DataError
 
@@ -154,6 +154,8 @@ def _print_outcome(outcome: OptimizeOutcome, layout: ArtifactLayout) -> None:
         print(outcome.results.loc[:, list(RESULT_COLUMNS)].head(5).to_string())
     if outcome.n_errors:
         _say(f"{outcome.n_errors} configuration(s) failed: see the error column")
+    for line in describe_evidence(outcome):
+        print(line, file=sys.stderr)
     print(f"cleaned: {layout.cleaned_prices}")
     print(f"pairs:   {layout.pairs_csv}")
     print(f"results: {outcome.results_csv}")

@@ -244,3 +244,33 @@ def test_unavailable_or_unknown_engines_suggest_backtrader() -> None:
 
     with pytest.raises(EngineError, match="choose one of"):
         get_engine("warp")
+
+
+def test_optimize_records_dsr_and_pbo_of_its_own_choice_in_the_config(
+    workspace: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(optimize_args(workspace, "--engine", "reference", "--no-plots")) == 0
+    err = capsys.readouterr().err
+    assert "selection evidence: DSR" in err
+    layout = ArtifactLayout(workspace["base"])
+    evidence = parse_config(layout.config_json.read_text()).provenance.evidence
+    assert evidence is not None
+    # 8 configs x 2 pairs tried; the chosen column is the seed-ranked best row's grid position.
+    assert evidence["n_configs"] == 8 and evidence["n_trials"] == 16
+    results = pd.read_csv(layout.results_csv)
+    best_daily_sharpe = results.iloc[0]["sharpe_ratio"]
+    assert evidence["sharpe_daily"] == pytest.approx(best_daily_sharpe, rel=1e-9)
+    assert 0.0 <= evidence["dsr"] <= 1.0 and 0.0 <= evidence["pbo"] <= 1.0
+    if evidence["dsr"] < 0.95:
+        assert "warning: Deflated Sharpe Ratio" in err
+
+
+def test_failed_configurations_are_left_out_of_the_selection_evidence(
+    workspace: dict[str, Path], faulty_engines: None
+) -> None:
+    assert main(optimize_args(workspace, "--engine", "faulty", "--no-plots")) == 0
+    layout = ArtifactLayout(workspace["base"])
+    evidence = parse_config(layout.config_json.read_text()).provenance.evidence
+    assert evidence is not None and evidence["n_configs"] == 4
+    best_daily_sharpe = pd.read_csv(layout.results_csv).iloc[0]["sharpe_ratio"]
+    assert evidence["sharpe_daily"] == pytest.approx(best_daily_sharpe, rel=1e-9)
