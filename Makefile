@@ -6,6 +6,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo_output
 PYTEST_WORKERS ?= 2
+# Small least-squares problems run slower with threaded BLAS, badly so when pytest workers or
+# pool processes already use every core: one BLAS thread per process.
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
 
 .PHONY: venv demo test lint typecheck unit parity bench lock clean
 
