@@ -146,7 +146,16 @@ def _portfolio(pair: PairData) -> Portfolio:
 def _local_top(
     pair_index: int, grid_index: np.ndarray, metrics: np.ndarray, top_n: int
 ) -> np.ndarray:
-    ranked = rank_order(metrics[:, pk.SHARPE], metrics[:, pk.MAX_DD_PCT], grid_index)[:top_n]
+    sharpe, dd = metrics[:, pk.SHARPE], metrics[:, pk.MAX_DD_PCT]
+    candidates = np.arange(len(sharpe))
+    if len(sharpe) > top_n:
+        # Only rows whose Sharpe can reach the top N (ties at the boundary included) need the
+        # full three-key sort.
+        key = np.where(np.isnan(sharpe), np.inf, -sharpe)
+        cutoff = np.partition(key, top_n - 1)[top_n - 1]
+        candidates = np.flatnonzero(key <= cutoff)
+    order = rank_order(sharpe[candidates], dd[candidates], grid_index[candidates])
+    ranked = candidates[order[:top_n]]
     rows = np.empty((len(ranked), 2 + pk.N_METRICS))
     rows[:, 0] = pair_index
     rows[:, 1] = grid_index[ranked]
