@@ -108,7 +108,7 @@ def run_task(task: SweepTask, grid: Grid, top_n: int, with_rows: bool = True) ->
     best = np.empty((len(task.pairs), 2 + pk.N_METRICS))
     counts = np.empty((len(task.pairs), 3), dtype=np.int64)
     for row, pair in enumerate(task.pairs):
-        portfolio = _portfolio(pair)
+        portfolio = pair_portfolio(pair)
         metrics = run_batch(
             portfolio,
             batch,
@@ -133,7 +133,7 @@ def merge_top(current: np.ndarray, new: np.ndarray, top_n: int) -> np.ndarray:
     return both[ranked[:top_n]]
 
 
-def _portfolio(pair: PairData) -> Portfolio:
+def pair_portfolio(pair: PairData) -> Portfolio:
     a = 0 if pair.asset_1 < pair.asset_2 else 1  # columns are in sorted-ticker order
     return Portfolio(
         closes=np.ascontiguousarray(pair.closes, dtype=np.float64),
