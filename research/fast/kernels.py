@@ -128,14 +128,22 @@ def zscore_path(
     spreads: np.ndarray, window: int, program: np.ndarray, z_out: np.ndarray
 ) -> None:  # pragma: no cover - compiled
     """z of each spread against the last ``window`` spreads (``shared.zscore``); NaN where the
-    strategy skips the bar (warming up, or a window with zero std)."""
+    strategy skips the bar (warming up, or a window with zero std).
+
+    Windows of 8..128 values (numpy sums them in one 8-accumulator block) run ``_LANES``
+    consecutive bars side by side: each lane does exactly the scalar operations of its own
+    bar, so the bits are the same, but the lanes' loads are contiguous and vectorize.
+    """
     n = spreads.shape[0]
+    t = 0
+    while t < n and t + 1 < window:
+        z_out[t] = np.nan
+        t += 1
+    if 8 <= window <= _BLOCK:
+        t = _zscore_lanes(spreads, window, t, z_out)
     squares = np.empty(window)
     stack = np.empty(64)
-    for t in range(n):
-        if t + 1 < window:
-            z_out[t] = np.nan
-            continue
+    while t < n:
         lo = t + 1 - window
         mean = tree_sum(spreads, lo, program, stack) / window
         for i in range(window):
@@ -143,3 +151,74 @@ def zscore_path(
             squares[i] = d * d
         std = math.sqrt(tree_sum(squares, 0, program, stack) / window)
         z_out[t] = np.nan if std == 0 else (spreads[t] - mean) / std
+        t += 1
+
+
+_LANES = 4
+
+
+@njit(cache=True, inline="always")
+def _zscore_lanes(spreads, window, t, z_out):  # pragma: no cover - compiled
+    """z for bars t, t+1, ... in groups of ``_LANES``; returns the first bar left over."""
+    n = spreads.shape[0]
+    acc = np.empty((8, _LANES))
+    squares = np.empty((window, _LANES))
+    sums = np.empty(_LANES)
+    mean = np.empty(_LANES)
+    while t + _LANES <= n:
+        lo = t + 1 - window  # lane l's window starts at lo + l
+        _lanes_sum(spreads, lo, window, acc, sums)
+        for lane in range(_LANES):
+            mean[lane] = sums[lane] / window
+        for i in range(window):
+            for lane in range(_LANES):
+                d = spreads[lo + lane + i] - mean[lane]
+                squares[i, lane] = d * d
+        _lanes_sum_rows(squares, window, acc, sums)
+        for lane in range(_LANES):
+            std = math.sqrt(sums[lane] / window)
+            z_out[t + lane] = np.nan if std == 0 else (spreads[t + lane] - mean[lane]) / std
+        t += _LANES
+    return t
+
+
+@njit(cache=True, inline="always")
+def _lanes_sum(a, lo, n, acc, out):  # pragma: no cover - compiled
+    """``out[l] = block_sum(a, lo + l, n)`` for every lane (8 <= n <= 128)."""
+    for j in range(8):
+        for lane in range(_LANES):
+            acc[j, lane] = a[lo + lane + j]
+    stop = n - n % 8
+    for i in range(8, stop, 8):
+        for j in range(8):
+            for lane in range(_LANES):
+                acc[j, lane] += a[lo + i + j + lane]
+    _lanes_finish(acc, out)
+    for i in range(stop, n):
+        for lane in range(_LANES):
+            out[lane] += a[lo + lane + i]
+
+
+@njit(cache=True, inline="always")
+def _lanes_sum_rows(rows, n, acc, out):  # pragma: no cover - compiled
+    """``out[l] = block_sum(rows[:, l], 0, n)`` for every lane (8 <= n <= 128)."""
+    for j in range(8):
+        for lane in range(_LANES):
+            acc[j, lane] = rows[j, lane]
+    stop = n - n % 8
+    for i in range(8, stop, 8):
+        for j in range(8):
+            for lane in range(_LANES):
+                acc[j, lane] += rows[i + j, lane]
+    _lanes_finish(acc, out)
+    for i in range(stop, n):
+        for lane in range(_LANES):
+            out[lane] += rows[i, lane]
+
+
+@njit(cache=True, inline="always")
+def _lanes_finish(acc, out):  # pragma: no cover - compiled
+    for lane in range(_LANES):
+        out[lane] = ((acc[0, lane] + acc[1, lane]) + (acc[2, lane] + acc[3, lane])) + (
+            (acc[4, lane] + acc[5, lane]) + (acc[6, lane] + acc[7, lane])
+        )

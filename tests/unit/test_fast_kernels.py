@@ -178,3 +178,14 @@ def test_a_negative_hedge_size_is_sent_as_its_absolute_value_in_the_stated_direc
     batch = ConfigBatch.from_params([StrategyParams(window=1, entry_z=2.0, stake=50)])
     out = run_batch(portfolio, batch, paths, initial_cash=1e4, commission=0.0, detail=True)
     assert out.fills[:, :3].tolist() == [[2, 0, 25], [2, 1, -50], [3, 0, -25], [3, 1, 50]]
+
+
+def test_zero_std_windows_are_skipped_in_the_vectorized_lanes_too() -> None:
+    spreads = np.concatenate([np.arange(10.0), np.full(13, 2.5), np.arange(9.0)])
+    for window in (8, 9, 12):
+        z = np.empty(len(spreads))
+        kernels.zscore_path(spreads, window, kernels.sum_program(window), z)
+        for t in range(len(spreads)):
+            expected = rolling_zscore(spreads[: t + 1].tolist(), window)
+            assert (np.isnan(z[t]) and expected is None) or z[t] == expected, (window, t)
+        assert np.isnan(z[10 + window - 1])  # a window entirely inside the flat run
