@@ -187,3 +187,16 @@ def test_pairs_with_too_little_overlap_are_skipped_not_tested() -> None:
 def test_ordered_pairs_seed_then_reversed() -> None:
     assert ordered_pairs(3, "seed").tolist() == [[0, 1], [0, 2], [1, 2]]
     assert ordered_pairs(3, "both").tolist()[3:] == [[1, 0], [2, 0], [2, 1]]
+
+
+def test_distributed_tiles_cover_every_pair_once_with_few_tickers_each() -> None:
+    from research.coint.engines import tile_tasks
+
+    pairs = ordered_pairs(23, "both")
+    rows = np.arange(len(pairs))
+    seen: list[int] = []
+    for group, tickers, local in tile_tasks(pairs, rows, tile=5):
+        assert len(tickers) <= 10  # two blocks of 5
+        assert (tickers[local] == pairs[group]).all()  # local indices map back to the pairs
+        seen.extend(group.tolist())
+    assert sorted(seen) == rows.tolist()
