@@ -99,16 +99,24 @@ def iter_pair_data(prices: pd.DataFrame, pairs: Sequence[PairSpec]) -> Iterator[
 
 
 def plan_tasks(
-    pair_data: Iterable[PairData], grid_size: int, task_backtests: int = DEFAULT_TASK_BACKTESTS
+    pair_data: Iterable[PairData],
+    grid_size: int,
+    task_backtests: int = DEFAULT_TASK_BACKTESTS,
+    *,
+    n_pairs: int | None = None,
+    parallelism: int = 1,
 ) -> Iterator[SweepTask]:
     """Group pairs (small grids) or slice the grid (large ones) into tasks of about
-    ``task_backtests`` backtests each."""
+    ``task_backtests`` backtests each, but at least four per worker when ``n_pairs`` allows,
+    so that a small sweep still keeps every worker busy."""
     if grid_size >= task_backtests:
         for pair in pair_data:
             for start in range(0, grid_size, task_backtests):
                 yield SweepTask((pair,), start, min(start + task_backtests, grid_size))
         return
     per_task = max(1, task_backtests // grid_size)
+    if n_pairs is not None:
+        per_task = min(per_task, max(1, -(-n_pairs // (4 * parallelism))))
     batch: list[PairData] = []
     for pair in pair_data:
         batch.append(pair)
@@ -197,7 +205,9 @@ def run_sweep(
                 sink.write(result.csv_text)
             acc.add(result)
 
-        tasks = plan_tasks(pair_data, grid.size, task_backtests)
+        tasks = plan_tasks(
+            pair_data, grid.size, task_backtests, n_pairs=n_pairs, parallelism=parallelism
+        )
         with tqdm(
             total=total, unit="bt", unit_scale=True, file=sys.stderr, disable=not progress
         ) as bar:

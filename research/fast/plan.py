@@ -7,8 +7,10 @@ runs the signal state machine, the broker and the metrics over precomputed rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -86,18 +88,27 @@ class PathTables:
     z_rows: np.ndarray
 
 
+@lru_cache(maxsize=256)
+def sum_program(n: int) -> np.ndarray:
+    """``kernels.sum_program``, built once per length."""
+    program = kernels.sum_program(n)
+    program.setflags(write=False)
+    return program
+
+
+def _factorize(keys: Iterable[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], np.ndarray]:
+    """(distinct keys in first-seen order, each key's position among them)."""
+    positions: dict[tuple[Any, ...], int] = {}
+    index = [positions.setdefault(key, len(positions)) for key in keys]
+    return list(positions), np.array(index, dtype=np.int64)
+
+
 def build_paths(portfolio: Portfolio, batch: ConfigBatch) -> PathTables:
     """Each distinct (delta, R) Kalman path and (delta, R, window) z-series, once per pair."""
     n_bars = portfolio.closes.shape[0]
     n_pairs = portfolio.leg_a.shape[0]
-    kalman_keys, kalman_index = np.unique(
-        np.column_stack([batch.delta, batch.R]), axis=0, return_inverse=True
-    )
-    kalman_index = kalman_index.reshape(-1)
-    z_keys, z_index = np.unique(
-        np.column_stack([kalman_index, batch.window]), axis=0, return_inverse=True
-    )
-    z_index = z_index.reshape(-1)
+    kalman_keys, kalman_index = _factorize(zip(batch.delta.tolist(), batch.R.tolist(), strict=True))
+    z_keys, z_index = _factorize(zip(kalman_index.tolist(), batch.window.tolist(), strict=True))
     betas = np.empty((len(kalman_keys) * n_pairs, n_bars))
     spreads = np.empty_like(betas)
     for i, (delta, R) in enumerate(kalman_keys):
@@ -118,12 +129,12 @@ def build_paths(portfolio: Portfolio, batch: ConfigBatch) -> PathTables:
             kernels.zscore_path(
                 spreads[kalman_row * n_pairs + k],
                 int(window),
-                kernels.sum_program(int(window)),
+                sum_program(int(window)),
                 zs[j * n_pairs + k],
             )
     pair_offsets = np.arange(n_pairs, dtype=np.int64)
-    beta_rows = kalman_index[:, None].astype(np.int64) * n_pairs + pair_offsets
-    z_rows = z_index[:, None].astype(np.int64) * n_pairs + pair_offsets
+    beta_rows = kalman_index[:, None] * n_pairs + pair_offsets
+    z_rows = z_index[:, None] * n_pairs + pair_offsets
     return PathTables(betas, zs, beta_rows, z_rows)
 
 
@@ -169,7 +180,7 @@ def run_batch(
         batch.long_only.astype(np.bool_),
         float(initial_cash),
         float(commission),
-        kernels.sum_program(n_bars),
+        sum_program(n_bars),
         metrics,
         values,
         fills,

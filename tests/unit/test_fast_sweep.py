@@ -49,6 +49,11 @@ def test_tasks_cover_every_pair_and_config_exactly_once(
     assert max(t.n_backtests for t in tasks) <= task_size
 
 
+def test_a_small_sweep_is_cut_into_enough_tasks_for_every_worker() -> None:
+    tasks = list(plan_tasks(_pairs(16), 72, 20_000, n_pairs=16, parallelism=2))
+    assert len(tasks) == 8 and all(len(t.pairs) == 2 for t in tasks)
+
+
 def _random_metrics(rng: np.random.Generator, n: int) -> np.ndarray:
     rows = np.zeros((n, 2 + pk.N_METRICS))
     rows[:, 0] = rng.integers(0, 5, n)
