@@ -77,7 +77,10 @@ def _pair_specs(
     from research.sweep import all_pairs
 
     if args.pairs is None and args.pairs_from == "all":
-        return all_pairs(prices)
+        specs = all_pairs(prices)
+        if not specs:
+            raise DataError("the price file needs at least two tickers to form a pair")
+        return specs
     path = args.pairs or (
         layout.selected_pairs_csv if args.pairs_from == "selected" else layout.pairs_csv
     )
