@@ -1,7 +1,8 @@
 """Backtrader as a backtest engine: the seed's measurement, driven by the shared strategy core.
 
 ``PairsStrategy.next`` is a thin adapter: for each pair it reads the actual positions from the
-broker and calls :func:`shared.strategy.step_pair`, then sends the returned orders. Cerebro is set
+broker and calls :func:`shared.strategy.step_pair`, then sends the returned orders (before the
+go-live bar ``trade_from_bar`` it calls :func:`shared.strategy.observe_pair`, which never orders). Cerebro is set
 up exactly as the seed's ``run_backtest_for_params`` (same feeds, broker cash and commission, same
 analyzers, same post-processing), so :class:`BacktraderEngine`'s metrics *are* the seed's numbers.
 
@@ -23,18 +24,18 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
-from research.engine_api import EngineResult
+from research.engine_api import EngineResult, check_trade_from_bar
 from research.market_data import AlignedCloses
 from shared.fill_model import MARGIN
 from shared.metrics import Metrics
 from shared.orders import Fill, OrderIntent, Rejection, Side
-from shared.strategy import Pair, PairState, StrategyParams, step_pair
+from shared.strategy import Decision, Pair, PairState, StrategyParams, observe_pair, step_pair
 
 
 class PairsStrategy(bt.Strategy):
     """The seed's ``KalmanPairsTrading`` as an adapter around ``step_pair``."""
 
-    params = (("pairs", ()), ("config", StrategyParams()))
+    params = (("pairs", ()), ("config", StrategyParams()), ("trade_from_bar", 0))
 
     def __init__(self) -> None:
         self.pairs: list[Pair] = list(self.p.pairs)
@@ -72,24 +73,38 @@ class PairsStrategy(bt.Strategy):
         )
 
     def next(self) -> None:
-        params: StrategyParams = self.p.config
+        warming_up = len(self) - 1 < self.p.trade_from_bar
         for k, pair in enumerate(self.pairs):
-            data_a = self.getdatabyname(pair.asset_1)
-            data_b = self.getdatabyname(pair.asset_2)
-            decision = step_pair(
-                k,
-                pair,
-                self.states[k],
-                float(data_a.close[0]),
-                float(data_b.close[0]),
-                int(self.getposition(data_a).size),
-                int(self.getposition(data_b).size),
-                params,
-            )
+            decision = self._observe(k, pair) if warming_up else self._step(k, pair)
             self.states[k] = decision.state
             for order in decision.orders:
                 self._send(order)
         self.values.append(float(self.broker.getvalue()))
+
+    def _step(self, k: int, pair: Pair) -> Decision:
+        data_a = self.getdatabyname(pair.asset_1)
+        data_b = self.getdatabyname(pair.asset_2)
+        return step_pair(
+            k,
+            pair,
+            self.states[k],
+            float(data_a.close[0]),
+            float(data_b.close[0]),
+            int(self.getposition(data_a).size),
+            int(self.getposition(data_b).size),
+            self.p.config,
+        )
+
+    def _observe(self, k: int, pair: Pair) -> Decision:
+        """Before the go-live bar: the filter and the z-window move, nothing is traded."""
+        return observe_pair(
+            k,
+            pair,
+            self.states[k],
+            float(self.getdatabyname(pair.asset_1).close[0]),
+            float(self.getdatabyname(pair.asset_2).close[0]),
+            self.p.config,
+        )
 
     def _send(self, order: OrderIntent) -> None:
         data = self.getdatabyname(order.symbol)
@@ -121,13 +136,17 @@ def run_cerebro(
     *,
     initial_cash: float = 100_000.0,
     commission: float = 0.0005,
+    trade_from_bar: int = 0,
 ) -> tuple[Metrics, PairsStrategy]:
-    """One backtest set up and measured exactly as the seed's ``run_backtest_for_params``."""
+    """One backtest set up and measured exactly as the seed's ``run_backtest_for_params``
+    (trading from bar ``trade_from_bar`` on, see ``BacktestEngine.run``)."""
     cerebro = bt.Cerebro()
     for symbol in data.symbols:  # the seed's order: sorted tickers
         frame = _ohlc_frame(data.dates, data.column(symbol))
         cerebro.adddata(bt.feeds.PandasData(dataname=frame), name=symbol)
-    cerebro.addstrategy(PairsStrategy, pairs=tuple(pairs), config=params)
+    cerebro.addstrategy(
+        PairsStrategy, pairs=tuple(pairs), config=params, trade_from_bar=trade_from_bar
+    )
     cerebro.broker.setcash(initial_cash)
     cerebro.broker.setcommission(commission=commission)
     cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="timereturn", timeframe=bt.TimeFrame.Days)
@@ -173,11 +192,18 @@ class BacktraderEngine:
         initial_cash: float = 100_000.0,
         commission: float = 0.0005,
         with_details: bool = False,
+        trade_from_bar: int = 0,
     ) -> list[EngineResult]:
+        go_live = check_trade_from_bar(trade_from_bar, data.n_bars)
         results = []
         for params in params_list:
             metrics, strat = run_cerebro(
-                data, pairs, params, initial_cash=initial_cash, commission=commission
+                data,
+                pairs,
+                params,
+                initial_cash=initial_cash,
+                commission=commission,
+                trade_from_bar=go_live,
             )
             results.append(
                 EngineResult(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 
-from research.engine_api import BacktestEngine, EngineResult
+from research.engine_api import BacktestEngine, EngineResult, check_trade_from_bar
 from research.market_data import AlignedCloses
 from shared.errors import PairsError
 from shared.simulation import simulate
@@ -34,10 +34,20 @@ class ReferenceEngine:
         initial_cash: float = 100_000.0,
         commission: float = 0.0005,
         with_details: bool = False,
+        trade_from_bar: int = 0,
     ) -> list[EngineResult]:
+        go_live = check_trade_from_bar(trade_from_bar, data.n_bars)
         results = []
         for params in params_list:
-            sim = simulate(data.closes, data.symbols, pairs, params, initial_cash, commission)
+            sim = simulate(
+                data.closes,
+                data.symbols,
+                pairs,
+                params,
+                initial_cash,
+                commission,
+                trade_from_bar=go_live,
+            )
             results.append(
                 EngineResult(
                     params=params,

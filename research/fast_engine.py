@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from research.engine_api import EngineResult
+from research.engine_api import EngineResult, check_trade_from_bar
 from research.fast.plan import (
     ConfigBatch,
     PathTables,
@@ -52,13 +52,15 @@ class FastEngine:
         initial_cash: float = 100_000.0,
         commission: float = 0.0005,
         with_details: bool = False,
+        trade_from_bar: int = 0,
     ) -> list[EngineResult]:
+        go_live = check_trade_from_bar(trade_from_bar, data.n_bars)
         self.warm_up()
         if not params_list:
             return []
         portfolio, symbols = portfolio_of(data, pairs)
         batch = ConfigBatch.from_params(params_list)
-        paths = build_paths(portfolio, batch)
+        paths = observe_until(build_paths(portfolio, batch), go_live)
         out = run_batch(portfolio, batch, paths, initial_cash=initial_cash, commission=commission)
         results = []
         all_metrics = metrics_rows(out.metrics, data.n_bars)
@@ -104,6 +106,20 @@ def portfolio_of(data: AlignedCloses, pairs: Sequence[Pair]) -> tuple[Portfolio,
         hedge_ratio=np.array([float(p.hedge_ratio) for p in pairs], dtype=np.float64),
     )
     return portfolio, symbols
+
+
+def observe_until(paths: PathTables, trade_from_bar: int) -> PathTables:
+    """``paths`` with no decision before ``trade_from_bar``.
+
+    The kernel skips a bar whose z is NaN (warming up, or a zero std): no signal, the state and
+    the positions stay as they are. Before the go-live bar both are flat, so a NaN z there is
+    exactly :func:`shared.strategy.observe_pair`, while the betas and the z from the go-live bar
+    on are the ones filtered from the first bar. The rows are shared by every config of the
+    batch, which all go live on the same bar, so one masked table serves them all.
+    """
+    if trade_from_bar:
+        paths.zs[:, :trade_from_bar] = np.nan
+    return paths
 
 
 def _take(batch: ConfigBatch, i: int) -> ConfigBatch:

@@ -2,13 +2,10 @@
 
 A walk-forward fold needs, for every config, the end-of-bar values and the fills of a backtest
 that trades only from ``trade_from_bar`` on (the bars before only warm the Kalman filter and the
-z-window up). Engines implementing :class:`research.engine_api.BacktestEngine` that accept a
-``trade_from_bar`` keyword run that themselves. The compiled engine gets it from its plan
-layer: before the go-live bar every z is set to NaN, which the kernel treats as "skip the bar"
-(no decision, state and positions stay flat) while the Kalman and spread paths are the ones
-computed from the train start, exactly :func:`shared.strategy.observe_pair`. For any other
-engine the pure reference simulation (:func:`shared.simulation.simulate`, which defines the
-semantics) runs the warm-started part.
+z-window up). The built-in engines (``fast``, ``backtrader``, ``reference``) take that
+``trade_from_bar`` keyword of :class:`research.engine_api.BacktestEngine` and run it
+themselves. For a registered engine without it, the pure reference simulation
+(:func:`shared.simulation.simulate`, which defines the semantics) runs the warm-started part.
 """
 
 from __future__ import annotations
@@ -85,39 +82,9 @@ def supports_trade_from_bar(engine: BacktestEngine) -> bool:
 
 
 def warm_start_path(engine: BacktestEngine) -> str:
-    """How ``engine``'s warm-started runs are done: ``native``, ``fast-mask`` or ``reference``."""
-    if supports_trade_from_bar(engine):
-        return "native"
-    return "fast-mask" if engine.name == "fast" else "reference"
-
-
-def fast_warm_runs(
-    data: AlignedCloses,
-    pairs: Sequence[Pair],
-    grid: Sequence[StrategyParams],
-    trade_from_bar: int,
-    initial_cash: float,
-    commission: float,
-) -> list[Run]:
-    """The compiled kernel with no decision before ``trade_from_bar`` (NaN z: bar skipped)."""
-    from research.fast.plan import ConfigBatch, build_paths, metrics_rows, run_batch
-    from research.fast_engine import portfolio_of
-
-    portfolio, symbols = portfolio_of(data, pairs)
-    runs = []
-    for params in grid:
-        batch = ConfigBatch.from_params([params])
-        paths = build_paths(portfolio, batch)
-        paths.zs[:, :trade_from_bar] = np.nan
-        out = run_batch(
-            portfolio, batch, paths, initial_cash=initial_cash, commission=commission, detail=True
-        )
-        fills = [
-            Fill(int(b), symbols[int(s)], int(q), float(p), float(c)) for b, s, q, p, c in out.fills
-        ]
-        metrics = metrics_rows(out.metrics, data.n_bars)[0]
-        runs.append(Run(metrics, out.values[0].copy(), fills))
-    return runs
+    """How ``engine``'s warm-started runs are done: ``native`` (the engine's own
+    ``trade_from_bar``) or ``reference`` (the reference simulation instead)."""
+    return "native" if supports_trade_from_bar(engine) else "reference"
 
 
 @dataclass
@@ -141,13 +108,7 @@ class EngineRunner:
         grid: Sequence[StrategyParams],
         trade_from_bar: int,
     ) -> list[Run]:
-        path = warm_start_path(self.engine)
-        if trade_from_bar and path == "fast-mask":
-            self.engines_used.add("fast")
-            return fast_warm_runs(
-                data, pairs, grid, trade_from_bar, self.initial_cash, self.commission
-            )
-        if trade_from_bar and path == "reference":
+        if trade_from_bar and warm_start_path(self.engine) == "reference":
             self.engines_used.add("reference")
             return ReferenceRunner(self.initial_cash, self.commission)(
                 data, pairs, grid, trade_from_bar
