@@ -27,12 +27,21 @@ def register(subparsers: Any) -> None:
         "backtest",
         help="backtest a kalman_prod_config.json on a price file",
         description="Backtest the config's parameters and pairs over its data window "
-        "(first..last session) unless --start/--end override it.",
+        "(first..last session) unless --start/--end override it. With --trade-from, the "
+        "sessions before that date only warm the Kalman filter and the z-window up, as the "
+        "daemon does before its go-live date.",
     )
     parser.add_argument("--prices", required=True, type=Path, help="wide CSV of closes")
     parser.add_argument("--config", required=True, type=Path, help="kalman_prod_config.json")
     parser.add_argument("--start", type=date.fromisoformat, help="first session (YYYY-MM-DD)")
     parser.add_argument("--end", type=date.fromisoformat, help="last session (YYYY-MM-DD)")
+    parser.add_argument(
+        "--trade-from",
+        type=date.fromisoformat,
+        metavar="DATE",
+        help="go-live date (YYYY-MM-DD): trade from the first session on or after it; the "
+        "earlier sessions of the window only warm up (the daemon's go_live setting)",
+    )
     add_engine_arguments(parser)
     parser.add_argument(
         "--verify", action="store_true", help="also run backtrader and fail on any difference"
@@ -67,7 +76,22 @@ def window_closes(
     return align_closes(window, config.symbols)
 
 
-def _verify(data: AlignedCloses, config: ProdConfig, metrics: Metrics, engine: str) -> None:
+def go_live_bar(data: AlignedCloses, trade_from: date | None) -> int:
+    """The bar of the first session on or after ``trade_from`` (0 without one)."""
+    if trade_from is None:
+        return 0
+    bar = int(data.dates.searchsorted(pd.Timestamp(trade_from), side="left"))
+    if bar >= data.n_bars:
+        raise DataError(
+            f"--trade-from {trade_from:%Y-%m-%d} is after the last session of the window "
+            f"({data.dates[-1]:%Y-%m-%d}); pick an earlier date or extend --end"
+        )
+    return bar
+
+
+def _verify(
+    data: AlignedCloses, config: ProdConfig, metrics: Metrics, engine: str, trade_from_bar: int
+) -> None:
     reference = (
         get_engine("backtrader")
         .run(
@@ -76,6 +100,7 @@ def _verify(data: AlignedCloses, config: ProdConfig, metrics: Metrics, engine: s
             [config.params],
             initial_cash=config.initial_cash,
             commission=config.commission,
+            trade_from_bar=trade_from_bar,
         )[0]
         .metrics.as_dict()
     )
@@ -98,16 +123,20 @@ def run(args: argparse.Namespace) -> int:
             f"{config.data.n_sessions}: the price file differs from the one optimized on",
             file=sys.stderr,
         )
+    go_live = go_live_bar(data, args.trade_from)
     engine = get_engine(args.engine)
+    # Only a go-live run passes the keyword, so an engine registered without it still backtests.
+    extra: dict[str, Any] = {"trade_from_bar": go_live} if go_live else {}
     (result,) = engine.run(
         data,
         config.pair_list,
         [config.params],
         initial_cash=config.initial_cash,
         commission=config.commission,
+        **extra,
     )
     if args.verify:
-        _verify(data, config, result.metrics, engine.name)
+        _verify(data, config, result.metrics, engine.name, go_live)
     metrics = result.metrics.as_dict()
     if args.json:
         print(json.dumps(metrics))
@@ -116,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
         f"backtest of config {config.config_id} on {', '.join(data.symbols)}: "
         f"{data.dates[0]:%Y-%m-%d} .. {data.dates[-1]:%Y-%m-%d} ({engine.name} engine)"
     )
+    if go_live:
+        print(f"  trading from {data.dates[go_live]:%Y-%m-%d} (bar {go_live}); warm-up before")
     for key, value in metrics.items():
         print(f"  {key:<13} {'n/a' if value is None else value}")
     return 0

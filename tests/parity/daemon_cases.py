@@ -131,6 +131,28 @@ def as_daily(prices: pd.DataFrame) -> pd.DataFrame:
     return back
 
 
+def open_signal_bars(decisions: list[list[Any]]) -> list[int]:
+    """Bars (from 1) that a backtest from the first bar enters with a signal open on some pair:
+    a go-live there starts flat where the full run holds a position."""
+    return [
+        bar
+        for bar in range(1, len(decisions))
+        if any(d.state.state != 0 for d in decisions[bar - 1])
+    ]
+
+
+def go_live_at(where: str, fraction: float, n_bars: int, open_bars: list[int]) -> int:
+    """A go-live bar: ``first`` (0), ``mid`` (any later bar) or ``open`` (inside an open signal);
+    ``fraction`` in [0, 1) picks which."""
+    if where == "first":
+        return 0
+    if where == "mid":
+        return 1 + int(fraction * (n_bars - 1))
+    if where == "open":
+        return open_bars[int(fraction * len(open_bars))]
+    raise ValueError(f"unknown go-live position {where!r}: first, mid or open")
+
+
 # --- the daemon side ---------------------------------------------------------------------------
 def _settings(tmp: Path, case: Case) -> tuple[DaemonSettings, Path]:
     tmp.mkdir(parents=True, exist_ok=True)
@@ -250,8 +272,6 @@ def expected(case: Case, engine: str) -> Expected:
         rejected = {(dates[r.bar - 1], r.symbol) for r in sim.rejections}
         fills, values = sim.fills, sim.values
     else:
-        if case.go_live_bar:
-            raise ValueError(f"the {engine} engine cannot start trading at a later bar")
         data = AlignedCloses(tuple(case.closes.columns), pd.DatetimeIndex(dates), closes)
         (result,) = get_engine(engine).run(
             data,
@@ -260,6 +280,7 @@ def expected(case: Case, engine: str) -> Expected:
             initial_cash=config.initial_cash,
             commission=config.commission,
             with_details=True,
+            trade_from_bar=case.go_live_bar,
         )
         assert result.fills is not None and result.values is not None
         orders, rejected, fills, values = None, None, result.fills, result.values
