@@ -7,7 +7,8 @@ Bit-exactness matters because a threshold decision (``z < -entry_z``) or a trunc
   exponent into ``x*x``, which differs from glibc's ``pow`` on ~0.1% of inputs, so the exponent
   arrives as a runtime argument (``two``).
 * ``np.mean``/``np.std`` sum with numpy's pairwise summation; :func:`tree_sum` replicates it
-  (8 accumulators per block of up to 128 values, recursive halving above).
+  (8 accumulators per block of up to 128 values, recursive halving above; the accumulators are
+  vector lanes, see :mod:`research.fast.simd`).
 * Cash and value updates keep the fill model's operation order (``shared/fill_model.py``).
 """
 
@@ -19,6 +20,7 @@ import numpy as np
 from numba import njit
 
 from research.fast.cache import configure_numba_cache
+from research.fast.simd import eight_lane_sum
 
 configure_numba_cache()
 
@@ -49,28 +51,17 @@ def sum_program(n: int) -> np.ndarray:
 @njit(cache=True)
 def block_sum(a: np.ndarray, lo: int, n: int) -> float:  # pragma: no cover - compiled
     """numpy's ``pairwise_sum_DOUBLE`` leaf (n <= 128): 8 accumulators, then the rest."""
-    # Indexing a view from 0 lets LLVM drop numba's negative-index wraparound (2x faster).
-    b = a[lo : lo + n]
+    if lo < 0 or lo + n > a.shape[0]:
+        raise IndexError("block_sum: block out of the array's bounds")
     if n < 8:
         res = 0.0
-        for i in range(n):
-            res += b[i]
+        for i in range(lo, lo + n):
+            res += a[i]
         return res
-    r0, r1, r2, r3 = b[0], b[1], b[2], b[3]
-    r4, r5, r6, r7 = b[4], b[5], b[6], b[7]
-    stop = n - n % 8
-    for i in range(8, stop, 8):
-        r0 += b[i]
-        r1 += b[i + 1]
-        r2 += b[i + 2]
-        r3 += b[i + 3]
-        r4 += b[i + 4]
-        r5 += b[i + 5]
-        r6 += b[i + 6]
-        r7 += b[i + 7]
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    for i in range(stop, n):
-        res += b[i]
+    rows = n // 8
+    res = eight_lane_sum(a, lo, rows)
+    for i in range(lo + 8 * rows, lo + n):
+        res += a[i]
     return res
 
 

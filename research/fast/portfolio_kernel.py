@@ -5,7 +5,8 @@ precomputed, so this loop is all that runs per config. It keeps ``shared/``'s op
 (see ``shared/fill_model.py``, ``shared/metrics.py``) so cash, values and metrics land on the
 same bits as the reference; the shortcuts it takes are exact ones (a value that did not move
 gives a return of exactly 0; a drawdown percentage is monotone in the money drawdown while the
-peak holds).
+peak holds). The metrics are accumulated as the values are made, so a flat stretch costs a scan
+of its z blocks (``zblocks``) and nothing per bar.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
+from research.fast import zblocks
 from research.fast.cache import configure_numba_cache
 from research.fast.kernels import tree_sum
 
@@ -80,73 +82,48 @@ def _fill_orders(
     return cash, trades, n_fill
 
 
-@njit(cache=True)
-def _metrics(values, returns, program, stack, initial_cash, out):  # pragma: no cover - compiled
-    """``shared.metrics.compute_metrics`` on the end-of-bar values (trades set by the caller)."""
-    n = values.shape[0]
-    prev = initial_cash
-    prod = 1.0
-    peak = values[0]
-    segment_money = 0.0  # deepest drawdown under the current peak
-    dd_pct = 0.0
-    for t in range(n):
-        v = values[t]
-        if v == prev:
-            returns[t] = 0.0  # v/v - 1 is exactly 0 and multiplies the product by exactly 1
-        else:
-            r = v / prev - 1.0
-            returns[t] = r
-            prod *= 1.0 + r
-            prev = v
-        if v > peak:
-            dd_pct = max(dd_pct, 100.0 * segment_money / peak)
-            peak = v
-            segment_money = 0.0
-        elif peak - v > segment_money:
-            segment_money = peak - v
-            out[MAX_DD_ABS] = max(out[MAX_DD_ABS], segment_money)
-    out[MAX_DD_PCT] = max(dd_pct, 100.0 * segment_money / peak)
-    final = initial_cash * prod
-    out[FINAL_VALUE] = final
-    out[TOTAL_RETURN] = final / initial_cash - 1.0
-    mean = tree_sum(returns, 0, program, stack) / n
-    for t in range(n):
-        d = returns[t] - mean
-        returns[t] = d * d
-    std = math.sqrt(tree_sum(returns, 0, program, stack) / n)
-    out[SHARPE] = np.nan if (std == 0.0 or not math.isfinite(std)) else mean / std
+@njit(cache=True, inline="always", error_model="numpy")
+def _mark(v, marks, returns, t):  # pragma: no cover - compiled
+    """Bar ``t``'s end value into the running metrics (``shared.metrics.compute_metrics``
+    fused into the simulation): the return, the product of gross returns, and the drawdown.
 
-
-@njit(cache=True, inline="always")
-def _next_entry(z, t, entry, only_long):  # pragma: no cover - compiled
-    """First bar from ``t`` whose z crosses an entry threshold (NaN never does)."""
-    n = z.shape[0]
-    if only_long:
-        while t < n and not z[t] < -entry:
-            t += 1
+    ``marks`` is (previous value, product, peak, deepest drawdown under the current peak, max
+    drawdown %, max drawdown money). A value that did not move gives a return of exactly 0 and
+    multiplies the product by exactly 1, so that case needs no branch; a drawdown percentage is
+    monotone in the money drawdown while the peak holds, so it is divided out once per peak.
+    """
+    prev, prod, peak, seg, dd_pct, dd_abs = marks
+    same = v == prev
+    r = 0.0 if same else v / prev - 1.0
+    returns[t] = r
+    prod *= 1.0 + r
+    prev = prev if same else v
+    if v > peak:
+        dd_pct = max(dd_pct, 100.0 * seg / peak)
+        peak = v
+        seg = 0.0
     else:
-        while t < n and not (z[t] < -entry or z[t] > entry):
-            t += 1
-    return t
+        money = peak - v
+        if money > seg:
+            seg = money
+            dd_abs = max(dd_abs, seg)
+    return prev, prod, peak, seg, dd_pct, dd_abs
 
 
-@njit(cache=True, inline="always")
-def _hold(z, t, exit_, stop, closes, pos_0, pos_1, cash, values):  # pragma: no cover - compiled
-    """Write the values of the bars before the next exit/stop signal (NaN z never signals);
-    returns that bar. The value sums in symbol order, skipping flat legs, like the broker."""
-    n = z.shape[0]
-    while t < n:
-        zt = z[t]
-        if abs(zt) < exit_ or abs(zt) > stop:
-            return t
+@njit(cache=True, inline="always", error_model="numpy")
+def _hold(t, stop_t, closes, pos_0, pos_1, cash, marks, returns, values, record):
+    """Mark bars ``t..stop_t-1``, held with fixed positions and cash (no signal before
+    ``stop_t``). The value sums in symbol order, skipping flat legs, like the broker."""
+    for i in range(t, stop_t):
         value = cash
         if pos_0 != 0:
-            value += pos_0 * closes[t, 0]
+            value += pos_0 * closes[i, 0]
         if pos_1 != 0:
-            value += pos_1 * closes[t, 1]
-        values[t] = value
-        t += 1
-    return t
+            value += pos_1 * closes[i, 1]
+        marks = _mark(value, marks, returns, i)
+        if record:
+            values[i] = value
+    return marks
 
 
 @njit(cache=True, inline="always")
@@ -157,7 +134,47 @@ def _push(pend_sym, pend_qty, pend_price, n_pend, symbol, qty, price):  # pragma
     return n_pend + 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, inline="always")
+def _signals(
+    t, closes, leg_a, leg_b, betas, zs, br, zr, entry, exit_, stop, size_b, only_long,
+    pos, state, pend_sym, pend_qty, pend_price,
+):  # fmt: skip  # pragma: no cover - compiled
+    """Every pair's decision on bar ``t`` (``shared.strategy.step_pair``): orders are queued
+    for the next bar's fills; returns how many were queued."""
+    n_pend = 0
+    for k in range(leg_a.shape[0]):
+        z = zs[zr[k], t]
+        if z != z:  # NaN: warming up or zero std, the strategy skips the bar
+            continue
+        a = leg_a[k]
+        b = leg_b[k]
+        pos_a = pos[a]
+        pos_b = pos[b]
+        if state[k] == 0 and pos_a == 0 and pos_b == 0:
+            if z < -entry:
+                direction = 1
+            elif not only_long and z > entry:
+                direction = -1
+            else:
+                continue
+            qty_a = int(betas[br[k], t] * size_b)  # truncation toward zero
+            if qty_a != 0:  # a size-0 order is not sent; a negative one flips to abs
+                qty = direction * abs(qty_a)
+                n_pend = _push(pend_sym, pend_qty, pend_price, n_pend, a, qty, closes[t, a])
+            if size_b != 0:
+                qty = -direction * abs(size_b)
+                n_pend = _push(pend_sym, pend_qty, pend_price, n_pend, b, qty, closes[t, b])
+            state[k] = direction
+        elif state[k] != 0 and (abs(z) < exit_ or abs(z) > stop):
+            if pos_a != 0:
+                n_pend = _push(pend_sym, pend_qty, pend_price, n_pend, a, -pos_a, closes[t, a])
+            if pos_b != 0:
+                n_pend = _push(pend_sym, pend_qty, pend_price, n_pend, b, -pos_b, closes[t, b])
+            state[k] = 0
+    return n_pend
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def run_configs(
     closes, leg_a, leg_b, betas, zs, beta_rows, z_rows, entry_z, exit_z, stop_z, stake,
     long_only, initial_cash, commission, program, metrics_out, values_out, fills_out, fill_counts,
@@ -167,10 +184,15 @@ def run_configs(
     Config ``c`` reads pair ``k``'s precomputed beta and z from rows ``beta_rows[c, k]`` and
     ``z_rows[c, k]``; ``program`` is ``sum_program(n_bars)``. ``values_out``/``fills_out`` are
     written only when they have rows (detail runs pass one config); ``fill_counts`` always.
+    The metrics are accumulated bar by bar as the values are made (:func:`_mark`); a flat
+    stretch's bars have returns of exactly 0 and leave the drawdown as it was, so they are
+    skipped. numpy's error model: a value that reaches exactly 0 gives inf/NaN returns like
+    the reference's numpy arithmetic, rather than an exception.
     """
     n_bars, n_symbols = closes.shape
     n_pairs = leg_a.shape[0]
-    values = np.empty(n_bars)
+    record = values_out.shape[0] > 0
+    values = values_out[0] if record else np.empty(0)
     returns = np.empty(n_bars)
     stack = np.empty(64)
     pos = np.zeros(n_symbols, dtype=np.int64)
@@ -181,6 +203,11 @@ def run_configs(
     pend_qty = np.zeros(2 * n_pairs, dtype=np.int64)
     pend_price = np.zeros(2 * n_pairs)
     pend_ok = np.zeros(2 * n_pairs, dtype=np.bool_)
+    one_pair = n_pairs == 1 and n_symbols == 2
+    # Block extremes of the z rows the configs read, made on first use (see zblocks).
+    n_blocks = (n_bars + zblocks.BLOCK - 1) // zblocks.BLOCK
+    extremes = np.empty((zs.shape[0] if one_pair else 0, n_blocks, zblocks.N_EXTREMES))
+    ready = np.zeros(extremes.shape[0], dtype=np.bool_)
     for c in range(entry_z.shape[0]):
         entry, exit_, stop, size_b, only_long = (
             entry_z[c],
@@ -197,19 +224,31 @@ def run_configs(
         cash = initial_cash
         n_pend = n_fill = trades = n_open = 0
         z_first = zs[zr[0]]
-        one_pair = n_pairs == 1 and n_symbols == 2
+        if one_pair and not ready[zr[0]]:
+            zblocks.block_extremes(z_first, extremes[zr[0]])
+            ready[zr[0]] = True
+        ext = extremes[zr[0]] if one_pair else extremes[0:0, 0]
+        # Nothing can fill on the first bar, so its value, the first peak, is the initial cash.
+        marks = (initial_cash, 1.0, initial_cash, 0.0, 0.0, 0.0)
         t = 0
         while t < n_bars:
             if one_pair and n_pend == 0 and state[0] == 0 and n_open == 0:
-                # Flat with nothing pending: nothing moves until the next entry signal.
+                # Flat with nothing pending: the value stays the cash (the last bar's value)
+                # until the next entry signal.
                 start = t
-                t = _next_entry(z_first, t, entry, only_long)
-                values[start:t] = cash
+                t = zblocks.next_entry(z_first, ext, t, entry, only_long)
+                returns[start:t] = 0.0
+                if record:
+                    values[start:t] = cash
                 if t == n_bars:
                     break
             elif one_pair and n_pend == 0 and state[0] != 0:
                 # In a trade: only the value moves until |z| leaves the (exit, stop) band.
-                t = _hold(z_first, t, exit_, stop, closes, pos[0], pos[1], cash, values)
+                signal = zblocks.next_exit(z_first, ext, t, exit_, stop)
+                marks = _hold(
+                    t, signal, closes, pos[0], pos[1], cash, marks, returns, values, record
+                )
+                t = signal
                 if t == n_bars:
                     break
             if n_pend > 0:
@@ -218,77 +257,46 @@ def run_configs(
                     commission, fills_out, n_fill,
                 )  # fmt: skip
                 trades += closed
-                n_pend = 0
                 n_open = 0
                 for s in range(n_symbols):
                     n_open += pos[s] != 0
-            for k in range(n_pairs):
-                z = zs[zr[k], t]
-                if z != z:  # NaN: warming up or zero std, the strategy skips the bar
-                    continue
-                a = leg_a[k]
-                b = leg_b[k]
-                pos_a = pos[a]
-                pos_b = pos[b]
-                if state[k] == 0 and pos_a == 0 and pos_b == 0:
-                    if z < -entry:
-                        direction = 1
-                    elif not only_long and z > entry:
-                        direction = -1
-                    else:
-                        continue
-                    qty_a = int(betas[br[k], t] * size_b)  # truncation toward zero
-                    if qty_a != 0:  # a size-0 order is not sent; a negative one flips to abs
-                        n_pend = _push(
-                            pend_sym,
-                            pend_qty,
-                            pend_price,
-                            n_pend,
-                            a,
-                            direction * abs(qty_a),
-                            closes[t, a],
-                        )
-                    if size_b != 0:
-                        n_pend = _push(
-                            pend_sym,
-                            pend_qty,
-                            pend_price,
-                            n_pend,
-                            b,
-                            -direction * abs(size_b),
-                            closes[t, b],
-                        )
-                    state[k] = direction
-                elif state[k] != 0 and (abs(z) < exit_ or abs(z) > stop):
-                    if pos_a != 0:
-                        n_pend = _push(
-                            pend_sym, pend_qty, pend_price, n_pend, a, -pos_a, closes[t, a]
-                        )
-                    if pos_b != 0:
-                        n_pend = _push(
-                            pend_sym, pend_qty, pend_price, n_pend, b, -pos_b, closes[t, b]
-                        )
-                    state[k] = 0
+            n_pend = _signals(
+                t, closes, leg_a, leg_b, betas, zs, br, zr, entry, exit_, stop, size_b,
+                only_long, pos, state, pend_sym, pend_qty, pend_price,
+            )  # fmt: skip
             value = cash
             if n_open:
                 for s in range(n_symbols):
                     if pos[s] != 0:
                         value += pos[s] * closes[t, s]
-            values[t] = value
+            marks = _mark(value, marks, returns, t)
+            if record:
+                values[t] = value
             t += 1
         fill_counts[c] = n_fill
-        _finish(values, returns, program, stack, initial_cash, n_fill, trades, metrics_out[c])
-        if values_out.shape[0] > 0:
-            values_out[0, :] = values
+        _finish(returns, marks, program, stack, initial_cash, n_fill, trades, metrics_out[c])
 
 
-@njit(cache=True, inline="always")
-def _finish(values, returns, program, stack, initial_cash, n_fill, trades, out):  # pragma: no cover
-    """The config's metrics row; a config that never traded skips the arithmetic."""
+@njit(cache=True, inline="always", error_model="numpy")
+def _finish(returns, marks, program, stack, initial_cash, n_fill, trades, out):  # pragma: no cover
+    """The config's metrics row from its marks and returns; a config that never traded skips
+    the arithmetic (its value is the initial cash on every bar)."""
     out[:] = 0.0
-    if n_fill == 0:  # never traded: the value is the initial cash on every bar
+    n = returns.shape[0]
+    if n_fill == 0:
         out[FINAL_VALUE] = initial_cash
         out[SHARPE] = np.nan
-    elif values.shape[0] > 0:
-        _metrics(values, returns, program, stack, initial_cash, out)
+    elif n > 0:
+        _, prod, peak, seg, dd_pct, dd_abs = marks
+        out[MAX_DD_PCT] = max(dd_pct, 100.0 * seg / peak)
+        out[MAX_DD_ABS] = dd_abs
+        final = initial_cash * prod
+        out[FINAL_VALUE] = final
+        out[TOTAL_RETURN] = final / initial_cash - 1.0
+        mean = tree_sum(returns, 0, program, stack) / n
+        for t in range(n):
+            d = returns[t] - mean
+            returns[t] = d * d
+        std = math.sqrt(tree_sum(returns, 0, program, stack) / n)
+        out[SHARPE] = np.nan if (std == 0.0 or not math.isfinite(std)) else mean / std
     out[TOTAL_TRADES] = trades
