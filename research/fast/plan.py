@@ -103,12 +103,35 @@ def _factorize(keys: Iterable[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], 
     return list(positions), np.array(index, dtype=np.int64)
 
 
-def build_paths(portfolio: Portfolio, batch: ConfigBatch) -> PathTables:
-    """Each distinct (delta, R) Kalman path and (delta, R, window) z-series, once per pair."""
-    n_bars = portfolio.closes.shape[0]
-    n_pairs = portfolio.leg_a.shape[0]
+@dataclass(frozen=True)
+class PathLayout:
+    """The distinct (delta, R) and (Kalman path, window) keys of a batch and each config's
+    position among them: a function of the batch alone, so a sweep task plans it once for
+    all its pairs."""
+
+    kalman_keys: list[tuple[Any, ...]]
+    kalman_index: np.ndarray
+    z_keys: list[tuple[Any, ...]]
+    z_index: np.ndarray
+
+
+def path_layout(batch: ConfigBatch) -> PathLayout:
     kalman_keys, kalman_index = _factorize(zip(batch.delta.tolist(), batch.R.tolist(), strict=True))
     z_keys, z_index = _factorize(zip(kalman_index.tolist(), batch.window.tolist(), strict=True))
+    return PathLayout(kalman_keys, kalman_index, z_keys, z_index)
+
+
+def build_paths(
+    portfolio: Portfolio, batch: ConfigBatch, layout: PathLayout | None = None
+) -> PathTables:
+    """Each distinct (delta, R) Kalman path and (delta, R, window) z-series, once per pair;
+    ``layout`` is ``path_layout(batch)`` when the caller already has it."""
+    n_bars = portfolio.closes.shape[0]
+    n_pairs = portfolio.leg_a.shape[0]
+    if layout is None:
+        layout = path_layout(batch)
+    kalman_keys, kalman_index = layout.kalman_keys, layout.kalman_index
+    z_keys, z_index = layout.z_keys, layout.z_index
     betas = np.empty((len(kalman_keys) * n_pairs, n_bars))
     spreads = np.empty_like(betas)
     for i, (delta, R) in enumerate(kalman_keys):

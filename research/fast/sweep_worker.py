@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from research.fast import portfolio_kernel as pk
-from research.fast.plan import ConfigBatch, Portfolio, build_paths, run_batch
+from research.fast.plan import ConfigBatch, Portfolio, build_paths, path_layout, run_batch
 from research.grid import AXES, Grid
 
 METRIC_NAMES: tuple[str, ...] = (
@@ -101,7 +101,8 @@ def rank_order(sharpe: np.ndarray, max_dd_pct: np.ndarray, order: np.ndarray) ->
 
 def run_task(task: SweepTask, grid: Grid, top_n: int, with_rows: bool = True) -> TaskResult:
     batch = grid_batch(grid, task.start, task.stop)
-    param_text = _param_text(batch)
+    layout = path_layout(batch)  # the same for every pair of the task
+    param_text = _param_text(batch) if with_rows else []
     grid_index = np.arange(task.start, task.stop, dtype=np.int64)
     out = io.StringIO()
     tops = []
@@ -112,7 +113,7 @@ def run_task(task: SweepTask, grid: Grid, top_n: int, with_rows: bool = True) ->
         metrics = run_batch(
             portfolio,
             batch,
-            build_paths(portfolio, batch),
+            build_paths(portfolio, batch, layout),
             initial_cash=grid.initial_cash,
             commission=grid.commission,
         ).metrics
