@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from research.fast import kernels
-from research.fast.cache import choose_cache_dir
+from research.fast.cache import choose_cache_dir, kernel_sources_tag
 from research.fast.plan import ConfigBatch, PathTables, Portfolio, run_batch
 from research.fast_engine import FastEngine
 from research.market_data import AlignedCloses
@@ -140,14 +140,28 @@ def test_config_batch_keeps_the_params_columns() -> None:
     assert batch.R.tolist() == [0.001, 0.5] and len(batch) == 2
 
 
-def test_numba_cache_stays_next_to_the_source_when_writable(tmp_path: Path) -> None:
-    assert choose_cache_dir(tmp_path, {}) is None
+def test_numba_cache_lives_next_to_the_source_keyed_by_the_kernel_sources(
+    tmp_path: Path,
+) -> None:
+    assert choose_cache_dir(tmp_path, {}, "abc") == str(tmp_path / "__pycache__" / "numba-abc")
+
+
+def test_any_edit_to_a_kernel_module_changes_the_cache_key(tmp_path: Path) -> None:
+    for package in ("fast", "coint"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "kernels.py").write_text("x = 1\n")
+    before = kernel_sources_tag(tmp_path)
+    assert kernel_sources_tag(tmp_path) == before
+    (tmp_path / "coint" / "helper.py").write_text("y = 2\n")  # a new module: new key
+    after_new = kernel_sources_tag(tmp_path)
+    (tmp_path / "fast" / "kernels.py").write_text("x = 2\n")  # an edited module: new key
+    assert len({before, after_new, kernel_sources_tag(tmp_path)}) == 3
 
 
 def test_numba_cache_respects_an_explicit_cache_dir(tmp_path: Path) -> None:
     blocker = tmp_path / "not_a_dir"
     blocker.write_text("")
-    assert choose_cache_dir(blocker, {"NUMBA_CACHE_DIR": "/somewhere"}) is None
+    assert choose_cache_dir(blocker, {"NUMBA_CACHE_DIR": "/somewhere"}, "abc") is None
 
 
 def test_numba_cache_falls_back_to_a_writable_dir_when_the_source_is_read_only(
@@ -155,10 +169,10 @@ def test_numba_cache_falls_back_to_a_writable_dir_when_the_source_is_read_only(
 ) -> None:
     blocker = tmp_path / "not_a_dir"  # a file: nothing can be created beneath it
     blocker.write_text("")
-    chosen = choose_cache_dir(blocker, {"XDG_CACHE_HOME": str(tmp_path / "cache")})
-    assert chosen == str(tmp_path / "cache" / "kalman-pairs" / "numba")
+    chosen = choose_cache_dir(blocker, {"XDG_CACHE_HOME": str(tmp_path / "cache")}, "abc")
+    assert chosen == str(tmp_path / "cache" / "kalman-pairs" / "numba-abc")
     assert os.access(chosen, os.W_OK)
-    home_blocked = choose_cache_dir(blocker, {"XDG_CACHE_HOME": str(blocker)})
+    home_blocked = choose_cache_dir(blocker, {"XDG_CACHE_HOME": str(blocker)}, "abc")
     assert home_blocked is not None and os.access(home_blocked, os.W_OK)
 
 
