@@ -36,9 +36,6 @@ import numpy as np
 from numba import njit
 
 from research.coint.reference import COLLINEAR_RSQUARED
-from research.fast.cache import configure_numba_cache
-
-configure_numba_cache()  # before any kernel is compiled or loaded: see research/fast/cache.py
 
 OK, COLLINEAR, NEEDS_REFERENCE = 0, 1, 2
 AIC_TIE_TOL = 1e-6  # absolute, on AIC values of order -2n log(sigma); noise is ~1e-10

@@ -13,10 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from research.fast.cache import configure_numba_cache
 from research.fast.kernels import tree_sum
-
-configure_numba_cache()
 
 # Columns of the per-config metrics matrix.
 FINAL_VALUE, TOTAL_RETURN, SHARPE, MAX_DD_PCT, MAX_DD_ABS, TOTAL_TRADES, N_METRICS = range(7)

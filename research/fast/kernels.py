@@ -19,10 +19,7 @@ import math
 import numpy as np
 from numba import njit
 
-from research.fast.cache import configure_numba_cache
 from research.fast.simd import eight_lane_sum
-
-configure_numba_cache()
 
 _BLOCK = 128  # numpy's PW_BLOCKSIZE
 

@@ -14,9 +14,6 @@ from numba import njit
 
 from research.fast import zblocks
 from research.fast.account import closes_trade, execute, hold, mark, record_fill
-from research.fast.cache import configure_numba_cache
-
-configure_numba_cache()
 
 
 @njit(cache=True, inline="always")

@@ -29,10 +29,7 @@ from research.fast.account import (  # the metrics columns are part of this modu
     mark,
     record_fill,
 )
-from research.fast.cache import configure_numba_cache
 from research.fast.pair_kernel import run_pair
-
-configure_numba_cache()
 
 __all__ = [
     "FINAL_VALUE",

@@ -14,10 +14,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from research.fast.cache import configure_numba_cache
-
-configure_numba_cache()
-
 BLOCK = 16
 LO, HI, ABS_LO, ABS_HI, N_EXTREMES = range(5)
 
