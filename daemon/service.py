@@ -13,7 +13,8 @@ ready. From then on:
 * a failed session is retried after ``schedule.retry_after_s``; after ``max_attempts`` the
   job halts, and the service stays up saying why (``STATUS=``, ``catch_up_halted``);
 * SIGTERM/SIGINT: STOPPING=1, the running session finishes (a catch-up stops before the next
-  one), the store is closed, exit 0.
+  one), the store is closed, exit 0. The scheduler is stopped without waiting for its job:
+  APScheduler 3 would wait while holding the job-store lock that a finishing fire needs.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ class Service:
         self._ctx: DaemonContext | None = None
         self._job: SessionJob | None = None
         self._log: Any = None
+        self._ctx_closed = False  # read and written on the cycle thread only
 
     def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         self.stop_requested.set()
@@ -222,13 +224,23 @@ class Service:
         """APScheduler's job: hand the tick to the cycle thread and wait, so the job counts
         as running (max_instances=1) for as long as the cycle does."""
         assert self._job is not None
-        report, last = self._cycle.submit(self._tick).result()
+        if self.stop_requested.is_set():
+            return
+        try:
+            tick = self._cycle.submit(self._tick)
+        except RuntimeError:  # the cycle thread is gone: the service is stopping
+            return
+        report, last = tick.result()
+        if self.stop_requested.is_set():
+            return  # STOPPING=1 has been sent; say nothing more, schedule nothing more
         self.notifier.status(self._status_line(report, last))
-        if report.status is TickStatus.FAILED and not self.stop_requested.is_set():
+        if report.status is TickStatus.FAILED:
             self._schedule_retry()
 
     def _tick(self) -> tuple[TickReport, date | None]:
         assert self._job is not None and self._ctx is not None
+        if self._ctx_closed:
+            return TickReport(TickStatus.STOPPED, message="the service is stopping"), None
         report = self._job.tick()
         return report, self._ctx.store.last_completed_session()
 
@@ -254,16 +266,26 @@ class Service:
         return f"{report.status.value}: {tail}"
 
     def _shutdown(self, ctx: DaemonContext) -> None:
+        self.stop_requested.set()
         self.notifier.stopping("stopping: finishing the running cycle")
         if self._log is not None:
             self._log.info("service_stopping")
         if self._scheduler is not None and self._scheduler.running:
-            # Waits for a running fire, which waits for its cycle to finish.
-            self._scheduler.shutdown(wait=True)
-        self._cycle.submit(ctx.close).result()
+            # wait=False: APScheduler's shutdown(wait=True) waits for running jobs while it
+            # holds its job-store lock, and a fire that is just finishing takes that lock
+            # (next fire time, retry job): a deadlock. Stopping the dispatch is enough; the
+            # cycle thread below is what a running fire is waiting on.
+            self._scheduler.shutdown(wait=False)
+        # The cycle thread runs one task at a time in order: a tick already handed over
+        # finishes first, and any later one sees the store closed and does nothing.
+        self._cycle.submit(self._close_store, ctx).result()
         self._cycle.shutdown(wait=True)
         if self._log is not None:
             self._log.info("service_stopped", exit_code=0)
+
+    def _close_store(self, ctx: DaemonContext) -> None:
+        self._ctx_closed = True
+        ctx.close()
 
 
 def _describe(spec: ScheduleSpec) -> str:

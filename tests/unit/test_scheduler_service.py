@@ -174,3 +174,47 @@ def test_a_stuck_cycle_stops_the_watchdog_pings_until_it_moves_again(tmp_path: P
         listener.close()
     assert not runner.is_alive()
     assert any(msg.startswith("READY=1") for _, msg in received)
+
+
+def test_a_stop_while_a_fire_is_finishing_exits_promptly(tmp_path: Path) -> None:
+    """Regression: APScheduler 3's ``shutdown(wait=True)`` holds its job-store lock while it
+    waits for running jobs, and a finishing fire takes that lock (next fire time for the status
+    line, the retry job). A SIGTERM landing while a session ran deadlocked the service. Here the
+    session only returns once the service is inside its shutdown, and it fails, so the fire
+    goes down the retry path too."""
+    closes = make_closes(n_bars=60, start="2024-01-02")
+    prices, config = write_inputs(tmp_path, closes, make_config(closes))
+    last = closes.index[-1]
+    settings = settings_for(
+        tmp_path,
+        prices,
+        config,
+        schedule=ScheduleSettings(interval_s=3600, retry_after_s=1),
+        clock=ClockSettings(fixed_now=datetime.combine(last, dtime(23, 30), tzinfo=UTC)),
+    )
+    logs = io.StringIO()
+    service = Service(settings, {}, stream=logs)
+    session_started = threading.Event()
+
+    def session_outliving_the_stop(session: object) -> object:
+        session_started.set()
+        wait_until(lambda: "service_stopping" in logs.getvalue())
+        time.sleep(0.3)  # the main thread is now inside the scheduler's shutdown
+        raise ConnectionError("broker went away")
+
+    service._run_session = session_outliving_the_stop  # type: ignore[assignment,method-assign]
+    runner = threading.Thread(target=service.run)
+    runner.start()
+    try:
+        assert session_started.wait(20)
+        service.request_stop()
+        runner.join(20)
+    finally:
+        alive = runner.is_alive()
+    assert not alive, "the service did not stop within 20 s of the stop request"
+    names = [json.loads(line)["event"] for line in logs.getvalue().splitlines()]
+    assert "session_run_crashed" in names
+    assert "session_retry_scheduled" not in names  # nothing is scheduled once stopping
+    # The session's own lines land between the two: it was still running at the stop.
+    assert names.index("service_stopping") < names.index("session_run_crashed")
+    assert names[-1] == "service_stopped"
