@@ -125,7 +125,8 @@ def test_a_stuck_cycle_stops_the_watchdog_pings_until_it_moves_again(tmp_path: P
         {"WATCHDOG_USEC": "100000"},  # ping every 50 ms
         notifier=SystemdNotifier(f"@{name}"),
         stream=logs,
-        stuck_after=timedelta(seconds=0.5),
+        # Long enough that even a loaded machine pings (every 50 ms) before the cycle is stuck.
+        stuck_after=timedelta(seconds=1.5),
     )
     runner = threading.Thread(target=service.run)
     runner.start()
