@@ -23,6 +23,7 @@ import logging
 import os
 import signal
 import threading
+import time as _time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -59,8 +60,8 @@ from shared.errors import PairsError
 # running after this is stuck, and the watchdog should restart the service.
 STUCK_AFTER = timedelta(minutes=30)
 RETRY_JOB_ID = "session-retry"
-# Without a systemd watchdog the main thread still wakes up this often (signals, liveness).
-_IDLE_WAKE_S = 30.0
+# How often the main thread looks for a stop request (and pings the watchdog when one is due).
+_STOP_POLL_S = 0.25
 
 
 def schedule_spec(settings: DaemonSettings) -> ScheduleSpec:
@@ -113,6 +114,7 @@ class Service:
         self.notifier = notifier or SystemdNotifier.from_environ(environ)
         self.stream = stream
         self.stop_requested = threading.Event()
+        self._stop_signalled = False  # set by request_stop; see there
         # All store access happens on this one thread (see the module docstring).
         self._cycle = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cycle")
         self._scheduler: BackgroundScheduler | None = None
@@ -122,7 +124,18 @@ class Service:
         self._ctx_closed = False  # read and written on the cycle thread only
 
     def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
-        self.stop_requested.set()
+        """Ask the service to stop; safe as a signal handler and from any thread.
+
+        It only sets a flag. ``Event.set`` takes the event's lock, and a handler runs on the main
+        thread between two bytecodes, possibly while that thread holds the very same lock inside
+        ``Event.wait``: a handler calling ``set`` can deadlock the process. The main loop turns
+        the flag into ``stop_requested`` within ``_STOP_POLL_S``."""
+        self._stop_signalled = True
+
+    def _stopping(self) -> bool:
+        if self._stop_signalled:
+            self.stop_requested.set()
+        return self.stop_requested.is_set()
 
     def run(self) -> int:
         self.notifier.status("starting: opening the state store")
@@ -132,7 +145,7 @@ class Service:
             self._cycle.shutdown(wait=True)
             raise
         try:
-            if not self.stop_requested.is_set():
+            if not self._stopping():
                 self._serve(ctx)
         finally:
             self._shutdown(ctx)
@@ -161,7 +174,7 @@ class Service:
             log=ctx.logger.bind(component="scheduler"),
             policy=catch_up_policy(self.settings),
             calendar=session_calendar(ctx),
-            should_stop=self.stop_requested.is_set,
+            should_stop=self._stopping,
         )
         return ctx
 
@@ -207,10 +220,14 @@ class Service:
             watchdog_ping_s=ping_every,
             notify=self.notifier.enabled,
         )
-        wake = ping_every if ping_every is not None else _IDLE_WAKE_S
-        while not self.stop_requested.wait(wake):
-            if ping_every is not None and self._healthy():
-                self.notifier.watchdog()
+        poll = _STOP_POLL_S if ping_every is None else min(_STOP_POLL_S, ping_every)
+        next_ping = _time.monotonic()
+        while not self._stopping():
+            _time.sleep(poll)
+            if ping_every is not None and _time.monotonic() >= next_ping:
+                next_ping = _time.monotonic() + ping_every
+                if self._healthy():
+                    self.notifier.watchdog()
 
     def _healthy(self) -> bool:
         assert self._job is not None and self._scheduler is not None
@@ -224,14 +241,14 @@ class Service:
         """APScheduler's job: hand the tick to the cycle thread and wait, so the job counts
         as running (max_instances=1) for as long as the cycle does."""
         assert self._job is not None
-        if self.stop_requested.is_set():
+        if self._stopping():
             return
         try:
             tick = self._cycle.submit(self._tick)
         except RuntimeError:  # the cycle thread is gone: the service is stopping
             return
         report, last = tick.result()
-        if self.stop_requested.is_set():
+        if self._stopping():
             return  # STOPPING=1 has been sent; say nothing more, schedule nothing more
         self.notifier.status(self._status_line(report, last))
         if report.status is TickStatus.FAILED:

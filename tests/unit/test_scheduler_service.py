@@ -219,3 +219,24 @@ def test_a_stop_while_a_fire_is_finishing_exits_promptly(tmp_path: Path) -> None
     # The session's own lines land between the two: it was still running at the stop.
     assert names.index("service_stopping") < names.index("session_run_crashed")
     assert names[-1] == "service_stopped"
+
+
+def test_request_stop_takes_no_lock_so_a_signal_handler_cannot_deadlock(tmp_path: Path) -> None:
+    """``request_stop`` is the SIGTERM handler, and a handler runs on the main thread between
+    two bytecodes: possibly inside ``Event.wait`` while that thread holds the event's own lock.
+    Here the lock is held the same way (CPython's ``Event`` keeps it as ``_cond``); a handler
+    that called ``Event.set`` would block forever on it."""
+    closes = make_closes(n_bars=30, start="2024-01-02")
+    prices, config = write_inputs(tmp_path, closes, make_config(closes))
+    service = Service(settings_for(tmp_path, prices, config), {})
+
+    def handler_while_the_lock_is_held() -> None:
+        with service.stop_requested._cond:  # type: ignore[attr-defined]
+            service.request_stop(15, None)
+
+    handler = threading.Thread(target=handler_while_the_lock_is_held, daemon=True)
+    handler.start()
+    handler.join(5)
+    assert not handler.is_alive(), "request_stop blocked on the stop event's lock"
+    assert service._stopping()  # the main loop's next look turns the flag into the event
+    assert service.stop_requested.is_set()
