@@ -71,46 +71,6 @@ class ScreenResult:
     verification: VerifyReport | None = None
 
 
-def screen_pairs(
-    prices: pd.DataFrame,
-    *,
-    pvalue_threshold: float = 0.05,
-    engine: str = "statsmodels",
-    progress: bool = True,
-    direction: str = "seed",
-    keep: str = "either",
-    method: str = "eg",
-    select_on: str = "pvalue",
-    workers: int | None = None,
-    scheduler: str | None = None,
-    verify: int = 0,
-    johansen_lags: int = 1,
-) -> pd.DataFrame:
-    """Screen every pair of ``prices`` (one column per ticker) for cointegration.
-
-    Returns the kept pairs (``select_on`` < ``pvalue_threshold``) with :data:`SEED_COLUMNS`
-    first. ``workers`` caps local threads (default: all cores), ``scheduler`` (``tcp://...``)
-    runs the fast engine on a Dask cluster, ``verify`` re-checks that many sampled pairs with
-    statsmodels and raises ScreenVerificationError on a difference beyond 1e-9. Warns
-    (MultipleTestingWarning) with the expected number of false positives when selecting on
-    raw p-values.
-    """
-    return run_screen(
-        prices,
-        pvalue_threshold=pvalue_threshold,
-        engine=engine,
-        progress=progress,
-        direction=direction,
-        keep=keep,
-        method=method,
-        select_on=select_on,
-        workers=workers,
-        scheduler=scheduler,
-        verify=verify,
-        johansen_lags=johansen_lags,
-    ).table
-
-
 def run_screen(
     prices: pd.DataFrame,
     *,
@@ -126,7 +86,15 @@ def run_screen(
     verify: int = 0,
     johansen_lags: int = 1,
 ) -> ScreenResult:
-    """:func:`screen_pairs` with what the run did: counts, verification."""
+    """Screen every pair of ``prices`` (one column per ticker) for cointegration.
+
+    ``.table`` holds the kept pairs (``select_on`` < ``pvalue_threshold``) with
+    :data:`SEED_COLUMNS` first, beside the run's counts and verification. ``workers`` caps local
+    threads (default: all cores), ``scheduler`` (``tcp://...``) runs the fast engine on a Dask
+    cluster, ``verify`` re-checks that many sampled pairs with statsmodels and raises
+    ScreenVerificationError on a difference beyond 1e-9. Warns (MultipleTestingWarning) with the
+    expected number of false positives when selecting on raw p-values.
+    """
     _check_options(pvalue_threshold, engine, direction, keep, method, select_on)
     universe = build_universe(prices)
     pairs = ordered_pairs(universe.n_tickers, direction)

@@ -13,7 +13,7 @@ import hashlib
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -101,6 +101,21 @@ def result_row(params: StrategyParams, metrics: dict[str, Any]) -> dict[str, Any
         value = metrics.get(c)
         row[c] = np.nan if value is None else value
     return row
+
+
+def row_params(row: pd.Series) -> StrategyParams:
+    """The parameters of one results-table row, as Python types (the inverse of
+    :func:`result_row`)."""
+    return StrategyParams(
+        window=int(row["window"]),
+        entry_z=float(row["entry_z"]),
+        exit_z=float(row["exit_z"]),
+        stop_z=float(row["stop_z"]),
+        stake=int(row["stake"]),
+        long_only=bool(row["long_only"]),
+        delta=float(row["delta"]),
+        R=float(row["R"]),
+    )
 
 
 def rank_results(results: pd.DataFrame) -> pd.DataFrame:
@@ -287,14 +302,7 @@ def build_config(
     """The production config from the best row: the seed's keys plus pairs, data window,
     selection metrics and provenance."""
     return ProdConfig(
-        window=int(best["window"]),
-        entry_z=float(best["entry_z"]),
-        exit_z=float(best["exit_z"]),
-        stop_z=float(best["stop_z"]),
-        stake=int(best["stake"]),
-        long_only=bool(best["long_only"]),
-        delta=float(best["delta"]),
-        R=float(best["R"]),
+        **asdict(row_params(best)),
         initial_cash=float(grid.initial_cash),
         commission=float(grid.commission),
         pairs=pair_configs(selected),

@@ -1,6 +1,6 @@
 """Engle-Granger cointegration screening: the statsmodels reference path and a compiled path
 that returns statsmodels' own numbers. The public entry point is
-:func:`research.cointegration.screen_pairs`."""
+:func:`research.cointegration.run_screen`."""
 
 from research.fast.cache import configure_numba_cache
 

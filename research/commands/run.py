@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from research.cointegration import ENGINES as SCREEN_ENGINES
-from research.cointegration import MultipleTestingWarning, screen_pairs
+from research.cointegration import MultipleTestingWarning, run_screen
 from research.commands.prices import add_cleaning_arguments, clean_and_write, load_raw
 from research.commands.screen import write_pairs
 from research.commands.select import add_selection_arguments, select_and_write
@@ -94,13 +94,13 @@ def run(args: argparse.Namespace) -> int:
     _step("2/4 screen")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MultipleTestingWarning)
-        screened = screen_pairs(
+        screened = run_screen(
             prices,
             pvalue_threshold=args.pvalue,
             engine=args.screen_engine,
             progress=progress,
             select_on=args.select_on,
-        )
+        ).table
     for warning in caught:  # one readable line instead of a Python warning with a source line
         _say(f"warning: {warning.message}")
     write_pairs(screened, layout)

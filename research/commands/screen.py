@@ -124,22 +124,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def screen_to_csv(
-    layout: ArtifactLayout,
-    *,
-    prices_path: Path | None = None,
-    pvalue_threshold: float = 0.05,
-    engine: str = "fast",
-    progress: bool = True,
-) -> Path:
-    """Screen the prices and write the pairs CSV; returns its path (for ``run``)."""
-    prices = read_prices(layout, prices_path)
-    table = coint.screen_pairs(
-        prices, pvalue_threshold=pvalue_threshold, engine=engine, progress=progress
-    )
-    return write_pairs(table, layout)
-
-
 def read_prices(layout: ArtifactLayout, prices_path: Path | None) -> pd.DataFrame:
     return read_wide_csv(prices_path) if prices_path is not None else read_cleaned(layout)
 

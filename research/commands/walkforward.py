@@ -103,14 +103,14 @@ def _chooser(args: argparse.Namespace, layout: ArtifactLayout) -> PairChooser:
                 "or use --rescreen to screen on every train window"
             )
         return fixed_pairs(pairs_from_table(pd.read_csv(path)))
-    from research.cointegration import screen_pairs  # statsmodels is slow to import
+    from research.cointegration import run_screen  # statsmodels is slow to import
 
     def choose(train: pd.DataFrame) -> list[Any]:
         with warnings.catch_warnings():  # the multiple-testing note would repeat every fold
             warnings.simplefilter("ignore")
-            table = screen_pairs(
+            table = run_screen(
                 train, pvalue_threshold=args.pvalue, engine=args.screen_engine, progress=False
-            )
+            ).table
         return pairs_from_table(
             select_top_non_overlapping_pairs(table, args.max_pairs, args.sort_by)
         )

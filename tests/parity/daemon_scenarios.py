@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pandas as pd
 
 from research.engines import get_engine
 from research.grid import SEED_GRID
 from research.market_data import align_closes
-from research.optimize import rank_results, run_grid
+from research.optimize import rank_results, row_params, run_grid
 from research.synthetic import PLANTED, generate_universe
 from shared.strategy import Pair
 from tests.parity import synthetic_pairs as sp
@@ -25,19 +27,11 @@ def seed_best_case(n_sessions: int = SEED_BEST_SESSIONS) -> Case:
     symbols = sorted({s for p in pairs for s in (p.asset_1, p.asset_2)})
     data = align_closes(universe, symbols)
     ranked = rank_results(run_grid(data, pairs, SEED_GRID, get_engine("fast"), progress=False))
-    best = ranked.iloc[0]
     closes = as_daily(universe[symbols])
     config = config_for(
         closes,
         pairs,
-        window=int(best["window"]),
-        entry_z=float(best["entry_z"]),
-        exit_z=float(best["exit_z"]),
-        stop_z=float(best["stop_z"]),
-        stake=int(best["stake"]),
-        long_only=bool(best["long_only"]),
-        delta=float(best["delta"]),
-        R=float(best["R"]),
+        **asdict(row_params(ranked.iloc[0])),
         initial_cash=SEED_GRID.initial_cash,
         commission=SEED_GRID.commission,
     )

@@ -149,3 +149,24 @@ def margin_at_fill(seed: int, n_bars: int = 300) -> Dataset:
             return Dataset(f"margin_at_fill_{seed}", base.prices, base.pairs, initial_cash=cash)
         break  # the first buy decides: later ones depend on the cash path
     raise ValueError(f"seed {seed}: the first buy's price did not rise; pick another seed")
+
+
+def broker_edge_cases() -> dict[str, tuple[Dataset, StrategyParams]]:
+    """By id, a dataset and parameters that hit each broker rule every engine copies from
+    backtrader: an opening nullified at fill, a buy rejected at submission, a leg of size 0 and
+    three pairs sharing one cash balance."""
+    return {
+        "nullified_at_fill": (margin_at_fill(2), MARGIN_AT_FILL_PARAMS),
+        "rejected_at_submission": (
+            margin_squeeze(3),
+            StrategyParams(window=45, entry_z=2.0, stop_z=3.5, stake=50),
+        ),
+        "size_zero_leg": (
+            tiny_beta(4, n_bars=300),
+            StrategyParams(window=60, entry_z=2.5, stake=25),
+        ),
+        "three_pairs_one_cash": (
+            portfolio(2, n_pairs=3, n_bars=300),
+            StrategyParams(window=45, entry_z=2.0, stake=75),
+        ),
+    }

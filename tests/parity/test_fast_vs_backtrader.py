@@ -33,6 +33,8 @@ from shared.strategy import Pair, StrategyParams
 from tests.oracle.seed_backtrader import build_ohlc_dict, run_backtest_for_params
 from tests.parity import synthetic_pairs as sp
 
+EDGE_CASES = sp.broker_edge_cases()
+
 KINDS = ("mean_reverting", "trending", "jumps", "flat", "expensive", "tiny_beta", "negative_beta")
 ENGINE = FastEngine()
 
@@ -228,16 +230,7 @@ def test_fast_engine_equals_backtrader_metrics_and_fills(scenario: Scenario) -> 
     assert_same_fills(result.fills, strat.fills, label)
 
 
-@pytest.mark.parametrize(
-    ("dataset", "params"),
-    [
-        (sp.margin_at_fill(2), sp.MARGIN_AT_FILL_PARAMS),
-        (sp.margin_squeeze(3), StrategyParams(window=45, entry_z=2.0, stop_z=3.5, stake=50)),
-        (sp.tiny_beta(4, n_bars=300), StrategyParams(window=60, entry_z=2.5, stake=25)),
-        (sp.portfolio(2, n_pairs=3, n_bars=300), StrategyParams(window=45, entry_z=2.0, stake=75)),
-    ],
-    ids=["nullified_at_fill", "rejected_at_submission", "size_zero_leg", "three_pairs_one_cash"],
-)
+@pytest.mark.parametrize(("dataset", "params"), list(EDGE_CASES.values()), ids=list(EDGE_CASES))
 def test_fast_engine_reproduces_backtrader_broker_edge_cases(
     dataset: sp.Dataset, params: StrategyParams
 ) -> None:

@@ -43,6 +43,8 @@ from tests.parity.test_fast_vs_backtrader import (
     scenarios,
 )
 
+EDGE_CASES = sp.broker_edge_cases()
+
 WHERE = ("open", "mid", "first")
 SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 
@@ -136,16 +138,7 @@ def test_backtrader_goes_live_like_the_fast_engine(case: GoLive) -> None:
     assert_nothing_before_go_live(bt, case.bar, case.scenario.initial_cash, label)
 
 
-@pytest.mark.parametrize(
-    ("dataset", "params"),
-    [
-        (sp.margin_at_fill(2), sp.MARGIN_AT_FILL_PARAMS),
-        (sp.margin_squeeze(3), StrategyParams(window=45, entry_z=2.0, stop_z=3.5, stake=50)),
-        (sp.tiny_beta(4, n_bars=300), StrategyParams(window=60, entry_z=2.5, stake=25)),
-        (sp.portfolio(2, n_pairs=3, n_bars=300), StrategyParams(window=45, entry_z=2.0, stake=75)),
-    ],
-    ids=["nullified_at_fill", "rejected_at_submission", "size_zero_leg", "three_pairs_one_cash"],
-)
+@pytest.mark.parametrize(("dataset", "params"), list(EDGE_CASES.values()), ids=list(EDGE_CASES))
 def test_engines_go_live_alike_inside_an_open_signal_on_broker_edge_cases(
     dataset: sp.Dataset, params: StrategyParams
 ) -> None:

@@ -14,7 +14,6 @@ from research.cointegration import (
     SEED_COLUMNS,
     MultipleTestingWarning,
     run_screen,
-    screen_pairs,
 )
 from shared.errors import ConfigError, DataError
 
@@ -43,7 +42,7 @@ def _universe(n: int = 400, seed: int = 5) -> pd.DataFrame:
 def _quiet_screen(prices: pd.DataFrame, **kw: object) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MultipleTestingWarning)
-        return screen_pairs(prices, progress=False, **kw)  # type: ignore[arg-type]
+        return run_screen(prices, progress=False, **kw).table  # type: ignore[arg-type]
 
 
 def test_bh_qvalues_match_a_hand_computation() -> None:
@@ -117,13 +116,13 @@ def test_both_directions_report_both_rows_of_a_kept_pair() -> None:
 def test_selecting_on_qvalue_keeps_a_subset_and_raw_pvalues_warn() -> None:
     prices = _universe()
     with pytest.warns(MultipleTestingWarning, match=r"10 tests at 0.05 .* about 0\.5 pairs"):
-        by_p = screen_pairs(prices, engine="fast", progress=False)
+        by_p = run_screen(prices, engine="fast", progress=False).table
     by_q = _quiet_screen(prices, engine="fast", select_on="qvalue")
     assert (by_q["qvalue"] < 0.05).all()
     assert set(by_q.index) <= set(by_p.index)
     with warnings.catch_warnings():
         warnings.simplefilter("error", MultipleTestingWarning)
-        screen_pairs(prices, engine="fast", progress=False, select_on="qvalue")
+        run_screen(prices, engine="fast", progress=False, select_on="qvalue")
 
 
 def test_johansen_path_screens_symmetrically() -> None:
@@ -166,11 +165,11 @@ def test_bad_price_tables_are_rejected_with_the_ticker_named(
 
 def test_unknown_options_are_config_errors_naming_the_option() -> None:
     with pytest.raises(ConfigError, match="engine"):
-        screen_pairs(_universe(), engine="gpu")
+        run_screen(_universe(), engine="gpu")
     with pytest.raises(ConfigError, match="direction"):
-        screen_pairs(_universe(), method="johansen", direction="both")
+        run_screen(_universe(), method="johansen", direction="both")
     with pytest.raises(ConfigError, match="pvalue_threshold"):
-        screen_pairs(_universe(), pvalue_threshold=0.0)
+        run_screen(_universe(), pvalue_threshold=0.0)
 
 
 def test_pairs_with_too_little_overlap_are_skipped_not_tested() -> None:

@@ -206,13 +206,10 @@ def test_a_stop_while_a_fire_is_finishing_exits_promptly(tmp_path: Path) -> None
     service._run_session = session_outliving_the_stop  # type: ignore[assignment,method-assign]
     runner = threading.Thread(target=service.run)
     runner.start()
-    try:
-        assert session_started.wait(20)
-        service.request_stop()
-        runner.join(20)
-    finally:
-        alive = runner.is_alive()
-    assert not alive, "the service did not stop within 20 s of the stop request"
+    assert session_started.wait(20)
+    service.request_stop()
+    runner.join(20)
+    assert not runner.is_alive(), "the service did not stop within 20 s of the stop request"
     names = [json.loads(line)["event"] for line in logs.getvalue().splitlines()]
     assert "session_run_crashed" in names
     assert "session_retry_scheduled" not in names  # nothing is scheduled once stopping

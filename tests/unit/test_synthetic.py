@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from statsmodels.tsa.stattools import coint
 
-from research.cointegration import screen_pairs
+from research.cointegration import run_screen
 from research.engines import get_engine
 from research.grid import SEED_GRID
 from research.market_data import align_closes, pair_symbols
@@ -74,7 +74,7 @@ def test_planted_pairs_are_cointegrated_with_their_hedge_ratio(universe, planted
 def test_the_default_sample_is_a_working_demo_for_the_seed_grid(universe) -> None:
     """The offline default must exercise every step: several pairs pass the screen, selection
     has overlaps to resolve, and the best seed-grid configuration actually trades."""
-    screened = screen_pairs(universe, engine="fast", progress=False)
+    screened = run_screen(universe, engine="fast", progress=False).table
     assert len(screened) >= 4
     selected = select_top_non_overlapping_pairs(screened)
     assert len(selected) < len(screened)  # overlapping pairs were skipped
