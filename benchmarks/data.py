@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from research.grid import Grid
-from research.prices import read_wide_csv
+from research.data.prices import read_wide_csv
+from research.search.grid import Grid
 
 # ~2,000 configs: 5 windows x 4 entries x 4 exits x 4 stops x 3 stakes x 2 sides = 1,920.
 SWEEP_GRID = Grid(

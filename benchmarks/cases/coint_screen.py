@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.data import load_prices, synthetic_universe
-from research.coint import engines
-from research.coint.reference import engle_granger, single_threaded_blas
-from research.coint.universe import Universe, build_universe, ordered_pairs
-from research.cointegration import MultipleTestingWarning, run_screen
+from research.screen.coint import engines
+from research.screen.coint.reference import engle_granger, single_threaded_blas
+from research.screen.coint.universe import Universe, build_universe, ordered_pairs
+from research.screen.pipeline import MultipleTestingWarning, run_screen
 
 N_TICKERS = 100
 STATSMODELS_SAMPLE = 150

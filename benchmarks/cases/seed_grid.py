@@ -18,12 +18,12 @@ import time
 from typing import Any
 
 from benchmarks.data import load_prices, pick_pair
-from research.backtest_bt import BacktraderEngine
-from research.fast_engine import FastEngine
-from research.grid import SEED_GRID
-from research.market_data import align_closes
-from research.sweep import ols_hedge_ratio
-from research.verification import VERIFY_METRICS, metrics_agree
+from research.backtest.backtrader_engine import BacktraderEngine
+from research.backtest.fast_engine import FastEngine
+from research.backtest.verification import VERIFY_METRICS, metrics_agree
+from research.data.market_data import align_closes
+from research.search.grid import SEED_GRID
+from research.search.sweep import ols_hedge_ratio
 from shared.strategy import Pair
 
 TARGET_RATIO = 10_000
@@ -42,7 +42,7 @@ def _same_fills(a: list[Any] | None, b: list[Any] | None) -> bool:
 
 def cold_compile_seconds() -> float:
     """Compile time with an empty numba cache, in a fresh interpreter (what a first run pays)."""
-    code = "from research.fast_engine import FastEngine; print(FastEngine().warm_up())"
+    code = "from research.backtest.fast_engine import FastEngine; print(FastEngine().warm_up())"
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
         done = subprocess.run(

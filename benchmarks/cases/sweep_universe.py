@@ -14,8 +14,8 @@ from typing import Any
 import psutil
 
 from benchmarks.data import SWEEP_GRID, load_prices
-from research.fast_engine import FastEngine
-from research.sweep import all_pairs, iter_pair_data, open_executor, run_sweep
+from research.backtest.fast_engine import FastEngine
+from research.search.sweep import all_pairs, iter_pair_data, open_executor, run_sweep
 
 TARGET_PEAK_BYTES = 1 << 30
 

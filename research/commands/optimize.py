@@ -10,16 +10,21 @@ from typing import Any
 
 import pandas as pd
 
-from research.engines import DEFAULT_ENGINE, engine_names
-from research.grid import SEED_GRID, load_grid
+from research.backtest.registry import DEFAULT_ENGINE, engine_names
+from research.data.prices import read_cleaned, read_source_label, read_wide_csv
 from research.layout import ArtifactLayout
-from research.optimize import RESULT_COLUMNS, describe_evidence, file_sha256, optimize_and_write
-from research.prices import read_cleaned, read_source_label, read_wide_csv
-from research.selection import (
+from research.screen.selection import (
     SEED_MAX_PAIRS,
     SORT_CHOICES,
     pairs_from_table,
     select_top_non_overlapping_pairs,
+)
+from research.search.grid import SEED_GRID, load_grid
+from research.search.optimize import (
+    RESULT_COLUMNS,
+    describe_evidence,
+    file_sha256,
+    optimize_and_write,
 )
 from shared.errors import DataError
 

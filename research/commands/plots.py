@@ -9,9 +9,9 @@ from typing import Any
 import pandas as pd
 
 from research.commands.backtest import read_config, window_closes
+from research.data.prices import read_cleaned, read_wide_csv
 from research.layout import ArtifactLayout
-from research.plots import write_report_plots
-from research.prices import read_cleaned, read_wide_csv
+from research.report.plots import write_report_plots
 
 
 def register(subparsers: Any) -> None:

@@ -16,8 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from research.layout import ArtifactLayout
-from research.prices import (
+from research.data.prices import (
     DEFAULT_MIN_BARS,
     DEFAULT_MIN_COVERAGE,
     CleaningReport,
@@ -27,9 +26,10 @@ from research.prices import (
     restrict_columns,
     write_cleaned,
 )
-from research.synthetic import DEFAULT_SEED, DEFAULT_SESSIONS, DEFAULT_START, generate_universe
-from research.synthetic import source_label as synthetic_label
-from research.yahoo import PriceFetcher, YFinanceFetcher, download_closes
+from research.data.synthetic import DEFAULT_SEED, DEFAULT_SESSIONS, DEFAULT_START, generate_universe
+from research.data.synthetic import source_label as synthetic_label
+from research.data.yahoo import PriceFetcher, YFinanceFetcher, download_closes
+from research.layout import ArtifactLayout
 from shared.errors import DataError
 
 

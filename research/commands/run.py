@@ -17,16 +17,21 @@ from typing import Any
 
 import pandas as pd
 
-from research.cointegration import ENGINES as SCREEN_ENGINES
-from research.cointegration import MultipleTestingWarning, run_screen
+from research.backtest.registry import DEFAULT_ENGINE, engine_names
 from research.commands.prices import add_cleaning_arguments, clean_and_write, load_raw
 from research.commands.screen import write_pairs
 from research.commands.select import add_selection_arguments, select_and_write
-from research.engines import DEFAULT_ENGINE, engine_names
-from research.grid import SEED_GRID, load_grid
+from research.data.synthetic import DEFAULT_SEED, DEFAULT_SESSIONS
 from research.layout import ArtifactLayout
-from research.optimize import RESULT_COLUMNS, OptimizeOutcome, describe_evidence, optimize_and_write
-from research.synthetic import DEFAULT_SEED, DEFAULT_SESSIONS
+from research.screen.pipeline import ENGINES as SCREEN_ENGINES
+from research.screen.pipeline import MultipleTestingWarning, run_screen
+from research.search.grid import SEED_GRID, load_grid
+from research.search.optimize import (
+    RESULT_COLUMNS,
+    OptimizeOutcome,
+    describe_evidence,
+    optimize_and_write,
+)
 from shared.errors import DataError
 
 

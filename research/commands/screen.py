@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from research import cointegration as coint
+from research.data.prices import read_cleaned, read_wide_csv
 from research.layout import ArtifactLayout
-from research.prices import read_cleaned, read_wide_csv
+from research.screen import pipeline as coint
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from research.layout import ArtifactLayout
-from research.selection import SEED_MAX_PAIRS, SORT_CHOICES, select_top_non_overlapping_pairs
+from research.screen.selection import SEED_MAX_PAIRS, SORT_CHOICES, select_top_non_overlapping_pairs
 from shared.errors import DataError
 
 

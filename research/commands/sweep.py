@@ -3,7 +3,7 @@ process pool), a Dask ``LocalCluster`` (``--scheduler local``) or a running Dask
 (``--scheduler tcp://host:8786``), with the compiled engine.
 
 On a cluster every worker needs this project installed (the same version: tasks name
-``research.fast.sweep_worker.run_task``); only pair closes and grid slices travel, and each
+``research.backtest.fast.sweep_worker.run_task``); only pair closes and grid slices travel, and each
 worker compiles or loads the kernels once.
 """
 
@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from research.grid import SEED_GRID, load_grid
+from research.data.prices import read_cleaned, read_wide_csv
 from research.layout import ArtifactLayout
-from research.prices import read_cleaned, read_wide_csv
+from research.search.grid import SEED_GRID, load_grid
 from shared.errors import DataError
 
 if TYPE_CHECKING:
-    from research.sweep import PairSpec
+    from research.search.sweep import PairSpec
 
 PAIR_SOURCES = ("selected", "screened", "all")
 
@@ -72,9 +72,9 @@ def register(subparsers: Any) -> None:
 def _pair_specs(
     args: argparse.Namespace, layout: ArtifactLayout, prices: pd.DataFrame
 ) -> list[PairSpec]:
-    # Imported here, not at the top: research.sweep loads numba, which the CLI must not pay
+    # Imported here, not at the top: research.search.sweep loads numba, which the CLI must not pay
     # for on other commands.
-    from research.sweep import all_pairs
+    from research.search.sweep import all_pairs
 
     if args.pairs is None and args.pairs_from == "all":
         specs = all_pairs(prices)
@@ -116,8 +116,8 @@ def _window(prices: pd.DataFrame, start: date | None, end: date | None) -> pd.Da
 
 
 def run(args: argparse.Namespace) -> int:
-    from research.fast_engine import FastEngine
-    from research.sweep import iter_pair_data, open_executor, run_sweep
+    from research.backtest.fast_engine import FastEngine
+    from research.search.sweep import iter_pair_data, open_executor, run_sweep
 
     layout = ArtifactLayout(args.base_dir)
     prices = read_wide_csv(args.prices) if args.prices else read_cleaned(layout)

@@ -29,12 +29,9 @@ from typing import Any
 
 import pandas as pd
 
-from research.engines import DEFAULT_ENGINE, get_engine
-from research.grid import SEED_GRID, load_grid
-from research.layout import ArtifactLayout
-from research.prices import read_wide_csv
-from research.selection import SORT_CHOICES, pairs_from_table, select_top_non_overlapping_pairs
-from research.walkforward import (
+from research.backtest.registry import DEFAULT_ENGINE, get_engine
+from research.data.prices import read_wide_csv
+from research.evaluation.walkforward import (
     FoldResult,
     PairChooser,
     Span,
@@ -42,7 +39,14 @@ from research.walkforward import (
     fixed_pairs,
     walk_forward,
 )
-from research.walkforward_runs import EngineRunner, warm_start_path
+from research.evaluation.walkforward_runs import EngineRunner, warm_start_path
+from research.layout import ArtifactLayout
+from research.screen.selection import (
+    SORT_CHOICES,
+    pairs_from_table,
+    select_top_non_overlapping_pairs,
+)
+from research.search.grid import SEED_GRID, load_grid
 from shared.config import dump_config, parse_config
 from shared.errors import DataError
 
@@ -103,7 +107,7 @@ def _chooser(args: argparse.Namespace, layout: ArtifactLayout) -> PairChooser:
                 "or use --rescreen to screen on every train window"
             )
         return fixed_pairs(pairs_from_table(pd.read_csv(path)))
-    from research.cointegration import run_screen  # statsmodels is slow to import
+    from research.screen.pipeline import run_screen  # statsmodels is slow to import
 
     def choose(train: pd.DataFrame) -> list[Any]:
         with warnings.catch_warnings():  # the multiple-testing note would repeat every fold
@@ -244,7 +248,7 @@ def write_reports(
     ).to_csv(out / "walkforward_oos_equity.csv", index=False)
     (out / "walkforward_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if plots:
-        from research.plots_walkforward import plot_is_vs_oos_sharpe, plot_walkforward_equity
+        from research.report.plots_walkforward import plot_is_vs_oos_sharpe, plot_walkforward_equity
 
         plot_walkforward_equity(result, layout.report_png("walkforward_equity"))
         plot_is_vs_oos_sharpe(result, layout.report_png("walkforward_is_vs_oos"))

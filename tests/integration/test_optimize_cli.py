@@ -12,12 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from research.backtest.api import EngineResult
+from research.backtest.registry import ReferenceEngine, register_engine, unregister_engine
 from research.cli import main
-from research.engine_api import EngineResult
-from research.engines import ReferenceEngine, register_engine, unregister_engine
+from research.data.market_data import AlignedCloses
 from research.layout import ArtifactLayout
-from research.market_data import AlignedCloses
-from research.optimize import RESULT_COLUMNS, rank_results
+from research.search.optimize import RESULT_COLUMNS, rank_results
 from shared.config import parse_config
 from shared.strategy import Pair, StrategyParams
 from tests.parity import synthetic_pairs as sp
@@ -240,7 +240,7 @@ def test_missing_pairs_file_is_a_clear_error(
 
 
 def test_unavailable_or_unknown_engines_suggest_backtrader() -> None:
-    from research.engines import EngineError, get_engine
+    from research.backtest.registry import EngineError, get_engine
 
     with pytest.raises(EngineError, match="choose one of"):
         get_engine("warp")

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from research.cli import main
-from research.cointegration import SEED_COLUMNS
 from research.layout import ArtifactLayout
+from research.screen.pipeline import SEED_COLUMNS
 
 PLANTED = {("SYN_A", "SYN_B"), ("SYN_C", "SYN_D"), ("SYN_E", "SYN_F")}
 FREE = ("SYN_G", "SYN_H", "SYN_I", "SYN_J", "SYN_K")

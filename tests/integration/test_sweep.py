@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 from dask.distributed import Client, LocalCluster
 
+from research.backtest.fast_engine import FastEngine
 from research.cli import main
-from research.fast_engine import FastEngine
-from research.grid import Grid
-from research.market_data import align_closes
-from research.optimize import rank_results
-from research.sweep import all_pairs, iter_pair_data, run_sweep
+from research.data.market_data import align_closes
+from research.search.grid import Grid
+from research.search.optimize import rank_results
+from research.search.sweep import all_pairs, iter_pair_data, run_sweep
 from shared.strategy import Pair
 
 GRID = Grid(window=(20, 45), entry_z=(1.5, 2.0), stop_z=(3.5,), stake=(25, 60), long_only=(False,))

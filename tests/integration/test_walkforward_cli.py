@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from research.cli import main
+from research.data.synthetic import generate_universe
 from research.layout import ArtifactLayout
-from research.synthetic import generate_universe
 from shared.config import parse_config
 
 GRID_TOML = (

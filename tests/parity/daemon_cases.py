@@ -30,8 +30,8 @@ from daemon.cycle import run_once
 from daemon.logging import make_logger
 from daemon.settings import BrokerSettings, DaemonSettings, DataSettings
 from daemon.store import Store
-from research.engines import get_engine
-from research.market_data import AlignedCloses
+from research.backtest.registry import get_engine
+from research.data.market_data import AlignedCloses
 from shared.config import ProdConfig, parse_config
 from shared.simulation import simulate
 from shared.strategy import Pair

@@ -6,11 +6,11 @@ from dataclasses import asdict
 
 import pandas as pd
 
-from research.engines import get_engine
-from research.grid import SEED_GRID
-from research.market_data import align_closes
-from research.optimize import rank_results, row_params, run_grid
-from research.synthetic import PLANTED, generate_universe
+from research.backtest.registry import get_engine
+from research.data.market_data import align_closes
+from research.data.synthetic import PLANTED, generate_universe
+from research.search.grid import SEED_GRID
+from research.search.optimize import rank_results, row_params, run_grid
 from shared.strategy import Pair
 from tests.parity import synthetic_pairs as sp
 from tests.parity.daemon_cases import Case, as_daily, config_for

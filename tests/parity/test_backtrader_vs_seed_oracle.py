@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from research.backtest_bt import BacktraderEngine, run_cerebro
-from research.engines import get_engine
-from research.grid import SEED_GRID
-from research.market_data import AlignedCloses, align_closes
-from research.verification import VERIFY_METRICS, metrics_agree
+from research.backtest.backtrader_engine import BacktraderEngine, run_cerebro
+from research.backtest.registry import get_engine
+from research.backtest.verification import VERIFY_METRICS, metrics_agree
+from research.data.market_data import AlignedCloses, align_closes
+from research.search.grid import SEED_GRID
 from shared.orders import Fill
 from shared.simulation import simulate
 from shared.strategy import StrategyParams

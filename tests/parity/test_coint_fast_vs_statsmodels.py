@@ -20,10 +20,10 @@ from scipy.stats import norm
 from statsmodels.tsa.adfvalues import mackinnonp
 from statsmodels.tsa.stattools import adfuller, coint
 
-from research.coint import engines, fast
-from research.coint.mackinnon import mackinnon_pvalues
-from research.coint.reference import engle_granger, single_threaded_blas
-from research.coint.universe import MIN_OBS, build_universe, ordered_pairs
+from research.screen.coint import engines, fast
+from research.screen.coint.mackinnon import mackinnon_pvalues
+from research.screen.coint.reference import engle_granger, single_threaded_blas
+from research.screen.coint.universe import MIN_OBS, build_universe, ordered_pairs
 
 SETTINGS = settings(
     derandomize=True,

@@ -22,10 +22,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from research.backtest_bt import run_cerebro
-from research.fast_engine import FastEngine
-from research.market_data import AlignedCloses, align_closes
-from research.verification import VERIFY_METRICS, metrics_agree
+from research.backtest.backtrader_engine import run_cerebro
+from research.backtest.fast_engine import FastEngine
+from research.backtest.verification import VERIFY_METRICS, metrics_agree
+from research.data.market_data import AlignedCloses, align_closes
 from shared.metrics import Metrics
 from shared.orders import Fill
 from shared.simulation import simulate

@@ -26,10 +26,10 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
+from research.backtest.api import EngineResult
+from research.backtest.registry import get_engine
 from research.cli import main
-from research.engine_api import EngineResult
-from research.engines import get_engine
-from research.market_data import AlignedCloses, align_closes
+from research.data.market_data import AlignedCloses, align_closes
 from shared.errors import ConfigError
 from shared.metrics import Metrics
 from shared.simulation import SimulationResult, simulate

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from research.coint.multiple_testing import bh_qvalues
-from research.coint.universe import build_universe, ordered_pairs
-from research.cointegration import (
+from research.screen.coint.multiple_testing import bh_qvalues
+from research.screen.coint.universe import build_universe, ordered_pairs
+from research.screen.pipeline import (
     SEED_COLUMNS,
     MultipleTestingWarning,
     run_screen,
@@ -189,7 +189,7 @@ def test_ordered_pairs_seed_then_reversed() -> None:
 
 
 def test_distributed_tiles_cover_every_pair_once_with_few_tickers_each() -> None:
-    from research.coint.engines import tile_tasks
+    from research.screen.coint.engines import tile_tasks
 
     pairs = ordered_pairs(23, "both")
     rows = np.arange(len(pairs))

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from research.commands.backtest import read_config
-from research.grid import SEED_GRID
-from research.market_data import align_closes
-from research.optimize import build_config, prices_sha256
+from research.data.market_data import align_closes
+from research.search.grid import SEED_GRID
+from research.search.optimize import build_config, prices_sha256
 from shared.config import dump_config, parse_config
 from shared.errors import ConfigError
 

@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from research.fast import kernels
-from research.fast.cache import choose_cache_dir, kernel_sources_tag
-from research.fast.plan import ConfigBatch, PathTables, Portfolio, run_batch
-from research.fast_engine import FastEngine
-from research.market_data import AlignedCloses
+import research
+from research.backtest.fast import kernels
+from research.backtest.fast.cache import KERNEL_PACKAGES, choose_cache_dir, kernel_sources_tag
+from research.backtest.fast.plan import ConfigBatch, PathTables, Portfolio, run_batch
+from research.backtest.fast_engine import FastEngine
+from research.data.market_data import AlignedCloses
 from shared.errors import ConfigError, DataError
 from shared.kalman import KalmanState, kalman_update
 from shared.simulation import simulate
@@ -147,14 +148,15 @@ def test_numba_cache_lives_next_to_the_source_keyed_by_the_kernel_sources(
 
 
 def test_any_edit_to_a_kernel_module_changes_the_cache_key(tmp_path: Path) -> None:
-    for package in ("fast", "coint"):
-        (tmp_path / package).mkdir()
+    fast, coint = KERNEL_PACKAGES
+    for package in KERNEL_PACKAGES:
+        (tmp_path / package).mkdir(parents=True)
         (tmp_path / package / "kernels.py").write_text("x = 1\n")
     before = kernel_sources_tag(tmp_path)
     assert kernel_sources_tag(tmp_path) == before
-    (tmp_path / "coint" / "helper.py").write_text("y = 2\n")  # a new module: new key
+    (tmp_path / coint / "helper.py").write_text("y = 2\n")  # a new module: new key
     after_new = kernel_sources_tag(tmp_path)
-    (tmp_path / "fast" / "kernels.py").write_text("x = 2\n")  # an edited module: new key
+    (tmp_path / fast / "kernels.py").write_text("x = 2\n")  # an edited module: new key
     assert len({before, after_new, kernel_sources_tag(tmp_path)}) == 3
 
 
@@ -203,3 +205,9 @@ def test_zero_std_windows_are_skipped_in_the_vectorized_lanes_too() -> None:
             expected = rolling_zscore(spreads[: t + 1].tolist(), window)
             assert (np.isnan(z[t]) and expected is None) or z[t] == expected, (window, t)
         assert np.isnan(z[10 + window - 1])  # a window entirely inside the flat run
+
+
+def test_every_kernel_package_the_cache_key_hashes_exists_with_sources() -> None:
+    research_dir = Path(research.__file__).resolve().parent
+    for package in KERNEL_PACKAGES:
+        assert sorted((research_dir / package).glob("*.py")), package

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from research.fast import kernels, zblocks
-from research.fast.plan import ConfigBatch, PathTables, Portfolio, metrics_rows, run_batch
-from research.fast_engine import FastEngine
-from research.market_data import AlignedCloses
+from research.backtest.fast import kernels, zblocks
+from research.backtest.fast.plan import ConfigBatch, PathTables, Portfolio, metrics_rows, run_batch
+from research.backtest.fast_engine import FastEngine
+from research.data.market_data import AlignedCloses
 from shared.metrics import compute_metrics
 from shared.orders import Fill
 from shared.simulation import simulate

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from research.fast import portfolio_kernel as pk
-from research.fast.sweep_worker import PairData, grid_batch, merge_top, rank_order
-from research.grid import SEED_GRID, Grid
-from research.market_data import align_closes
-from research.optimize import rank_results
-from research.sweep import all_pairs, iter_pair_data, ols_hedge_ratio, plan_tasks
+from research.backtest.fast import portfolio_kernel as pk
+from research.backtest.fast.sweep_worker import PairData, grid_batch, merge_top, rank_order
+from research.data.market_data import align_closes
+from research.search.grid import SEED_GRID, Grid
+from research.search.optimize import rank_results
+from research.search.sweep import all_pairs, iter_pair_data, ols_hedge_ratio, plan_tasks
 from shared.errors import DataError
 
 

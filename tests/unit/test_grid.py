@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from research.grid import SEED_GRID, Grid, grid_from_mapping, load_grid
+from research.search.grid import SEED_GRID, Grid, grid_from_mapping, load_grid
 from shared.errors import ConfigError
 from shared.strategy import StrategyParams
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from scipy.stats import kurtosis, skew
 
-from research.overfitting import (
+from research.evaluation.overfitting import (
     column_sharpes,
     deflated_sharpe_ratio,
     expected_max_sharpe,
@@ -216,9 +216,9 @@ def test_warn_if_overfit_speaks_plainly_and_stays_quiet_on_good_evidence():
 
 
 def test_returns_matrix_takes_an_engines_detailed_grid_run_in_grid_order():
-    from research.engines import ReferenceEngine
-    from research.market_data import align_closes
-    from research.synthetic import generate_universe
+    from research.backtest.registry import ReferenceEngine
+    from research.data.market_data import align_closes
+    from research.data.synthetic import generate_universe
     from shared.strategy import Pair, StrategyParams
 
     data = align_closes(generate_universe(n_sessions=300), ["SYN_A", "SYN_B"])

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from research.performance import holding_periods, positions_by_bar, quoted_metrics
-from research.synthetic import generate_universe
+from research.data.synthetic import generate_universe
+from research.evaluation.performance import holding_periods, positions_by_bar, quoted_metrics
 from shared.metrics import compute_metrics, daily_returns
 from shared.orders import Fill
 from shared.simulation import simulate

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from research.market_data import align_closes
-from research.plots import pair_series, plot_sharpe_heatmap, write_report_plots
+from research.data.market_data import align_closes
+from research.report.plots import pair_series, plot_sharpe_heatmap, write_report_plots
 from shared.simulation import simulate
 from shared.strategy import Action, StrategyParams
 from tests.parity import synthetic_pairs as sp

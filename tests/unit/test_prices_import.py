@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from research.layout import ArtifactLayout
-from research.prices import (
+from research.data.prices import (
     clean_prices,
     read_cleaned,
     read_source_label,
     read_wide_csv,
     write_cleaned,
 )
+from research.layout import ArtifactLayout
 from shared.errors import DataError
 
 

@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 
 from research.commands.prices import clean_and_write, load_raw
-from research.layout import ArtifactLayout
-from research.yahoo import (
+from research.data.yahoo import (
     FetchAnswer,
     YFinanceFetcher,
     _ErrorCapture,
@@ -20,6 +19,7 @@ from research.yahoo import (
     download_closes,
     parse_yfinance_frame,
 )
+from research.layout import ArtifactLayout
 from tests.fixtures.yfinance_frames import CLOSES, SESSIONS, download_frame, history_frame
 
 START, END = date(2024, 1, 2), date(2024, 1, 8)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from research.optimize import RESULT_COLUMNS, rank_results, result_row
+from research.search.optimize import RESULT_COLUMNS, rank_results, result_row
 from shared.strategy import StrategyParams
 
 

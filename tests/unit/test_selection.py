@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from research.selection import pairs_from_table, select_top_non_overlapping_pairs
+from research.screen.selection import pairs_from_table, select_top_non_overlapping_pairs
 from shared.errors import DataError
 from shared.strategy import Pair
 

@@ -9,18 +9,18 @@ import pandas as pd
 import pytest
 from statsmodels.tsa.stattools import coint
 
-from research.cointegration import run_screen
-from research.engines import get_engine
-from research.grid import SEED_GRID
-from research.market_data import align_closes, pair_symbols
-from research.optimize import rank_results, run_grid
-from research.selection import pairs_from_table, select_top_non_overlapping_pairs
-from research.synthetic import (
+from research.backtest.registry import get_engine
+from research.data.market_data import align_closes, pair_symbols
+from research.data.synthetic import (
     DEFAULT_SESSIONS,
     PLANTED,
     generate_universe,
     source_label,
 )
+from research.screen.pipeline import run_screen
+from research.screen.selection import pairs_from_table, select_top_non_overlapping_pairs
+from research.search.grid import SEED_GRID
+from research.search.optimize import rank_results, run_grid
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_planted_pairs_are_cointegrated_with_their_hedge_ratio(universe, planted
     assert 0.5 <= planted.hedge <= 2.5
 
 
-@pytest.mark.filterwarnings("ignore::research.cointegration.MultipleTestingWarning")
+@pytest.mark.filterwarnings("ignore::research.screen.pipeline.MultipleTestingWarning")
 def test_the_default_sample_is_a_working_demo_for_the_seed_grid(universe) -> None:
     """The offline default must exercise every step: several pairs pass the screen, selection
     has overlaps to resolve, and the best seed-grid configuration actually trades."""

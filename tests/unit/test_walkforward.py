@@ -9,11 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from research.engine_api import EngineResult
-from research.market_data import AlignedCloses, align_closes
-from research.optimize import rank_results
-from research.synthetic import generate_universe
-from research.walkforward import (
+from research.backtest.api import EngineResult
+from research.data.market_data import AlignedCloses, align_closes
+from research.data.synthetic import generate_universe
+from research.evaluation.walkforward import (
     Fold,
     FoldResult,
     Span,
@@ -23,7 +22,8 @@ from research.walkforward import (
     seed_order,
     walk_forward,
 )
-from research.walkforward_runs import EngineRunner, ReferenceRunner, Run
+from research.evaluation.walkforward_runs import EngineRunner, ReferenceRunner, Run
+from research.search.optimize import rank_results
 from shared.errors import DataError
 from shared.metrics import Metrics, daily_returns
 from shared.simulation import simulate
@@ -309,7 +309,7 @@ def test_fold_bookkeeping_is_consistent(result):
 
 
 def test_the_compiled_engine_warm_starts_exactly_like_the_reference(prices):
-    from research.engines import get_engine
+    from research.backtest.registry import get_engine
 
     data = align_closes(prices.iloc[:450], ["SYN_A", "SYN_B", "SYN_C", "SYN_D"])
     pairs = [PAIR, Pair("SYN_C", "SYN_D", 1.8)]

@@ -1,0 +1,230 @@
+"""Plan a batch of configs so that work independent of a parameter is done once.
+
+The Kalman path depends only on (pair, delta, R, initial beta) and the z-series only on that
+path and the window, so a batch computes each distinct path once and the per-config kernel only
+runs the signal state machine, the broker and the metrics over precomputed rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from research.backtest.fast import kernels, portfolio_kernel
+from shared.errors import ConfigError
+from shared.metrics import Metrics
+from shared.strategy import StrategyParams
+
+# Passed at run time so LLVM cannot fold ``x**2`` into ``x*x`` (see kernels' docstring).
+_TWO = 2.0
+
+
+@dataclass(frozen=True)
+class ConfigBatch:
+    """Configs as columns (one row per config): what a sweep builds without Python objects."""
+
+    window: np.ndarray  # int64
+    entry_z: np.ndarray
+    exit_z: np.ndarray
+    stop_z: np.ndarray
+    stake: np.ndarray  # int64
+    long_only: np.ndarray  # bool
+    delta: np.ndarray
+    R: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.window.shape[0])
+
+    @classmethod
+    def from_params(cls, params_list: Sequence[StrategyParams]) -> ConfigBatch:
+        def col(name: str, dtype: type) -> np.ndarray:
+            return np.array([getattr(p, name) for p in params_list], dtype=dtype)
+
+        return cls.build(
+            window=col("window", np.int64),
+            entry_z=col("entry_z", np.float64),
+            exit_z=col("exit_z", np.float64),
+            stop_z=col("stop_z", np.float64),
+            stake=col("stake", np.int64),
+            long_only=col("long_only", np.bool_),
+            delta=col("delta", np.float64),
+            R=col("R", np.float64),
+        )
+
+    @classmethod
+    def build(cls, **columns: np.ndarray) -> ConfigBatch:
+        batch = cls(**{k: np.ascontiguousarray(v) for k, v in columns.items()})
+        batch.validate()
+        return batch
+
+    def validate(self) -> None:
+        if len(self) and int(self.window.min()) < 1:
+            raise ConfigError("must be a positive number of bars", key="window")
+        for key in ("delta",):
+            values = getattr(self, key)
+            if len(self) and (values.min() < 0 or values.max() >= 1):
+                raise ConfigError("must be in [0, 1)", key=key)
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """The pairs of one portfolio as column indices into a closes matrix."""
+
+    closes: np.ndarray  # (bars, symbols), C-contiguous float64
+    leg_a: np.ndarray  # int64 column of each pair's asset_1
+    leg_b: np.ndarray
+    hedge_ratio: np.ndarray  # float64 initial beta of each pair
+
+
+@dataclass(frozen=True)
+class PathTables:
+    betas: np.ndarray  # (rows, bars)
+    zs: np.ndarray  # (rows, bars), NaN where the strategy skips the bar
+    beta_rows: np.ndarray  # (configs, pairs) int64
+    z_rows: np.ndarray
+
+
+@lru_cache(maxsize=256)
+def sum_program(n: int) -> np.ndarray:
+    """``kernels.sum_program``, built once per length."""
+    program = kernels.sum_program(n)
+    program.setflags(write=False)
+    return program
+
+
+def _factorize(keys: Iterable[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], np.ndarray]:
+    """(distinct keys in first-seen order, each key's position among them)."""
+    positions: dict[tuple[Any, ...], int] = {}
+    index = [positions.setdefault(key, len(positions)) for key in keys]
+    return list(positions), np.array(index, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class PathLayout:
+    """The distinct (delta, R) and (Kalman path, window) keys of a batch and each config's
+    position among them: a function of the batch alone, so a sweep task plans it once for
+    all its pairs."""
+
+    kalman_keys: list[tuple[Any, ...]]
+    kalman_index: np.ndarray
+    z_keys: list[tuple[Any, ...]]
+    z_index: np.ndarray
+
+
+def path_layout(batch: ConfigBatch) -> PathLayout:
+    kalman_keys, kalman_index = _factorize(zip(batch.delta.tolist(), batch.R.tolist(), strict=True))
+    z_keys, z_index = _factorize(zip(kalman_index.tolist(), batch.window.tolist(), strict=True))
+    return PathLayout(kalman_keys, kalman_index, z_keys, z_index)
+
+
+def build_paths(
+    portfolio: Portfolio, batch: ConfigBatch, layout: PathLayout | None = None
+) -> PathTables:
+    """Each distinct (delta, R) Kalman path and (delta, R, window) z-series, once per pair;
+    ``layout`` is ``path_layout(batch)`` when the caller already has it."""
+    n_bars = portfolio.closes.shape[0]
+    n_pairs = portfolio.leg_a.shape[0]
+    if layout is None:
+        layout = path_layout(batch)
+    kalman_keys, kalman_index = layout.kalman_keys, layout.kalman_index
+    z_keys, z_index = layout.z_keys, layout.z_index
+    betas = np.empty((len(kalman_keys) * n_pairs, n_bars))
+    spreads = np.empty_like(betas)
+    for i, (delta, R) in enumerate(kalman_keys):
+        for k in range(n_pairs):
+            kernels.kalman_path(
+                portfolio.closes[:, portfolio.leg_a[k]].copy(),
+                portfolio.closes[:, portfolio.leg_b[k]].copy(),
+                float(portfolio.hedge_ratio[k]),
+                float(delta),
+                float(R),
+                _TWO,
+                betas[i * n_pairs + k],
+                spreads[i * n_pairs + k],
+            )
+    zs = np.empty((len(z_keys) * n_pairs, n_bars))
+    for j, (kalman_row, window) in enumerate(z_keys):
+        for k in range(n_pairs):
+            kernels.zscore_path(
+                spreads[kalman_row * n_pairs + k],
+                int(window),
+                sum_program(int(window)),
+                zs[j * n_pairs + k],
+            )
+    pair_offsets = np.arange(n_pairs, dtype=np.int64)
+    beta_rows = kalman_index[:, None] * n_pairs + pair_offsets
+    z_rows = z_index[:, None] * n_pairs + pair_offsets
+    return PathTables(betas, zs, beta_rows, z_rows)
+
+
+@dataclass(frozen=True)
+class KernelOutput:
+    metrics: np.ndarray  # (configs, portfolio_kernel.N_METRICS)
+    fill_counts: np.ndarray
+    values: np.ndarray  # (1, bars) in detail runs, else (0, bars)
+    fills: np.ndarray  # (n, 5): bar, symbol column, signed size, price, commission
+
+
+def run_batch(
+    portfolio: Portfolio,
+    batch: ConfigBatch,
+    paths: PathTables,
+    *,
+    initial_cash: float,
+    commission: float,
+    detail: bool = False,
+) -> KernelOutput:
+    """Run the kernel on ``batch``; ``detail`` (one config only) also records fills/values."""
+    n_cfg = len(batch)
+    n_bars = portfolio.closes.shape[0]
+    if detail and n_cfg != 1:
+        raise ValueError("a detail run takes exactly one config")
+    metrics = np.empty((n_cfg, portfolio_kernel.N_METRICS))
+    fill_counts = np.zeros(n_cfg, dtype=np.int64)
+    values = np.empty((1 if detail else 0, n_bars))
+    # At most two orders per pair per bar, each filled at most once.
+    fills = np.empty((2 * portfolio.leg_a.shape[0] * n_bars if detail else 0, 5))
+    portfolio_kernel.run_configs(
+        portfolio.closes,
+        portfolio.leg_a,
+        portfolio.leg_b,
+        paths.betas,
+        paths.zs,
+        paths.beta_rows,
+        paths.z_rows,
+        batch.entry_z.astype(np.float64),
+        batch.exit_z.astype(np.float64),
+        batch.stop_z.astype(np.float64),
+        batch.stake.astype(np.int64),
+        batch.long_only.astype(np.bool_),
+        float(initial_cash),
+        float(commission),
+        sum_program(n_bars),
+        metrics,
+        values,
+        fills,
+        fill_counts,
+    )
+    used = int(fill_counts[0]) if detail else 0
+    return KernelOutput(metrics, fill_counts, values, fills[:used])
+
+
+def metrics_rows(metrics: np.ndarray, n_days: int) -> list[Metrics]:
+    """Kernel metrics rows as ``shared.metrics.Metrics`` (a NaN Sharpe becomes None)."""
+    pk = portfolio_kernel
+    return [
+        Metrics(
+            final_value=row[pk.FINAL_VALUE],
+            total_return=row[pk.TOTAL_RETURN],
+            sharpe_ratio=None if row[pk.SHARPE] != row[pk.SHARPE] else row[pk.SHARPE],
+            max_dd_pct=row[pk.MAX_DD_PCT],
+            max_dd_abs=row[pk.MAX_DD_ABS],
+            total_trades=int(row[pk.TOTAL_TRADES]),
+            n_days=n_days,
+        )
+        for row in metrics.tolist()  # Python floats in one call, not one numpy scalar each
+    ]

@@ -1,0 +1,2 @@
+"""Judging results: performance figures, overfitting evidence (PSR, DSR, PBO) and walk-forward
+validation."""

@@ -1,9 +1,0 @@
-"""The compiled backtest engine: numba kernels and the grid planning that feeds them.
-
-Import cost is kept off ``research``'s import path: nothing here is imported until an engine
-or a sweep asks for it.
-"""
-
-from research.fast.cache import configure_numba_cache
-
-configure_numba_cache()  # before any kernel module is imported: see research/fast/cache.py

@@ -1,0 +1,1 @@
+"""Plots a person would rather look at than read."""
