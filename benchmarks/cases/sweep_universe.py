@@ -15,7 +15,8 @@ import psutil
 
 from benchmarks.data import SWEEP_GRID, load_prices
 from research.backtest.fast_engine import FastEngine
-from research.search.sweep import all_pairs, iter_pair_data, open_executor, run_sweep
+from research.parallel import open_executor
+from research.search.sweep import all_pairs, iter_pair_data, run_sweep
 
 TARGET_PEAK_BYTES = 1 << 30
 

@@ -117,7 +117,8 @@ def _window(prices: pd.DataFrame, start: date | None, end: date | None) -> pd.Da
 
 def run(args: argparse.Namespace) -> int:
     from research.backtest.fast_engine import FastEngine
-    from research.search.sweep import iter_pair_data, open_executor, run_sweep
+    from research.parallel import open_executor
+    from research.search.sweep import iter_pair_data, run_sweep
 
     layout = ArtifactLayout(args.base_dir)
     prices = read_wide_csv(args.prices) if args.prices else read_cleaned(layout)

@@ -10,13 +10,10 @@ stays flat however large the grid: no task, result table or grid is ever held wh
 from __future__ import annotations
 
 import itertools
-import multiprocessing
-import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,8 +31,9 @@ from research.backtest.fast.sweep_worker import (
     merge_top,
     run_task,
 )
+from research.parallel import bounded
 from research.search.grid import AXES, Grid
-from shared.errors import DataError, PairsError
+from shared.errors import DataError
 
 DEFAULT_TOP_N = 100
 DEFAULT_TASK_BACKTESTS = 20_000  # ~0.1-0.2 s of kernel time: scheduling overhead stays small
@@ -212,7 +210,7 @@ def run_sweep(
             total=total, unit="bt", unit_scale=True, file=sys.stderr, disable=not progress
         ) as bar:
             submit = _submitter(executor, grid, top_n, full_table)
-            for task, result in _bounded(tasks, submit, 2 * parallelism + 2):
+            for task, result in bounded(tasks, submit, 2 * parallelism + 2):
                 on_result(task, result)
                 bar.update(result.n_backtests)
     finally:
@@ -237,30 +235,6 @@ def _submitter(
         return executor.submit(run_task, task, grid, top_n, full_table)
 
     return submit
-
-
-def _bounded(
-    tasks: Iterator[SweepTask],
-    submit: Callable[[SweepTask], Future[TaskResult]],
-    max_in_flight: int,
-) -> Iterator[tuple[SweepTask, TaskResult]]:
-    """Results as tasks finish, with at most ``max_in_flight`` submitted at once (backpressure:
-    tasks are built lazily, so memory does not grow with the number of pairs or configs)."""
-    in_flight: dict[Future[TaskResult], SweepTask] = {}
-    exhausted = False
-    while in_flight or not exhausted:
-        while not exhausted and len(in_flight) < max_in_flight:
-            task = next(tasks, None)
-            if task is None:
-                exhausted = True
-            else:
-                in_flight[submit(task)] = task
-        if not in_flight:
-            break
-        finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-        for future in finished:
-            task = in_flight.pop(future)
-            yield task, future.result()
 
 
 def _rows_frame(acc: _Accumulator, grid: Grid, rows: np.ndarray) -> pd.DataFrame:
@@ -307,44 +281,3 @@ def _pairs_frame(acc: _Accumulator, grid: Grid) -> pd.DataFrame:
     return frame.sort_values(
         ["sharpe_ratio", "max_dd_pct"], ascending=[False, True], kind="stable"
     ).reset_index(drop=True)
-
-
-def default_parallelism() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-@contextmanager
-def open_executor(scheduler: str | None, workers: int | None) -> Iterator[tuple[Executor, int]]:
-    """(executor, parallelism): a local process pool by default; ``"local"`` starts a Dask
-    ``LocalCluster``; a ``tcp://host:port`` address joins a running Dask scheduler."""
-    if scheduler is None:
-        n = workers or default_parallelism()
-        # spawn: workers start clean (no inherited threads or locks from the driver).
-        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
-            yield pool, n
-        return
-    from dask.distributed import Client, LocalCluster  # dask is heavy: import when asked
-
-    if scheduler == "local":
-        n = workers or default_parallelism()
-        with (
-            LocalCluster(n_workers=n, threads_per_worker=1, processes=True) as cluster,
-            Client(cluster) as client,
-        ):
-            yield client.get_executor(), n
-        return
-    try:
-        client = Client(scheduler, timeout="20s")
-    except OSError as exc:
-        raise SchedulerError(
-            f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one with "
-            "`dask scheduler` and workers with `dask worker {scheduler}`, or omit --scheduler"
-        ) from None
-    with client:
-        n = workers or sum(client.nthreads().values()) or 1
-        yield client.get_executor(), n
-
-
-class SchedulerError(PairsError):
-    """The distributed scheduler is unreachable or has no workers."""

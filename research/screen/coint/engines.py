@@ -13,16 +13,9 @@ kernel after their own pairwise alignment. Pairs the kernel cannot settle with c
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
-from concurrent.futures import (
-    FIRST_COMPLETED,
-    Executor,
-    Future,
-    ThreadPoolExecutor,
-    wait,
-)
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -30,6 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 from tqdm import tqdm
 
+from research.parallel import bounded, default_parallelism, open_executor
 from research.screen.coint import fast
 from research.screen.coint.mackinnon import mackinnon_pvalues
 from research.screen.coint.reference import (
@@ -139,8 +133,6 @@ def run_statsmodels(
     n = workers or default_parallelism()
     with _bar(len(pairs), "coint (statsmodels)", progress) as bar:
         if n > 1 and len(pairs) >= PROCESS_POOL_MIN_PAIRS:
-            from research.search.sweep import open_executor  # spawn-context process pool
-
             chunks = np.array_split(np.arange(len(pairs)), -(-len(pairs) // STATSMODELS_CHUNK))
             tasks = (
                 (rows, ([universe.pair_arrays(*map(int, pairs[k])) for k in rows],))
@@ -249,11 +241,6 @@ def tile_tasks(
         yield group, tickers, local.reshape(-1, 2).astype(np.int64)
 
 
-def default_parallelism() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def eg_task(series: np.ndarray, local_pairs: np.ndarray, p: int) -> tuple[np.ndarray, ...]:
     """One chunk of pairs through the kernel (a plain function: it pickles to Dask workers)."""
     return fast.eg_batch(series, local_pairs, p)
@@ -290,8 +277,6 @@ def _distributed_batches(
     workers: int | None,
 ) -> Iterator[Batch]:
     """Tiles of tickers on a Dask cluster: each task ships only the closes it needs."""
-    from research.search.sweep import open_executor  # the project's Dask entry point (imports dask)
-
     tasks = (
         (group, (np.ascontiguousarray(series[tickers]), local, p))
         for group, tickers, local in tile_tasks(pairs, rows, DEFAULT_TILE)
@@ -306,21 +291,13 @@ def _bounded(
     tasks: Iterator[tuple[np.ndarray, tuple[Any, ...]]],
     max_in_flight: int,
 ) -> Iterator[tuple[np.ndarray, R]]:
-    """(rows, fn(*args)) as tasks finish, with at most ``max_in_flight`` submitted: tasks are
-    built lazily, so memory stays flat whatever the number of pairs."""
-    in_flight: dict[Future[R], np.ndarray] = {}
-    exhausted = False
-    while in_flight or not exhausted:
-        while not exhausted and len(in_flight) < max_in_flight:
-            task = next(tasks, None)
-            if task is None:
-                exhausted = True
-            else:
-                in_flight[executor.submit(fn, *task[1])] = task[0]
-        if in_flight:
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield in_flight.pop(future), future.result()
+    """(rows, fn(*args)) as tasks finish, with at most ``max_in_flight`` submitted."""
+
+    def submit(task: tuple[np.ndarray, tuple[Any, ...]]) -> Future[R]:
+        return executor.submit(fn, *task[1])
+
+    for (rows, _), result in bounded(tasks, submit, max_in_flight):
+        yield rows, result
 
 
 def _bar(total: int, desc: str, progress: bool) -> tqdm:
