@@ -18,10 +18,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.errors import ConfigError
-from shared.strategy import Pair, StrategyParams
+from shared.schema import ACCOUNT_SPECS, ParamSpec, threshold_violation
+from shared.strategy import PARAM_NAMES, PARAM_SPECS, Pair, StrategyParams
 
 SCHEMA_VERSION: Literal[1] = 1
 SEED_NOTE = "Auto-generated from 02_kalman_optimization.ipynb"
+
+
+def _spec_field(spec: ParamSpec) -> Any:
+    return Field(**spec.bounds())
 
 
 class _Frozen(BaseModel):
@@ -81,16 +86,17 @@ class Provenance(_Frozen):
 
 class ProdConfig(_Frozen):
     # --- the seed's keys, unchanged ---
-    window: int = Field(ge=2, le=10_000)
-    entry_z: float = Field(gt=0, allow_inf_nan=False)
-    exit_z: float = Field(ge=0, allow_inf_nan=False)
-    stop_z: float = Field(gt=0, allow_inf_nan=False)
-    stake: int = Field(ge=1)
-    long_only: bool
-    delta: float = Field(gt=0, lt=1)
-    R: float = Field(gt=0, allow_inf_nan=False)
-    initial_cash: float = Field(gt=0, allow_inf_nan=False)
-    commission: float = Field(ge=0, lt=1)
+    # (types and bounds from StrategyParams' declarations; a test checks every one is here)
+    window: int = _spec_field(PARAM_SPECS["window"])
+    entry_z: float = _spec_field(PARAM_SPECS["entry_z"])
+    exit_z: float = _spec_field(PARAM_SPECS["exit_z"])
+    stop_z: float = _spec_field(PARAM_SPECS["stop_z"])
+    stake: int = _spec_field(PARAM_SPECS["stake"])
+    long_only: bool = _spec_field(PARAM_SPECS["long_only"])
+    delta: float = _spec_field(PARAM_SPECS["delta"])
+    R: float = _spec_field(PARAM_SPECS["R"])
+    initial_cash: float = _spec_field(ACCOUNT_SPECS["initial_cash"])
+    commission: float = _spec_field(ACCOUNT_SPECS["commission"])
     note: str = SEED_NOTE
     # --- what the daemon needs on top ---
     schema_version: Literal[1] = 1
@@ -101,24 +107,21 @@ class ProdConfig(_Frozen):
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> ProdConfig:
-        if not self.exit_z < self.entry_z:
-            raise ValueError(f"exit_z ({self.exit_z}) must be below entry_z ({self.entry_z})")
-        if not self.entry_z < self.stop_z:
-            raise ValueError(f"stop_z ({self.stop_z}) must be above entry_z ({self.entry_z})")
+        violation = threshold_violation(self.params_dict())
+        if violation:
+            lower, upper = violation
+            raise ValueError(
+                f"{lower} ({getattr(self, lower)}) must be below {upper} ({getattr(self, upper)})"
+            )
         return self
+
+    def params_dict(self) -> dict[str, Any]:
+        """The strategy parameters by name."""
+        return {name: getattr(self, name) for name in PARAM_NAMES}
 
     @property
     def params(self) -> StrategyParams:
-        return StrategyParams(
-            window=self.window,
-            entry_z=self.entry_z,
-            exit_z=self.exit_z,
-            stop_z=self.stop_z,
-            stake=self.stake,
-            long_only=self.long_only,
-            delta=self.delta,
-            R=self.R,
-        )
+        return StrategyParams(**self.params_dict())
 
     @property
     def pair_list(self) -> list[Pair]:
@@ -134,20 +137,7 @@ class ProdConfig(_Frozen):
         """A short, stable id of everything that changes decisions (not note/provenance)."""
         decisive = self.model_dump(
             mode="json",
-            include={
-                "window",
-                "entry_z",
-                "exit_z",
-                "stop_z",
-                "stake",
-                "long_only",
-                "delta",
-                "R",
-                "initial_cash",
-                "commission",
-                "pairs",
-                "data",
-            },
+            include={*PARAM_NAMES, *ACCOUNT_SPECS, "pairs", "data"},
         )
         canonical = json.dumps(decisive, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
@@ -27,6 +27,10 @@ class Metrics:
 
     def as_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
+
+
+# The metric names, in the seed's results-table order: every metric column derives from these.
+METRIC_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Metrics))
 
 
 def daily_returns(values: Sequence[float] | np.ndarray, initial_cash: float) -> np.ndarray:

@@ -7,26 +7,37 @@ daemon's ``run_once`` are thin drivers around it, which is what makes them decid
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 
 from shared.kalman import KalmanState, kalman_update
 from shared.orders import Leg, OrderIntent, Side
+from shared.schema import ParamSpec, param, specs_of
 from shared.zscore import rolling_zscore
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StrategyParams:
-    """The tunable parameters of the seed strategy (the grid's axes plus delta and R)."""
+    """The tunable parameters of the seed strategy (the grid's axes plus delta and R).
 
-    window: int = 60
-    entry_z: float = 2.5
-    exit_z: float = 0.5
-    stop_z: float = 4.0
-    stake: int = 50
-    long_only: bool = False
-    delta: float = 1e-5
-    R: float = 0.001
+    The single declaration of every parameter: its name, default, type and bounds (see
+    :mod:`shared.schema`). The grid, the production config, the results columns and the compiled
+    engine's columns derive from these fields, in this order, which is also the seed's grid
+    order. Built by keyword only, so a reordered field cannot silently swap two values.
+    """
+
+    window: int = param(60, int, ge=2, le=10_000)
+    entry_z: float = param(2.5, float, gt=0)
+    exit_z: float = param(0.5, float, ge=0)
+    stop_z: float = param(4.0, float, gt=0)
+    stake: int = param(50, int, ge=1)
+    long_only: bool = param(False, bool)
+    delta: float = param(1e-5, float, gt=0, lt=1)
+    R: float = param(0.001, float, gt=0)
+
+
+PARAM_SPECS: dict[str, ParamSpec] = specs_of(fields(StrategyParams))
+PARAM_NAMES: tuple[str, ...] = tuple(PARAM_SPECS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,19 +18,12 @@ import pandas as pd
 from research.data.market_data import AlignedCloses
 from research.search.grid import Grid
 from shared.errors import PairsError
+from shared.metrics import METRIC_NAMES
 from shared.strategy import Pair
 
 REL_TOL = 1e-9
 ABS_TOL = 1e-12
-VERIFY_METRICS: tuple[str, ...] = (
-    "final_value",
-    "total_return",
-    "sharpe_ratio",
-    "max_dd_pct",
-    "max_dd_abs",
-    "total_trades",
-    "n_days",
-)
+VERIFY_METRICS: tuple[str, ...] = METRIC_NAMES  # every metric is compared
 
 
 class VerificationError(PairsError):

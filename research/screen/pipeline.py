@@ -37,20 +37,9 @@ from research.screen.coint.multiple_testing import bh_qvalues
 from research.screen.coint.universe import Universe, build_universe, ordered_pairs
 from research.screen.coint.verify import VerifyReport, verify_against_statsmodels
 from shared.errors import ConfigError
+from shared.schema import SCREEN_STATISTICS
 
-SEED_COLUMNS: tuple[str, ...] = (
-    "asset_1",
-    "asset_2",
-    "corr",
-    "pvalue",
-    "coint_t",
-    "crit_1pct",
-    "crit_5pct",
-    "crit_10pct",
-    "hedge_ratio",
-    "intercept",
-    "n_obs",
-)
+SEED_COLUMNS: tuple[str, ...] = ("asset_1", "asset_2", *SCREEN_STATISTICS)
 EXTRA_COLUMNS: tuple[str, ...] = ("lag", "qvalue")
 ENGINES = ("fast", "statsmodels")
 METHODS = ("eg", "johansen")

@@ -24,29 +24,26 @@ import itertools
 import json
 import math
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from shared.errors import ConfigError
-from shared.strategy import StrategyParams
+from shared.schema import ACCOUNT_SPECS, THRESHOLD_ORDER, ParamSpec
+from shared.strategy import PARAM_NAMES, PARAM_SPECS, StrategyParams
 
-AXES: tuple[str, ...] = (
-    "window",
-    "entry_z",
-    "exit_z",
-    "stop_z",
-    "stake",
-    "long_only",
-    "delta",
-    "R",
-)
-SCALARS: tuple[str, ...] = ("initial_cash", "commission")
+# The axes are the strategy's parameters, in their declaration order (the seed's product order).
+AXES: tuple[str, ...] = PARAM_NAMES
+SCALARS: tuple[str, ...] = tuple(ACCOUNT_SPECS)
+SCALAR_OR_LIST: tuple[str, ...] = ("delta", "R")  # axes a grid file may give as one number
 
 
 @dataclass(frozen=True)
 class Grid:
+    """One tuple of values per axis (``AXES``, the strategy's parameters) and the account's
+    scalars (``SCALARS``); the fields must match those names (a test checks it)."""
+
     window: tuple[int, ...] = (45, 60, 90)
     entry_z: tuple[float, ...] = (2.0, 2.5)
     exit_z: tuple[float, ...] = (0.5,)
@@ -60,8 +57,10 @@ class Grid:
 
     def params(self) -> list[StrategyParams]:
         """Every configuration, in the seed's ``itertools.product`` order."""
+        axes = [getattr(self, a) for a in AXES]
         return [
-            StrategyParams(*combo) for combo in itertools.product(*(getattr(self, a) for a in AXES))
+            StrategyParams(**dict(zip(AXES, combo, strict=True)))
+            for combo in itertools.product(*axes)
         ]
 
     @property
@@ -82,23 +81,7 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_number(v: Any) -> bool:
-    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
-
-
-# (check, description) per key: the description completes "each value must be ..."
-_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "window": (lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
-    "entry_z": (lambda v: _is_number(v) and v > 0, "a number > 0"),
-    "exit_z": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
-    "stop_z": (lambda v: _is_number(v) and v > 0, "a number > 0"),
-    "stake": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "long_only": (lambda v: isinstance(v, bool), "true or false"),
-    "delta": (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)"),
-    "R": (lambda v: _is_number(v) and v > 0, "a number > 0"),
-    "initial_cash": (lambda v: _is_number(v) and v > 0, "a number > 0"),
-    "commission": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
-}
+_SPECS: dict[str, ParamSpec] = {**PARAM_SPECS, **ACCOUNT_SPECS}
 
 
 def grid_from_mapping(raw: Mapping[str, Any], source: str = "grid") -> Grid:
@@ -112,16 +95,17 @@ def grid_from_mapping(raw: Mapping[str, Any], source: str = "grid") -> Grid:
         )
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        check, wanted = _RULES[key]
+        spec = _SPECS[key]
+        wanted = spec.describe()
         if key in SCALARS:
-            if not check(value):
+            if not spec.accepts(value):
                 raise ConfigError(f"must be {wanted} (got {value!r})", key=key, source=source)
             values[key] = float(value)
             continue
-        items = value if isinstance(value, list) else [value] if key in ("delta", "R") else None
+        items = value if isinstance(value, list) else [value] if key in SCALAR_OR_LIST else None
         if not items:
             raise ConfigError(f"must be a non-empty list (got {value!r})", key=key, source=source)
-        bad = [v for v in items if not check(v)]
+        bad = [v for v in items if not spec.accepts(v)]
         if bad:
             raise ConfigError(
                 f"each value must be {wanted} (got {bad[0]!r})", key=key, source=source
@@ -133,21 +117,17 @@ def grid_from_mapping(raw: Mapping[str, Any], source: str = "grid") -> Grid:
 
 
 def _check_thresholds(grid: Grid, source: str) -> None:
-    """exit_z < entry_z < stop_z for every combination: the production config demands it."""
-    if max(grid.exit_z) >= min(grid.entry_z):
-        raise ConfigError(
-            f"every exit_z must be below every entry_z (exit_z {max(grid.exit_z)} >= "
-            f"entry_z {min(grid.entry_z)})",
-            key="exit_z",
-            source=source,
-        )
-    if max(grid.entry_z) >= min(grid.stop_z):
-        raise ConfigError(
-            f"every stop_z must be above every entry_z (stop_z {min(grid.stop_z)} <= "
-            f"entry_z {max(grid.entry_z)})",
-            key="stop_z",
-            source=source,
-        )
+    """The thresholds increase (``THRESHOLD_ORDER``) for every combination: the production
+    config demands it."""
+    for lower, upper in itertools.pairwise(THRESHOLD_ORDER):
+        highest, lowest = max(getattr(grid, lower)), min(getattr(grid, upper))
+        if highest >= lowest:
+            raise ConfigError(
+                f"every {lower} must be below every {upper} ({lower} {highest} >= "
+                f"{upper} {lowest})",
+                key=lower,
+                source=source,
+            )
 
 
 def load_grid(path: str | Path) -> Grid:

@@ -40,39 +40,15 @@ from shared.config import (
     dump_config,
 )
 from shared.errors import DataError
-from shared.metrics import daily_returns
-from shared.strategy import Pair, StrategyParams
+from shared.metrics import METRIC_NAMES, daily_returns
+from shared.schema import SCREEN_STATISTICS
+from shared.strategy import PARAM_NAMES, PARAM_SPECS, Pair, StrategyParams
 
-PARAM_COLUMNS: tuple[str, ...] = (
-    "window",
-    "entry_z",
-    "exit_z",
-    "stop_z",
-    "stake",
-    "long_only",
-    "delta",
-    "R",
-)
-METRIC_COLUMNS: tuple[str, ...] = (
-    "final_value",
-    "total_return",
-    "sharpe_ratio",
-    "max_dd_pct",
-    "max_dd_abs",
-    "total_trades",
-    "n_days",
-)
+PARAM_COLUMNS: tuple[str, ...] = PARAM_NAMES
+METRIC_COLUMNS: tuple[str, ...] = METRIC_NAMES
 RESULT_COLUMNS: tuple[str, ...] = PARAM_COLUMNS + METRIC_COLUMNS
-PAIR_STAT_COLUMNS: tuple[str, ...] = (
-    "corr",
-    "pvalue",
-    "coint_t",
-    "crit_1pct",
-    "crit_5pct",
-    "crit_10pct",
-    "intercept",
-    "n_obs",
-)
+# The screen's statistics a config keeps per pair for the record (its hedge_ratio is required).
+PAIR_STAT_COLUMNS: tuple[str, ...] = tuple(s for s in SCREEN_STATISTICS if s != "hedge_ratio")
 
 
 @dataclass(frozen=True)
@@ -106,16 +82,7 @@ def result_row(params: StrategyParams, metrics: dict[str, Any]) -> dict[str, Any
 def row_params(row: pd.Series) -> StrategyParams:
     """The parameters of one results-table row, as Python types (the inverse of
     :func:`result_row`)."""
-    return StrategyParams(
-        window=int(row["window"]),
-        entry_z=float(row["entry_z"]),
-        exit_z=float(row["exit_z"]),
-        stop_z=float(row["stop_z"]),
-        stake=int(row["stake"]),
-        long_only=bool(row["long_only"]),
-        delta=float(row["delta"]),
-        R=float(row["R"]),
-    )
+    return StrategyParams(**{name: spec.kind(row[name]) for name, spec in PARAM_SPECS.items()})
 
 
 def rank_results(results: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,17 @@ import numpy as np
 from research.backtest.fast import kernels, portfolio_kernel
 from shared.errors import ConfigError
 from shared.metrics import Metrics
-from shared.strategy import StrategyParams
+from shared.strategy import PARAM_NAMES, PARAM_SPECS, StrategyParams
+
+# Each parameter's column type, from its declared type (``StrategyParams``).
+COLUMN_DTYPES: dict[str, type] = {
+    name: {int: np.int64, float: np.float64, bool: np.bool_}[spec.kind]
+    for name, spec in PARAM_SPECS.items()
+}
+# The precomputed paths depend on these; the kernel takes the others, the signal's parameters,
+# as arguments in the declaration order (a test checks the kernel's signature against it).
+PATH_PARAMS: tuple[str, ...] = ("window", "delta", "R")
+SIGNAL_PARAMS: tuple[str, ...] = tuple(n for n in PARAM_NAMES if n not in PATH_PARAMS)
 
 # Passed at run time so LLVM cannot fold ``x**2`` into ``x*x`` (see kernels' docstring).
 _TWO = 2.0
@@ -25,7 +35,8 @@ _TWO = 2.0
 
 @dataclass(frozen=True)
 class ConfigBatch:
-    """Configs as columns (one row per config): what a sweep builds without Python objects."""
+    """Configs as columns (one row per config): what a sweep builds without Python objects.
+    One field per strategy parameter, in ``PARAM_NAMES`` order (a test checks it)."""
 
     window: np.ndarray  # int64
     entry_z: np.ndarray
@@ -41,18 +52,11 @@ class ConfigBatch:
 
     @classmethod
     def from_params(cls, params_list: Sequence[StrategyParams]) -> ConfigBatch:
-        def col(name: str, dtype: type) -> np.ndarray:
-            return np.array([getattr(p, name) for p in params_list], dtype=dtype)
-
         return cls.build(
-            window=col("window", np.int64),
-            entry_z=col("entry_z", np.float64),
-            exit_z=col("exit_z", np.float64),
-            stop_z=col("stop_z", np.float64),
-            stake=col("stake", np.int64),
-            long_only=col("long_only", np.bool_),
-            delta=col("delta", np.float64),
-            R=col("R", np.float64),
+            **{
+                name: np.array([getattr(p, name) for p in params_list], dtype=COLUMN_DTYPES[name])
+                for name in PARAM_NAMES
+            }
         )
 
     @classmethod
@@ -188,27 +192,15 @@ def run_batch(
     values = np.empty((1 if detail else 0, n_bars))
     # At most two orders per pair per bar, each filled at most once.
     fills = np.empty((2 * portfolio.leg_a.shape[0] * n_bars if detail else 0, 5))
-    portfolio_kernel.run_configs(
-        portfolio.closes,
-        portfolio.leg_a,
-        portfolio.leg_b,
-        paths.betas,
-        paths.zs,
-        paths.beta_rows,
-        paths.z_rows,
-        batch.entry_z.astype(np.float64),
-        batch.exit_z.astype(np.float64),
-        batch.stop_z.astype(np.float64),
-        batch.stake.astype(np.int64),
-        batch.long_only.astype(np.bool_),
-        float(initial_cash),
-        float(commission),
-        sum_program(n_bars),
-        metrics,
-        values,
-        fills,
-        fill_counts,
-    )
+    signal = [getattr(batch, name).astype(COLUMN_DTYPES[name]) for name in SIGNAL_PARAMS]
+    args: list[Any] = [
+        *(portfolio.closes, portfolio.leg_a, portfolio.leg_b),
+        *(paths.betas, paths.zs, paths.beta_rows, paths.z_rows),
+        *signal,  # entry_z, exit_z, stop_z, stake, long_only: the kernel's order
+        *(float(initial_cash), float(commission), sum_program(n_bars)),
+        *(metrics, values, fills, fill_counts),
+    ]
+    portfolio_kernel.run_configs(*args)
     used = int(fill_counts[0]) if detail else 0
     return KernelOutput(metrics, fill_counts, values, fills[:used])
 

@@ -15,18 +15,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from research.backtest.fast import portfolio_kernel as pk
-from research.backtest.fast.plan import ConfigBatch, Portfolio, build_paths, path_layout, run_batch
-from research.search.grid import AXES, Grid
-
-METRIC_NAMES: tuple[str, ...] = (
-    "final_value",
-    "total_return",
-    "sharpe_ratio",
-    "max_dd_pct",
-    "max_dd_abs",
-    "total_trades",
-    "n_days",
+from research.backtest.fast.plan import (
+    COLUMN_DTYPES,
+    ConfigBatch,
+    Portfolio,
+    build_paths,
+    path_layout,
+    run_batch,
 )
+from research.search.grid import AXES, Grid
+from shared.metrics import METRIC_NAMES
+
 RESULT_HEADER: tuple[str, ...] = (
     "asset_1",
     "asset_2",
@@ -79,16 +78,7 @@ def grid_batch(grid: Grid, start: int, stop: int) -> ConfigBatch:
     columns = {
         axis: np.asarray(getattr(grid, axis))[d] for axis, d in zip(AXES, digits, strict=True)
     }
-    return ConfigBatch.build(
-        window=columns["window"].astype(np.int64),
-        entry_z=columns["entry_z"].astype(np.float64),
-        exit_z=columns["exit_z"].astype(np.float64),
-        stop_z=columns["stop_z"].astype(np.float64),
-        stake=columns["stake"].astype(np.int64),
-        long_only=columns["long_only"].astype(np.bool_),
-        delta=columns["delta"].astype(np.float64),
-        R=columns["R"].astype(np.float64),
-    )
+    return ConfigBatch.build(**{name: columns[name].astype(COLUMN_DTYPES[name]) for name in AXES})
 
 
 def rank_order(sharpe: np.ndarray, max_dd_pct: np.ndarray, order: np.ndarray) -> np.ndarray:

@@ -33,19 +33,10 @@ from research.screen.coint.reference import (
     single_threaded_blas,
 )
 from research.screen.coint.universe import MIN_OBS, Universe, log_return_corr
+from shared.schema import SCREEN_STATISTICS
 
-STAT_FIELDS: tuple[str, ...] = (
-    "corr",
-    "pvalue",
-    "coint_t",
-    "crit_1pct",
-    "crit_5pct",
-    "crit_10pct",
-    "hedge_ratio",
-    "intercept",
-    "n_obs",
-    "lag",
-)
+# The seed's screen statistics plus the ADF lag the test chose.
+STAT_FIELDS: tuple[str, ...] = (*SCREEN_STATISTICS, "lag")
 DEFAULT_CHUNK = 2048  # pairs per kernel call / progress tick: ~20 ms of work, flat memory
 PROCESS_POOL_MIN_PAIRS = 400  # ~10 s of statsmodels: worth starting worker processes
 STATSMODELS_CHUNK = 50
