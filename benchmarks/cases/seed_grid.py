@@ -20,10 +20,10 @@ from typing import Any
 from benchmarks.data import load_prices, pick_pair
 from research.backtest.backtrader_engine import BacktraderEngine
 from research.backtest.fast_engine import FastEngine
-from research.backtest.verification import VERIFY_METRICS, metrics_agree
 from research.data.market_data import align_closes
 from research.search.grid import SEED_GRID
 from research.search.sweep import ols_hedge_ratio
+from research.search.verification import VERIFY_METRICS, metrics_agree
 from shared.strategy import Pair
 
 TARGET_RATIO = 10_000

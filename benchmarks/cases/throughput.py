@@ -16,11 +16,11 @@ from typing import Any
 
 from benchmarks.data import SWEEP_GRID, load_prices
 from research.backtest.fast.plan import build_paths, path_layout, run_batch
-from research.backtest.fast.sweep_worker import PairData, grid_batch, pair_portfolio
 from research.backtest.fast_engine import FastEngine
 from research.parallel import default_parallelism
 from research.search.grid import SEED_GRID, Grid
 from research.search.sweep import all_pairs, iter_pair_data, run_sweep
+from research.search.sweep_worker import PairData, grid_batch, pair_portfolio
 
 TARGET_PER_S_TWO_CORES = 300_000
 WARM_UP_GRID = Grid(window=(20,), entry_z=(2.0,), stop_z=(4.0,), stake=(25,), long_only=(False,))

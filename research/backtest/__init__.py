@@ -1,3 +1,3 @@
 """Backtest engines behind one protocol (``api``), found by name (``registry``): backtrader,
-the compiled engine (``fast_engine`` over the ``fast/`` kernels) and the reference simulation;
-``verification`` checks one against another. A new engine goes here."""
+the compiled engine (``fast_engine`` over the ``fast/`` kernels) and the reference simulation.
+A new engine goes here."""

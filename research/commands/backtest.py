@@ -13,10 +13,10 @@ from typing import Any
 import pandas as pd
 
 from research.backtest.registry import get_engine
-from research.backtest.verification import VERIFY_METRICS, VerificationError, metrics_agree
 from research.commands.optimize import add_engine_arguments
 from research.data.market_data import AlignedCloses, align_closes
 from research.data.prices import read_wide_csv
+from research.search.verification import VERIFY_METRICS, VerificationError, metrics_agree
 from shared.config import ProdConfig, parse_config
 from shared.errors import ConfigError, DataError
 from shared.metrics import Metrics

@@ -3,7 +3,7 @@ process pool), a Dask ``LocalCluster`` (``--scheduler local``) or a running Dask
 (``--scheduler tcp://host:8786``), with the compiled engine.
 
 On a cluster every worker needs this project installed (the same version: tasks name
-``research.backtest.fast.sweep_worker.run_task``); only pair closes and grid slices travel, and each
+``research.search.sweep_worker.run_task``); only pair closes and grid slices travel, and each
 worker compiles or loads the kernels once.
 """
 

@@ -1,2 +1,3 @@
 """Searching the parameter space: the grid, the per-pair grid optimization that emits the
-production config, and the all-pairs sweep."""
+production config (``optimize``, checked on backtrader by ``verification``), and the all-pairs
+sweep (``sweep`` driving ``sweep_worker`` tasks)."""

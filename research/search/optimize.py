@@ -25,13 +25,13 @@ from tqdm import tqdm
 
 from research.backtest.api import BacktestEngine, EngineResult
 from research.backtest.registry import DEFAULT_ENGINE, get_engine
-from research.backtest.verification import verify_against_backtrader
 from research.data.market_data import AlignedCloses, align_closes, pair_symbols
 from research.evaluation.overfitting import selection_evidence, warn_if_overfit
 from research.layout import ArtifactLayout
 from research.report.plots import write_report_plots
 from research.screen.selection import pairs_from_table
 from research.search.grid import SEED_GRID, Grid
+from research.search.verification import verify_against_backtrader
 from shared.config import (
     DataWindow,
     PairConfig,

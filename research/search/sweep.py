@@ -1,7 +1,7 @@
 """Sweeps: many pairs × a parameter grid of any size, on local processes or a Dask cluster.
 
 The driver cuts the work into tasks (a few pairs × a slice of the grid, see
-:mod:`research.backtest.fast.sweep_worker`), keeps a bounded number in flight on a
+:mod:`research.search.sweep_worker`), keeps a bounded number in flight on a
 ``concurrent.futures.Executor`` (a local process pool, or a Dask client's executor), appends each
 finished task's rows to the full results CSV and merges its best rows into the top-N. Memory
 stays flat however large the grid: no task, result table or grid is ever held whole.
@@ -22,7 +22,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from research.backtest.fast import portfolio_kernel as pk
-from research.backtest.fast.sweep_worker import (
+from research.parallel import bounded
+from research.search.grid import AXES, Grid
+from research.search.sweep_worker import (
     RESULT_HEADER,
     PairData,
     SweepTask,
@@ -31,8 +33,6 @@ from research.backtest.fast.sweep_worker import (
     merge_top,
     run_task,
 )
-from research.parallel import bounded
-from research.search.grid import AXES, Grid
 from shared.errors import DataError
 
 DEFAULT_TOP_N = 100

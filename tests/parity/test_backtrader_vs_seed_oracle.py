@@ -13,9 +13,9 @@ import pytest
 
 from research.backtest.backtrader_engine import BacktraderEngine, run_cerebro
 from research.backtest.registry import get_engine
-from research.backtest.verification import VERIFY_METRICS, metrics_agree
 from research.data.market_data import AlignedCloses, align_closes
 from research.search.grid import SEED_GRID
+from research.search.verification import VERIFY_METRICS, metrics_agree
 from shared.orders import Fill
 from shared.simulation import simulate
 from shared.strategy import StrategyParams

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 
 from research.backtest.backtrader_engine import run_cerebro
 from research.backtest.fast_engine import FastEngine
-from research.backtest.verification import VERIFY_METRICS, metrics_agree
 from research.data.market_data import AlignedCloses, align_closes
+from research.search.verification import VERIFY_METRICS, metrics_agree
 from shared.metrics import Metrics
 from shared.orders import Fill
 from shared.simulation import simulate

@@ -13,10 +13,10 @@ import pytest
 
 import research
 from research.backtest.fast import kernels
-from research.backtest.fast.cache import KERNEL_PACKAGES, choose_cache_dir, kernel_sources_tag
 from research.backtest.fast.plan import ConfigBatch, PathTables, Portfolio, run_batch
 from research.backtest.fast_engine import FastEngine
 from research.data.market_data import AlignedCloses
+from research.kernel_cache import KERNEL_PACKAGES, choose_cache_dir, kernel_sources_tag
 from shared.errors import ConfigError, DataError
 from shared.kalman import KalmanState, kalman_update
 from shared.simulation import simulate

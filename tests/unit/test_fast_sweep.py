@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from research.backtest.fast import portfolio_kernel as pk
-from research.backtest.fast.sweep_worker import PairData, grid_batch, merge_top, rank_order
 from research.data.market_data import align_closes
 from research.search.grid import SEED_GRID, Grid
 from research.search.optimize import rank_results
 from research.search.sweep import all_pairs, iter_pair_data, ols_hedge_ratio, plan_tasks
+from research.search.sweep_worker import PairData, grid_batch, merge_top, rank_order
 from shared.errors import DataError
 
 

@@ -16,8 +16,6 @@ import pytest
 from research.backtest.fast import account
 from research.backtest.fast import portfolio_kernel as pk
 from research.backtest.fast.plan import COLUMN_DTYPES, SIGNAL_PARAMS, ConfigBatch
-from research.backtest.fast.sweep_worker import RESULT_HEADER, grid_batch
-from research.backtest.verification import VERIFY_METRICS
 from research.screen.coint.engines import STAT_FIELDS
 from research.screen.pipeline import SEED_COLUMNS
 from research.search.grid import AXES, SCALARS, Grid, grid_from_mapping
@@ -28,6 +26,8 @@ from research.search.optimize import (
     result_row,
     row_params,
 )
+from research.search.sweep_worker import RESULT_HEADER, grid_batch
+from research.search.verification import VERIFY_METRICS
 from shared.config import PairConfig, ProdConfig, parse_config
 from shared.errors import ConfigError
 from shared.metrics import METRIC_NAMES, Metrics

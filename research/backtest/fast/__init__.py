@@ -4,6 +4,6 @@ Import cost is kept off ``research``'s import path: nothing here is imported unt
 or a sweep asks for it.
 """
 
-from research.backtest.fast.cache import configure_numba_cache
+from research.kernel_cache import configure_numba_cache
 
-configure_numba_cache()  # before any kernel module is imported: see research/backtest/fast/cache.py
+configure_numba_cache()  # before any kernel module is imported: see research/kernel_cache.py

@@ -2,6 +2,6 @@
 that returns statsmodels' own numbers. The public entry point is
 :func:`research.screen.pipeline.run_screen`."""
 
-from research.backtest.fast.cache import configure_numba_cache
+from research.kernel_cache import configure_numba_cache
 
-configure_numba_cache()  # before any kernel module is imported: see research/backtest/fast/cache.py
+configure_numba_cache()  # before any kernel module is imported: see research/kernel_cache.py

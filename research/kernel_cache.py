@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 _ENV = "NUMBA_CACHE_DIR"
-_RESEARCH_DIR = Path(__file__).resolve().parents[2]
+_RESEARCH_DIR = Path(__file__).resolve().parent
 KERNEL_PACKAGES = ("backtest/fast", "screen/coint")  # every package whose modules numba compiles
 
 
@@ -73,7 +73,7 @@ def configure_numba_cache() -> None:
     if _configured:
         return
     _configured = True
-    chosen = choose_cache_dir(Path(__file__).resolve().parent, os.environ, kernel_sources_tag())
+    chosen = choose_cache_dir(_RESEARCH_DIR, os.environ, kernel_sources_tag())
     if chosen is None:
         return
     os.environ[_ENV] = chosen
