@@ -1,4 +1,4 @@
-"""``run_once(ctx, session)``: the daemon's unit of work (DESIGN.md §5).
+"""``run_once(ctx, session)``: the daemon's unit of work (docs/daemon.md).
 
 Steps, each ending in a committed transaction and a ``ctx.checkpoint(step)`` call:
 

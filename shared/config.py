@@ -1,4 +1,4 @@
-"""``kalman_prod_config.json``: the contract between research and the daemon (DESIGN.md §4).
+"""``kalman_prod_config.json``: the contract between research and the daemon (docs/artifacts.md).
 
 It keeps every key the seed writes (``window, entry_z, exit_z, stop_z, stake, long_only, delta,
 R, initial_cash, commission, note``) and adds what the daemon needs to reproduce the research

@@ -1,4 +1,4 @@
-"""Backtrader's ``BackBroker`` fill model, reproduced as pure functions (DESIGN.md §3).
+"""Backtrader's ``BackBroker`` fill model, reproduced as pure functions (docs/strategy.md).
 
 Measured semantics (backtrader 1.9.78.123, ``BackBroker`` defaults, ``shortcash=True``, stock-like
 commission given as an absolute fraction of notional):

@@ -2,8 +2,8 @@
 
 State model: beta follows a random walk (no intercept), observed through
 ``price_A = beta * price_B + noise``. These are the seed strategy's exact update equations
-(DESIGN.md §3, step 1); the order of floating-point operations is kept as the seed writes them so
-that every engine lands on the same bits.
+(docs/strategy.md, step 1); the order of floating-point operations is kept as the seed writes
+them so that every engine lands on the same bits.
 """
 
 from __future__ import annotations

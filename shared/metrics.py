@@ -1,4 +1,4 @@
-"""The seed's performance metrics, as its backtrader analyzers compute them (DESIGN.md §3).
+"""The seed's performance metrics, as its backtrader analyzers compute them (docs/strategy.md).
 
 All are daily and un-annualized, so that research, the compiled engine and the daemon can be
 compared number for number with the seed's printed results.

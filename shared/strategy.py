@@ -1,8 +1,8 @@
 """The Kalman pairs strategy as a pure step function over frozen state.
 
 ``step_pair`` is the whole per-bar decision of the seed's ``KalmanPairsTrading.next`` for one
-pair (DESIGN.md §3, steps 1-4). Backtrader's ``next()``, the compiled engine's reference and the
-daemon's ``run_once`` are thin drivers around it, which is what makes them decide alike.
+pair (docs/strategy.md, steps 1-4). Backtrader's ``next()``, the compiled engine's reference and
+the daemon's ``run_once`` are thin drivers around it, which is what makes them decide alike.
 """
 
 from __future__ import annotations

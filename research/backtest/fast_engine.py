@@ -1,7 +1,7 @@
 """The compiled backtest engine: ``research.backtest.api.BacktestEngine`` on numba kernels.
 
-It reproduces DESIGN.md §3 bit for bit where it can (Kalman path, z-score, fills, cash) and the
-seed metrics to rounding, and is held to backtrader by ``tests/parity``. The kernels compile on
+It reproduces docs/strategy.md bit for bit where it can (Kalman path, z-score, fills, cash) and
+the seed metrics to rounding, and is held to backtrader by ``tests/parity``. The kernels compile on
 first use (cached on disk afterwards); :attr:`FastEngine.compile_seconds` reports that cost.
 """
 
