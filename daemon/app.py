@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import date
-from typing import Any, TextIO
+from typing import TextIO
 
 from daemon.bars import CsvBarSource, YFinanceBarSource
 from daemon.clock import FixedClock, SystemClock
@@ -19,7 +19,7 @@ from daemon.context import DaemonContext
 from daemon.fault_injection import install_kill_hook
 from daemon.local_broker import BROKER_DB_NAME, LocalPaperBroker
 from daemon.logging import make_logger
-from daemon.ports import BarSource, Broker, Clock
+from daemon.ports import BarSource, Broker, Clock, Logger
 from daemon.sessions import is_session, previous_session
 from daemon.settings import DaemonSettings
 from daemon.store import Store
@@ -71,7 +71,7 @@ def build_context(
     env: Mapping[str, str],
     *,
     clock: Clock | None = None,
-    logger: Any = None,
+    logger: Logger | None = None,
     stream: TextIO | None = None,
     broker: Broker | None = None,
     bars: BarSource | None = None,

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from daemon.ports import BarSource, Broker, Clock
+from daemon.ports import BarSource, Broker, Clock, Logger
 from daemon.settings import DaemonSettings
 from daemon.store import Store
 
@@ -29,7 +28,7 @@ class DaemonContext:
     broker: Broker
     bars: BarSource
     clock: Clock
-    logger: Any
+    logger: Logger
     checkpoint: Callable[[str], None] = field(default=_no_checkpoint)
 
     def close(self) -> None:

@@ -28,9 +28,10 @@ from daemon.bars import BarUpdate, merge_bars
 from daemon.config_file import check_config_id, load_config
 from daemon.context import DaemonContext
 from daemon.decide import CLIENT_ID_PREFIX, Limits, client_order_id, gate, rebuild_states, step_all
-from daemon.ports import OrderRequest, OrderStatus, TimeInForce
+from daemon.ports import Logger, OrderRejected, OrderRequest, OrderStatus, TimeInForce
 from daemon.reconcile import reconcile
 from daemon.sessions import is_session, xnys_sessions
+from daemon.statuses import IntentStatus, RunStatus
 from daemon.store import DecisionRecord, IntentRecord, Store
 from daemon.summary import session_summary
 from shared.config import ProdConfig
@@ -41,7 +42,7 @@ from shared.strategy import PairState
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
-    status: str  # completed | already_done | skipped | failed
+    status: RunStatus  # completed | already_done | skipped | failed
     session: date
     message: str = ""
     run_id: str | None = None
@@ -92,7 +93,7 @@ def _check_order(store: Store, update: BarUpdate, session: date) -> None:
         )
 
 
-def _store_bars(ctx: DaemonContext, update: BarUpdate, session: date, log: Any) -> None:
+def _store_bars(ctx: DaemonContext, update: BarUpdate, session: date, log: Logger) -> None:
     """Append the new sessions; record (and log once) each change of a ticker's factor."""
     store = ctx.store
     tolerance = ctx.settings.data.rescale_tolerance
@@ -117,7 +118,7 @@ def _store_bars(ctx: DaemonContext, update: BarUpdate, session: date, log: Any) 
         )
 
 
-def _reconcile(ctx: DaemonContext, config: ProdConfig, session: date, log: Any) -> None:
+def _reconcile(ctx: DaemonContext, config: ProdConfig, session: date, log: Logger) -> None:
     prefix = f"{CLIENT_ID_PREFIX}-{config.config_id}-"
     report = reconcile(ctx.store, ctx.broker, session, config.symbols, _now(ctx), prefix)
     for fill in report.fills_recorded:
@@ -139,7 +140,7 @@ def _reconcile(ctx: DaemonContext, config: ProdConfig, session: date, log: Any) 
     earlier = [
         i.client_order_id
         for i in ctx.store.intents(unfinished=True)
-        if i.session < session and i.status != "pending"
+        if i.session < session and i.status != IntentStatus.PENDING
     ]
     if earlier:
         raise StateError(
@@ -174,7 +175,7 @@ def _go_live(ctx: DaemonContext, session: date) -> date:
 
 
 def _decide(
-    ctx: DaemonContext, config: ProdConfig, update: BarUpdate, session: date, log: Any
+    ctx: DaemonContext, config: ProdConfig, update: BarUpdate, session: date, log: Logger
 ) -> None:
     store = ctx.store
     go_live = _go_live(ctx, session)
@@ -209,7 +210,7 @@ def _decide(
                     order.side.value,
                     order.quantity,
                     update.real_closes[order.symbol],
-                    status="blocked" if blocked else "pending",
+                    status=IntentStatus.BLOCKED if blocked else IntentStatus.PENDING,
                     message=blocked,
                 )
             )
@@ -244,7 +245,7 @@ def _decide(
         store.save_decisions(records)
 
 
-def _send(ctx: DaemonContext, intent: IntentRecord, log: Any) -> None:
+def _send(ctx: DaemonContext, intent: IntentRecord, log: Logger) -> None:
     broker, store = ctx.broker, ctx.store
     order = broker.order_by_client_id(intent.client_order_id)
     if order is None:
@@ -258,34 +259,35 @@ def _send(ctx: DaemonContext, intent: IntentRecord, log: Any) -> None:
         )
         try:
             order = broker.submit(request)
+        except OrderRejected as exc:
+            # Refused on its merits (buying power, not shortable): a final answer, like a
+            # margin rejection in the backtest. Record it and trade the rest of the session.
+            with store.transaction():
+                store.set_intent_status(intent.client_order_id, IntentStatus.REJECTED, str(exc))
+            log.warning(
+                "order_rejected",
+                client_order_id=intent.client_order_id,
+                symbol=intent.symbol,
+                side=intent.side,
+                quantity=intent.quantity,
+                reason=str(exc),
+            )
+            return
         except Exception as exc:
-            if getattr(exc, "rejected", False) is True:
-                # Refused on its merits (buying power, not shortable): a final answer, like a
-                # margin rejection in the backtest. Record it and trade the rest of the session.
-                with store.transaction():
-                    store.set_intent_status(intent.client_order_id, "rejected", str(exc))
-                log.warning(
-                    "order_rejected",
-                    client_order_id=intent.client_order_id,
-                    symbol=intent.symbol,
-                    side=intent.side,
-                    quantity=intent.quantity,
-                    reason=str(exc),
-                )
-                return
             # Unknown outcome: look the id up instead of sending again.
             order = broker.order_by_client_id(intent.client_order_id)
             if order is None:
                 with store.transaction():
                     store.set_intent_status(
-                        intent.client_order_id, "pending", f"submit failed: {exc}"
+                        intent.client_order_id, IntentStatus.PENDING, f"submit failed: {exc}"
                     )
                 raise BrokerError(
                     f"order {intent.client_order_id} could not be submitted ({exc}); it is "
                     "not at the broker, and the next run of this session sends it again"
                 ) from exc
     ctx.checkpoint(f"sent:{intent.client_order_id}")
-    status = "submitted" if order.status is OrderStatus.NEW else order.status.value
+    new = order.status is OrderStatus.NEW
+    status = IntentStatus.SUBMITTED if new else IntentStatus(order.status.value)
     with store.transaction():
         store.record_submission(intent.client_order_id, order.broker_order_id, status, _now(ctx))
     log.info(
@@ -304,10 +306,10 @@ def _complete(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str
     positions = {s: q for s, q in sorted(ctx.broker.positions().items()) if q}
     with ctx.store.transaction():
         ctx.store.record_equity(session, account.cash, account.equity, positions)
-        ctx.store.finish_run(run_id, "completed", _now(ctx), None)
+        ctx.store.finish_run(run_id, RunStatus.COMPLETED, _now(ctx), None)
 
 
-def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, log: Any) -> None:
+def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, log: Logger) -> None:
     update = _fetch_bars(ctx, config, session)
     _check_order(ctx.store, update, session)
     _store_bars(ctx, update, session, log)
@@ -320,7 +322,7 @@ def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, l
         _decide(ctx, config, update, session, log)
     ctx.checkpoint("decided")
     for intent in ctx.store.intents(session):
-        if intent.status == "pending":
+        if intent.status == IntentStatus.PENDING:
             _send(ctx, intent, log)
     ctx.checkpoint("submitted")
     _complete(ctx, config, session, run_id)
@@ -333,7 +335,7 @@ def _fail(
     with ctx.store.transaction():
         if not started:
             ctx.store.start_run(run_id, session, config_id, _now(ctx))
-        ctx.store.finish_run(run_id, "failed", _now(ctx), message)
+        ctx.store.finish_run(run_id, RunStatus.FAILED, _now(ctx), message)
 
 
 def run_once(ctx: DaemonContext, session: date) -> RunResult:
@@ -342,7 +344,7 @@ def run_once(ctx: DaemonContext, session: date) -> RunResult:
     log = ctx.logger.bind(session=session.isoformat())
     if ctx.store.is_completed(session):
         log.info("session_already_done")
-        return RunResult("already_done", session, "session already completed")
+        return RunResult(RunStatus.ALREADY_DONE, session, "session already completed")
     run_id = uuid.uuid4().hex[:16]
     log = log.bind(run_id=run_id)
     started, config_id = False, "unknown"
@@ -360,9 +362,9 @@ def run_once(ctx: DaemonContext, session: date) -> RunResult:
         if ctx.settings.data.check_calendar and not is_session(session):
             with ctx.store.transaction():
                 ctx.store.start_run(run_id, session, config_id, _now(ctx))
-                ctx.store.finish_run(run_id, "skipped", _now(ctx), "not an NYSE session")
+                ctx.store.finish_run(run_id, RunStatus.SKIPPED, _now(ctx), "not an NYSE session")
             log.info("session_skipped", reason="not an NYSE session")
-            return RunResult("skipped", session, "not an NYSE session", run_id)
+            return RunResult(RunStatus.SKIPPED, session, "not an NYSE session", run_id)
         with ctx.store.transaction():
             if ctx.store.get_meta("config_id") is None:
                 ctx.store.set_meta("config_id", config_id)
@@ -374,12 +376,12 @@ def run_once(ctx: DaemonContext, session: date) -> RunResult:
     except PairsError as exc:
         _fail(ctx, run_id, started, session, config_id, str(exc))
         log.error("session_failed", error=str(exc), error_type=type(exc).__name__)
-        return RunResult("failed", session, str(exc), run_id)
+        return RunResult(RunStatus.FAILED, session, str(exc), run_id)
     except Exception as exc:  # a bug or an outage: record it, keep the daemon alive
         message = f"{type(exc).__name__}: {exc}"
         _fail(ctx, run_id, started, session, config_id, message)
         log.exception("session_failed", error=str(exc), error_type=type(exc).__name__)
-        return RunResult("failed", session, message, run_id)
+        return RunResult(RunStatus.FAILED, session, message, run_id)
     summary = session_summary(ctx.store, config, session)
     log.info("session_summary", **summary)
-    return RunResult("completed", session, "", run_id, summary)
+    return RunResult(RunStatus.COMPLETED, session, "", run_id, summary)

@@ -10,10 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 
+from shared.errors import BrokerError
 from shared.orders import Side
 
 
@@ -81,6 +82,31 @@ class Account:
     currency: str = "USD"
 
 
+class OrderRejected(BrokerError):
+    """The broker refused this one order on its merits (buying power, not shortable, market
+    hours). A final answer for the intent, like a margin rejection in the backtest: the daemon
+    records it and trades the rest of the session. Brokers raise a subclass of it."""
+
+
+class EventLog(Protocol):
+    """A structlog-style logger: one event name plus key/value fields."""
+
+    def info(self, event: str, **fields: Any) -> Any: ...
+
+    def warning(self, event: str, **fields: Any) -> Any: ...
+
+    def error(self, event: str, **fields: Any) -> Any: ...
+
+
+class Logger(EventLog, Protocol):
+    """The daemon's logger (structlog's bound logger): an :class:`EventLog` that can also bind
+    context (run_id, session, config_id, ...) onto every later event."""
+
+    def exception(self, event: str, **fields: Any) -> Any: ...
+
+    def bind(self, **fields: Any) -> Logger: ...
+
+
 class Broker(Protocol):
     """An account that takes market orders. Implementations: ``LocalPaperBroker``,
     ``AlpacaBroker``."""
@@ -95,7 +121,9 @@ class Broker(Protocol):
 
     def submit(self, request: OrderRequest) -> BrokerOrder:
         """Place an order. Must be idempotent on ``client_order_id``: a second submit of the
-        same id returns the existing order instead of creating another."""
+        same id returns the existing order instead of creating another. Raises
+        :class:`OrderRejected` when the broker refuses the order on its merits; any other
+        exception leaves the outcome unknown (the caller looks the id up)."""
         ...
 
     def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None: ...

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from daemon.ports import Broker, BrokerOrder
+from daemon.statuses import IntentStatus
 from daemon.store import FillRecord, IntentRecord, Store
 from shared.errors import StateError
 from shared.orders import Side
@@ -61,10 +62,10 @@ def _refresh_intent(
     """Update one intent from the broker; returns (new fill, still open)."""
     order: BrokerOrder | None = broker.order_by_client_id(intent.client_order_id)
     if order is None:
-        if intent.status == "pending":
+        if intent.status == IntentStatus.PENDING:
             if intent.session < session:  # never reached the broker and its session is over
                 store.set_intent_status(
-                    intent.client_order_id, "abandoned", "never reached the broker"
+                    intent.client_order_id, IntentStatus.ABANDONED, "never reached the broker"
                 )
             return None, False
         raise StateError(
@@ -72,9 +73,13 @@ def _refresh_intent(
             f"(broker id {intent.broker_order_id}) but the broker does not know it; "
             "check the broker's order history before trading again"
         )
-    if intent.status == "pending":
-        store.record_submission(intent.client_order_id, order.broker_order_id, "submitted", now)
-    store.set_intent_status(intent.client_order_id, order.status.value, order.reject_reason)
+    if intent.status == IntentStatus.PENDING:
+        store.record_submission(
+            intent.client_order_id, order.broker_order_id, IntentStatus.SUBMITTED, now
+        )
+    store.set_intent_status(
+        intent.client_order_id, IntentStatus(order.status.value), order.reject_reason
+    )
     fill = _fill_of(intent, order, session)
     if fill is not None:
         filled_at = order.filled_at.isoformat() if order.filled_at else now

@@ -37,7 +37,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from daemon import sessions
-from daemon.ports import Clock
+from daemon.ports import Clock, EventLog
 from shared.errors import ConfigError
 
 EXCHANGE_TZ = ZoneInfo("America/New_York")
@@ -56,16 +56,6 @@ class RunOutcome(Protocol):
 
     @property
     def message(self) -> str: ...
-
-
-class EventLog(Protocol):
-    """A structlog-style logger: one event name plus key/value fields."""
-
-    def info(self, event: str, **fields: Any) -> Any: ...
-
-    def warning(self, event: str, **fields: Any) -> Any: ...
-
-    def error(self, event: str, **fields: Any) -> Any: ...
 
 
 class Calendar(Protocol):

@@ -13,6 +13,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
@@ -20,6 +21,7 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
+from daemon.statuses import UNFINISHED, IntentStatus, RunStatus
 from daemon.store_files import acquire_lock, check_not_corrupted
 from daemon.store_records import (
     DecisionRecord,
@@ -34,8 +36,6 @@ from daemon.store_schema import MIGRATIONS, SCHEMA_VERSION
 from shared.errors import StateError
 
 DB_NAME = "pairs_daemon.sqlite"
-# Intent statuses that may still change at the broker.
-UNFINISHED = ("pending", "submitted", "new", "partially_filled")
 
 __all__ = [
     "DecisionRecord",
@@ -156,7 +156,9 @@ class Store:
             (run_id, session.isoformat(), config_id, started_at),
         )
 
-    def finish_run(self, run_id: str, status: str, finished_at: str, message: str | None) -> None:
+    def finish_run(
+        self, run_id: str, status: RunStatus, finished_at: str, message: str | None
+    ) -> None:
         self._conn.execute(
             "UPDATE runs SET status = ?, finished_at = ?, message = ? WHERE run_id = ?",
             (status, finished_at, message, run_id),
@@ -171,7 +173,9 @@ class Store:
             sql += " WHERE session = ?"
             params = (session.isoformat(),)
         rows = self._q(sql + " ORDER BY rowid", params)
-        return [RunRecord(r[0], date.fromisoformat(r[1]), *r[2:]) for r in rows]
+        return [
+            RunRecord(r[0], date.fromisoformat(r[1]), r[2], RunStatus(r[3]), *r[4:]) for r in rows
+        ]
 
     def is_completed(self, session: date) -> bool:
         rows = self._q(
@@ -269,10 +273,11 @@ class Store:
             sql += f" AND i.status IN ({', '.join('?' * len(UNFINISHED))})"
             params += UNFINISHED
         rows = self._q(sql + " ORDER BY i.rowid", params)
-        return [IntentRecord(r[0], date.fromisoformat(r[1]), *r[2:]) for r in rows]
+        records = [IntentRecord(r[0], date.fromisoformat(r[1]), *r[2:]) for r in rows]
+        return [replace(i, status=IntentStatus(i.status)) for i in records]
 
     def record_submission(
-        self, client_order_id: str, broker_order_id: str, status: str, submitted_at: str
+        self, client_order_id: str, broker_order_id: str, status: IntentStatus, submitted_at: str
     ) -> None:
         self._conn.execute(
             "INSERT OR REPLACE INTO submissions (client_order_id, broker_order_id, submitted_at) "
@@ -282,7 +287,7 @@ class Store:
         self.set_intent_status(client_order_id, status)
 
     def set_intent_status(
-        self, client_order_id: str, status: str, message: str | None = None
+        self, client_order_id: str, status: IntentStatus, message: str | None = None
     ) -> None:
         self._conn.execute(
             "UPDATE intents SET status = ?, message = COALESCE(?, message) "

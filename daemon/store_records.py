@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import date
 
+from daemon.statuses import IntentStatus, RunStatus
 from shared.kalman import KalmanState
 from shared.strategy import PairState
 
@@ -21,7 +22,7 @@ class IntentRecord:
     quantity: int
     reference_price: float
     attempt: int = 1
-    status: str = "pending"
+    status: IntentStatus = IntentStatus.PENDING
     broker_order_id: str | None = None
     message: str | None = None
 
@@ -55,7 +56,7 @@ class RunRecord:
     run_id: str
     session: date
     config_id: str
-    status: str
+    status: RunStatus
     started_at: str
     finished_at: str | None
     message: str | None

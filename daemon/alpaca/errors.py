@@ -14,6 +14,7 @@ from enum import Enum
 import requests
 from alpaca.common.exceptions import APIError
 
+from daemon.ports import OrderRejected
 from shared.errors import BrokerError
 
 # Alpaca's error code for "client_order_id must be unique" (HTTP 422).
@@ -45,7 +46,7 @@ class AlpacaError(BrokerError):
         super().__init__(message)
 
 
-class OrderRejectedError(AlpacaError):
+class OrderRejectedError(AlpacaError, OrderRejected):
     """Alpaca refused this order (403 insufficient buying power, 422 not shortable, ...)."""
 
     rejected = True

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 from urllib.parse import urlsplit
 
 from daemon.alpaca.bars import AlpacaBars
@@ -29,7 +28,7 @@ from daemon.alpaca.clients import (
     redacted,
 )
 from daemon.alpaca.retry import RetryPolicy
-from daemon.ports import BarSource, Broker
+from daemon.ports import BarSource, Broker, EventLog
 from daemon.settings import AlpacaSettings
 from shared.errors import ConfigError
 
@@ -60,7 +59,7 @@ def trading_endpoint(env: Mapping[str, str], settings: AlpacaSettings) -> str:
     return url
 
 
-def _policy(retry: RetryPolicy | None, logger: Any) -> RetryPolicy:
+def _policy(retry: RetryPolicy | None, logger: EventLog | None) -> RetryPolicy:
     retry = retry or RetryPolicy()
     return replace(retry, logger=logger) if logger is not None else retry
 
@@ -71,7 +70,7 @@ def build_alpaca_broker(
     *,
     retry: RetryPolicy | None = None,
     preflight: bool = True,
-    logger: Any = None,
+    logger: EventLog | None = None,
 ) -> Broker:
     """The Alpaca broker. ``logger`` (the daemon's bound logger) receives the retry and
     live-trading events; without it they go to structlog's default logger."""
@@ -101,7 +100,7 @@ def build_alpaca_bars(
     settings: AlpacaSettings,
     *,
     retry: RetryPolicy | None = None,
-    logger: Any = None,
+    logger: EventLog | None = None,
 ) -> BarSource:
     env = redacted(env)
     url = endpoint(_explicit(settings, "data_url"), DATA_URL_VAR, DATA_URL, env)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import structlog
 
@@ -26,6 +26,7 @@ from daemon.alpaca.errors import (
     auth_error,
     classify,
 )
+from daemon.ports import EventLog
 
 T = TypeVar("T")
 
@@ -40,14 +41,14 @@ class RetryPolicy:
     max_delay_s: float = 8.0
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     # The daemon's bound logger (JSON, redacting); structlog's default one when not given.
-    logger: Any = field(default=None, repr=False, compare=False)
+    logger: EventLog | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
             raise ValueError(f"RetryPolicy.attempts must be >= 1, got {self.attempts}")
 
     @property
-    def log(self) -> Any:
+    def log(self) -> EventLog:
         return self.logger if self.logger is not None else structlog.get_logger("daemon.alpaca")
 
     def delay(self, retry_number: int) -> float:
