@@ -10,11 +10,13 @@ from typing import Any
 
 import pandas as pd
 
+from research.commands.price_checks import add_price_check_arguments, checked, load_checked
 from research.engines import DEFAULT_ENGINE, engine_names
 from research.grid import SEED_GRID, load_grid
 from research.layout import ArtifactLayout
+from research.market_data import pair_symbols
 from research.optimize import RESULT_COLUMNS, describe_evidence, file_sha256, optimize_and_write
-from research.prices import read_cleaned, read_source_label, read_wide_csv
+from research.prices import read_cleaned, read_source_label
 from research.selection import (
     SEED_MAX_PAIRS,
     SORT_CHOICES,
@@ -61,6 +63,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--sort-by", choices=SORT_CHOICES, default="pvalue")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--no-plots", action="store_true", help="skip the report PNGs")
+    add_price_check_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -72,13 +75,18 @@ def _read_pairs(path: Path) -> pd.DataFrame:
 
 def run(args: argparse.Namespace) -> int:
     layout = ArtifactLayout(args.base_dir)
-    if args.prices:
-        prices, source = read_wide_csv(args.prices), str(args.prices.name)
-    else:
-        prices, source = read_cleaned(layout), read_source_label(layout)
-    prices_file = args.prices or layout.cleaned_prices
     screened = _read_pairs(args.pairs or layout.pairs_csv)
     selected = select_top_non_overlapping_pairs(screened, args.max_pairs, args.sort_by)
+    needed = pair_symbols(pairs_from_table(selected)) if not selected.empty else []
+    if args.prices:
+        prices, source = load_checked(args.prices, args, needed), str(args.prices.name)
+    else:
+        cleaned = str(layout.cleaned_prices)
+        prices, source = (
+            checked(read_cleaned(layout), cleaned, args, needed),
+            read_source_label(layout),
+        )
+    prices_file = args.prices or layout.cleaned_prices
     grid = load_grid(args.grid) if args.grid else SEED_GRID
     print(
         f"optimizing {grid.size} configurations on "

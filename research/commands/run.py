@@ -47,6 +47,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--universe", help="with --prices: keep only these columns (comma separated)"
     )
+    parser.add_argument(
+        "--date-format", metavar="FMT", help="with --prices: date format, e.g. %%d/%%m/%%Y"
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="synthetic sample seed")
     parser.add_argument("--sessions", type=int, default=DEFAULT_SESSIONS, help=argparse.SUPPRESS)
     parser.add_argument("--refresh", action="store_true", help="re-download, ignore data/raw/")

@@ -16,8 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from research import cointegration as coint
+from research.commands.price_checks import add_price_check_arguments, checked, load_checked
 from research.layout import ArtifactLayout
-from research.prices import read_cleaned, read_wide_csv
+from research.prices import read_cleaned
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="ADDRESS",
         help="Dask scheduler (tcp://host:port, or 'local' for a local cluster) for the fast engine",
     )
+    add_price_check_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
 
@@ -90,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", coint.MultipleTestingWarning)
         result = coint.run_screen(
-            read_prices(layout, args.prices),
+            read_prices(layout, args),
             pvalue_threshold=args.pvalue,
             engine=args.engine,
             progress=not args.no_progress,
@@ -124,8 +126,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_prices(layout: ArtifactLayout, prices_path: Path | None) -> pd.DataFrame:
-    return read_wide_csv(prices_path) if prices_path is not None else read_cleaned(layout)
+def read_prices(layout: ArtifactLayout, args: argparse.Namespace) -> pd.DataFrame:
+    """``--prices`` or the cleaned table, without the tickers price validation rejects."""
+    if args.prices is not None:
+        return load_checked(args.prices, args)
+    return checked(read_cleaned(layout), str(layout.cleaned_prices), args)
 
 
 def write_pairs(table: pd.DataFrame, layout: ArtifactLayout) -> Path:

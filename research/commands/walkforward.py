@@ -29,10 +29,10 @@ from typing import Any
 
 import pandas as pd
 
+from research.commands.price_checks import add_price_check_arguments, load_checked
 from research.engines import DEFAULT_ENGINE, get_engine
 from research.grid import SEED_GRID, load_grid
 from research.layout import ArtifactLayout
-from research.prices import read_wide_csv
 from research.selection import SORT_CHOICES, pairs_from_table, select_top_non_overlapping_pairs
 from research.walkforward import (
     FoldResult,
@@ -80,11 +80,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-record", action="store_true", help="do not touch the config's evidence")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no per-fold progress lines")
+    add_price_check_arguments(p)
     p.set_defaults(func=run)
 
 
 def _load_prices(args: argparse.Namespace, layout: ArtifactLayout) -> pd.DataFrame:
-    prices = read_wide_csv(args.prices or layout.cleaned_prices)
+    prices = load_checked(Path(args.prices) if args.prices else layout.cleaned_prices, args)
     if args.start is not None:
         prices = prices.loc[prices.index >= args.start]
     if args.end is not None:
