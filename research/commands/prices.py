@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from research.artifacts import staged
 from research.commands.price_checks import add_price_check_arguments, frozen_limit
 from research.layout import ArtifactLayout
 from research.prices import (
@@ -102,8 +103,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     layout = ArtifactLayout(args.base_dir)
-    raw, source, failed = load_raw(args, layout)
-    _, report = clean_and_write(raw, source, args, layout, failed)
+    raw, source, failed = load_raw(args, layout)  # downloads are cached in the real data/raw/
+    with staged(layout) as stage:
+        _, report = clean_and_write(raw, source, args, stage.layout, failed)
     print(report.summary())
     print(f"wrote {layout.cleaned_prices}")
     return 0

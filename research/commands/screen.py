@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from research import cointegration as coint
+from research.artifacts import staged
 from research.commands.price_checks import add_price_check_arguments, checked, load_checked
 from research.layout import ArtifactLayout
 from research.prices import read_cleaned
@@ -106,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
         )
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
-    out = write_pairs(result.table, layout)
+    with staged(layout) as stage:
+        out = stage.final(write_pairs(result.table, stage.layout))
     info = result.info
     print(
         f"screened {result.tested} pairs in {time.perf_counter() - started:.1f} s "

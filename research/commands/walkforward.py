@@ -29,10 +29,12 @@ from typing import Any
 
 import pandas as pd
 
+from research.artifacts import staged, write_atomic
 from research.commands.price_checks import add_price_check_arguments, load_checked
 from research.engines import DEFAULT_ENGINE, get_engine
 from research.grid import SEED_GRID, load_grid
 from research.layout import ArtifactLayout
+from research.overfitting import DEFAULT_PBO_BLOCKS, PBO_BLOCKS
 from research.selection import SORT_CHOICES, pairs_from_table, select_top_non_overlapping_pairs
 from research.walkforward import (
     FoldResult,
@@ -70,6 +72,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--pvalue", type=float, default=0.05, help="screen threshold (--rescreen)")
     p.add_argument("--screen-engine", default="statsmodels", choices=("statsmodels", "fast"))
     p.add_argument("--splits", type=int, default=16, help="CSCV blocks for PBO (even, 16)")
+    p.add_argument(
+        "--pbo-blocks",
+        choices=PBO_BLOCKS,
+        default=DEFAULT_PBO_BLOCKS,
+        help="PBO row blocks: equal (the paper's, default) or array_split",
+    )
     p.add_argument(
         "--oos-configs",
         choices=("auto", "all", "chosen"),
@@ -170,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
         anchored=args.anchored,
         initial_cash=grid.initial_cash,
         n_splits=args.splits,
+        pbo_blocks=args.pbo_blocks,
         oos_all=oos_all,
         progress=None if args.quiet else _progress,
     )
@@ -180,7 +189,8 @@ def run(args: argparse.Namespace) -> int:
         "engines": sorted(runner.engines_used),
         "elapsed_s": round(elapsed, 3),
     }
-    write_reports(result, summary, layout, plots=not args.no_plots)
+    with staged(layout) as stage:
+        write_reports(result, summary, stage.layout, plots=not args.no_plots)
     if not args.no_record and layout.config_json.is_file():
         record_evidence(layout.config_json, summary)
     _print_summary(summary)
@@ -267,7 +277,7 @@ def record_evidence(path: Path, summary: dict[str, Any]) -> None:
     evidence["walkforward"] = {k: summary.get(k) for k in EVIDENCE_KEYS}
     provenance = config.provenance.model_copy(update={"evidence": evidence})
     updated = config.model_copy(update={"provenance": provenance})
-    path.write_text(dump_config(updated), encoding="utf-8")
+    write_atomic(path, dump_config(updated))
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
