@@ -1,9 +1,10 @@
 """Grids that cannot mean anything, said in plain words before and after they run.
 
 Before: a stake (shares of the second leg per entry, and ``hedge_ratio`` times as many of the
-first) whose entry costs more than the initial cash. Backtrader's broker then rejects the
-buying leg while the selling leg fills, so the backtest holds a one-legged position it never
-closes: a final value of minus billions with zero trades, ranked like any other row.
+first) whose entry costs more than the initial cash. The broker's cash checks then cannot
+fill the entry as the strategy means it, and the backtest holds positions it never closes
+(measured: stake 1e8 on $100,000 ends at minus billions with zero trades), ranked like any
+other row.
 
 After: a winning row that never traded (its Sharpe ratio, if any, comes from an open position
 or nothing at all) or whose Sharpe ratio is undefined. No config is emitted from a winner
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,14 +39,18 @@ def stake_warnings(data: AlignedCloses, pairs: Sequence[Pair], grid: Grid) -> li
                 lines.append(
                     f"stake {stake:g} on {pair.asset_1}/{pair.asset_2} is infeasible: one entry "
                     f"trades up to ${cost:,.0f}, {cost / grid.initial_cash:,.1f} times the "
-                    f"initial cash ${grid.initial_cash:,.0f}; the broker rejects the buying leg "
-                    "and those rows are not real results. Lower the stake or raise initial_cash."
+                    f"initial cash ${grid.initial_cash:,.0f}; the broker cannot fill such "
+                    "entries, so those rows are not real results. Lower the stake or raise initial_cash."
                 )
     return lines
 
 
 def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _number(value: Any) -> str:
+    return "undefined" if _missing(value) else f"{float(value):.4f}"
 
 
 def result_warnings(ranked: pd.DataFrame) -> list[str]:
@@ -73,7 +79,7 @@ def check_winner_traded(ranked: pd.DataFrame, allow_no_trades: bool) -> str | No
     message = (
         f"the best configuration (window {best['window']}, entry {best['entry_z']}, stake "
         f"{best['stake']}) made no trade: final value {best['final_value']:,.2f}, Sharpe "
-        f"{best['sharpe_ratio']}"
+        f"{_number(best['sharpe_ratio'])}"
     )
     if allow_no_trades:
         return f"{message}; emitting it anyway (--allow-no-trades)"
