@@ -124,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
             f"{v.max_t_diff:.2e}, max |dp| {v.max_p_diff:.2e}, lag mismatches {v.lag_mismatches}",
             file=sys.stderr,
         )
+        for line in v.arbitrated:
+            print(f"verify: statsmodels differs on {line}", file=sys.stderr)
     print(f"wrote {out}", file=sys.stderr)
     return 0
 
