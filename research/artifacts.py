@@ -82,7 +82,10 @@ def staged(target: ArtifactLayout) -> Iterator[Stage]:
 
 def commit(staging: ArtifactLayout, target: ArtifactLayout) -> list[Path]:
     """Move every staged file into ``target`` (config last, archiving the one it replaces)."""
-    files = sorted(p for p in staging.base_dir.rglob("*") if p.is_file())
+    entries = sorted(staging.base_dir.rglob("*"))
+    for folder in (p for p in entries if p.is_dir()):  # the layout's folders, even if empty
+        (target.base_dir / folder.relative_to(staging.base_dir)).mkdir(parents=True, exist_ok=True)
+    files = [p for p in entries if p.is_file()]
     config = staging.config_json
     ordered = [p for p in files if p != config] + [p for p in files if p == config]
     moved = []
