@@ -14,7 +14,7 @@ ticker's series and finds the first reason it cannot be used:
 - a **frozen** series: the same close on at least ``frozen_sessions`` consecutive sessions (a
   stale feed or a halted, delisted ticker carried forward). The default,
   :data:`DEFAULT_FROZEN_SESSIONS` = 10, is two trading weeks: exchange holidays close the
-  market for at most a few days, and on the 137 liquid tickers of the real data this project is
+  market for at most a few days, and on the 120 liquid tickers of the real data this project is
   checked against (2015 .. 2026) the longest run of an unchanged adjusted close is 3 sessions,
   so 10 leaves a wide margin while a feed frozen for a fortnight is caught.
 
