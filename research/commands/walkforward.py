@@ -34,6 +34,7 @@ from research.commands.price_checks import add_price_check_arguments, load_check
 from research.engines import DEFAULT_ENGINE, get_engine
 from research.grid import SEED_GRID, load_grid
 from research.layout import ArtifactLayout
+from research.market_data import pair_symbols
 from research.overfitting import DEFAULT_PBO_BLOCKS, PBO_BLOCKS
 from research.selection import SORT_CHOICES, pairs_from_table, select_top_non_overlapping_pairs
 from research.walkforward import (
@@ -47,6 +48,7 @@ from research.walkforward import (
 from research.walkforward_runs import EngineRunner, warm_start_path
 from shared.config import dump_config, parse_config
 from shared.errors import DataError
+from shared.strategy import Pair
 
 
 def register(subparsers: Any) -> None:
@@ -92,8 +94,11 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _load_prices(args: argparse.Namespace, layout: ArtifactLayout) -> pd.DataFrame:
-    prices = load_checked(Path(args.prices) if args.prices else layout.cleaned_prices, args)
+def _load_prices(
+    args: argparse.Namespace, layout: ArtifactLayout, needed: list[str]
+) -> pd.DataFrame:
+    path = Path(args.prices) if args.prices else layout.cleaned_prices
+    prices = load_checked(path, args, needed)
     if args.start is not None:
         prices = prices.loc[prices.index >= args.start]
     if args.end is not None:
@@ -103,15 +108,22 @@ def _load_prices(args: argparse.Namespace, layout: ArtifactLayout) -> pd.DataFra
     return prices
 
 
-def _chooser(args: argparse.Namespace, layout: ArtifactLayout) -> PairChooser:
-    if not args.rescreen:
-        path = Path(args.pairs) if args.pairs else layout.selected_pairs_csv
-        if not path.is_file():
-            raise DataError(
-                f"{path}: no pairs table; run `pairs-research select` first, pass --pairs, "
-                "or use --rescreen to screen on every train window"
-            )
-        return fixed_pairs(pairs_from_table(pd.read_csv(path)))
+def _fixed_pairs(args: argparse.Namespace, layout: ArtifactLayout) -> list[Pair] | None:
+    """The pairs every fold trades (None with --rescreen)."""
+    if args.rescreen:
+        return None
+    path = Path(args.pairs) if args.pairs else layout.selected_pairs_csv
+    if not path.is_file():
+        raise DataError(
+            f"{path}: no pairs table; run `pairs-research select` first, pass --pairs, "
+            "or use --rescreen to screen on every train window"
+        )
+    return pairs_from_table(pd.read_csv(path))
+
+
+def _chooser(args: argparse.Namespace, fixed: list[Pair] | None) -> PairChooser:
+    if fixed is not None:
+        return fixed_pairs(fixed)
     from research.cointegration import run_screen  # statsmodels is slow to import
 
     def choose(train: pd.DataFrame) -> list[Any]:
@@ -163,7 +175,8 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 def run(args: argparse.Namespace) -> int:
     layout = ArtifactLayout(args.base_dir)
-    prices = _load_prices(args, layout)
+    fixed = _fixed_pairs(args, layout)
+    prices = _load_prices(args, layout, pair_symbols(fixed) if fixed else [])
     grid = load_grid(args.grid) if args.grid else SEED_GRID
     runner = EngineRunner(get_engine(args.engine), grid.initial_cash, grid.commission)
     oos_all = _oos_all(args.oos_configs, runner)
@@ -171,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     result = walk_forward(
         prices,
         grid.params(),
-        _chooser(args, layout),
+        _chooser(args, fixed),
         runner,
         train=Span.parse(args.train),
         test=Span.parse(args.test),
