@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PairsError as exc:
         print(f"pairs-research {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the file system refused (permissions, a full disk): the operator's
+        print(f"pairs-research {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ The seed notebook keeps everything under one ``BASE_DIR``::
     reports/kalman_param_optimization_results.csv
     reports/*.png                               plots
     config/kalman_prod_config.json              the production config
+    config/history/<config_id>.json             every config ever emitted (research.artifacts)
 
 Every command takes ``--base-dir`` and reads and writes these paths only, so steps chain by
 running them one after another on the same base directory.
@@ -75,6 +76,11 @@ class ArtifactLayout:
     @property
     def config_json(self) -> Path:
         return self.config_dir / "kalman_prod_config.json"
+
+    @property
+    def config_history_dir(self) -> Path:
+        """Every config that was ever ``kalman_prod_config.json``, by ``config_id``."""
+        return self.config_dir / "history"
 
     def report_png(self, name: str) -> Path:
         """``reports/<name>.png`` (``name`` without extension)."""

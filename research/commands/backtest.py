@@ -14,8 +14,8 @@ import pandas as pd
 
 from research.backtest.registry import get_engine
 from research.commands.optimize import add_engine_arguments
+from research.commands.price_checks import add_price_check_arguments, load_checked
 from research.data.market_data import AlignedCloses, align_closes
-from research.data.prices import read_wide_csv
 from research.search.verification import VERIFY_METRICS, VerificationError, metrics_agree
 from shared.config import ProdConfig, parse_config
 from shared.errors import ConfigError, DataError
@@ -47,6 +47,7 @@ def register(subparsers: Any) -> None:
         "--verify", action="store_true", help="also run backtrader and fail on any difference"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object of metrics")
+    add_price_check_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -116,7 +117,8 @@ def _verify(
 
 def run(args: argparse.Namespace) -> int:
     config = read_config(args.config)
-    data = window_closes(read_wide_csv(args.prices), config, args.start, args.end)
+    prices = load_checked(args.prices, args, needed=config.symbols)
+    data = window_closes(prices, config, args.start, args.end)
     if args.start is None and args.end is None and data.n_bars != config.data.n_sessions:
         print(
             f"warning: {data.n_bars} sessions in the config's window, but it was fitted on "

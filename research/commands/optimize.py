@@ -10,8 +10,12 @@ from typing import Any
 
 import pandas as pd
 
+from research.artifacts import staged
 from research.backtest.registry import DEFAULT_ENGINE, engine_names
-from research.data.prices import read_cleaned, read_source_label, read_wide_csv
+from research.commands.price_checks import add_price_check_arguments, checked, load_checked
+from research.data.market_data import pair_symbols
+from research.data.prices import read_cleaned, read_source_label
+from research.evaluation.overfitting import DEFAULT_PBO_BLOCKS, PBO_BLOCKS
 from research.layout import ArtifactLayout
 from research.screen.selection import (
     SEED_MAX_PAIRS,
@@ -35,6 +39,22 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         choices=engine_names(),
         default=DEFAULT_ENGINE,
         help=f"backtest engine (default {DEFAULT_ENGINE}; backtrader is the seed's, ~0.3 s/run)",
+    )
+
+
+def add_emit_arguments(parser: argparse.ArgumentParser) -> None:
+    """What the config is chosen from and how the selection is judged (optimize and run)."""
+    parser.add_argument(
+        "--allow-no-trades",
+        action="store_true",
+        help="emit a config even when the best configuration made no trade (refused otherwise)",
+    )
+    parser.add_argument(
+        "--pbo-blocks",
+        choices=PBO_BLOCKS,
+        default=DEFAULT_PBO_BLOCKS,
+        help="PBO row blocks: equal (the paper's; drops the leading T mod S warm-up rows, "
+        "default) or array_split (every row, blocks differ by one row)",
     )
 
 
@@ -66,6 +86,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--sort-by", choices=SORT_CHOICES, default="pvalue")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--no-plots", action="store_true", help="skip the report PNGs")
+    add_emit_arguments(parser)
+    add_price_check_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -77,13 +99,18 @@ def _read_pairs(path: Path) -> pd.DataFrame:
 
 def run(args: argparse.Namespace) -> int:
     layout = ArtifactLayout(args.base_dir)
-    if args.prices:
-        prices, source = read_wide_csv(args.prices), str(args.prices.name)
-    else:
-        prices, source = read_cleaned(layout), read_source_label(layout)
-    prices_file = args.prices or layout.cleaned_prices
     screened = _read_pairs(args.pairs or layout.pairs_csv)
     selected = select_top_non_overlapping_pairs(screened, args.max_pairs, args.sort_by)
+    needed = pair_symbols(pairs_from_table(selected)) if not selected.empty else []
+    if args.prices:
+        prices, source = load_checked(args.prices, args, needed), str(args.prices.name)
+    else:
+        cleaned = str(layout.cleaned_prices)
+        prices, source = (
+            checked(read_cleaned(layout), cleaned, args, needed),
+            read_source_label(layout),
+        )
+    prices_file = args.prices or layout.cleaned_prices
     grid = load_grid(args.grid) if args.grid else SEED_GRID
     print(
         f"optimizing {grid.size} configurations on "
@@ -91,18 +118,21 @@ def run(args: argparse.Namespace) -> int:
         f"with the {args.engine} engine",
         file=sys.stderr,
     )
-    outcome = optimize_and_write(
-        prices,
-        selected,
-        layout,
-        grid=grid,
-        engine=args.engine,
-        source=source,
-        verify=args.verify,
-        progress=not args.no_progress,
-        plots=not args.no_plots,
-        sha256=file_sha256(prices_file),
-    )
+    with staged(layout) as stage:
+        outcome = optimize_and_write(
+            prices,
+            selected,
+            stage.layout,
+            grid=grid,
+            engine=args.engine,
+            source=source,
+            verify=args.verify,
+            progress=not args.no_progress,
+            plots=not args.no_plots,
+            sha256=file_sha256(prices_file),
+            allow_no_trades=args.allow_no_trades,
+            pbo_blocks=args.pbo_blocks,
+        )
     print("Top 10 configurations by Sharpe:")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(outcome.results.loc[:, list(RESULT_COLUMNS)].head(10).to_string())
@@ -113,9 +143,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"verified {n} sampled configuration(s) against backtrader: identical")
     for line in describe_evidence(outcome):
         print(line, file=sys.stderr)
-    print(f"results: {outcome.results_csv}")
-    print(f"config:  {outcome.config_json} (config id {outcome.config.config_id})")
+    print(f"results: {stage.final(outcome.results_csv)}")
+    print(f"config:  {stage.final(outcome.config_json)} (config id {outcome.config.config_id})")
     for path in outcome.plots:
-        print(f"plot:    {path}")
+        print(f"plot:    {stage.final(path)}")
     print(f"{grid.size} backtests in {outcome.elapsed_s:.2f} s ({outcome.engine})")
     return 0

@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 
 from research.commands.backtest import read_config, window_closes
-from research.data.prices import read_cleaned, read_wide_csv
+from research.commands.price_checks import add_price_check_arguments, checked, load_checked
+from research.data.prices import read_cleaned
 from research.layout import ArtifactLayout
 from research.report.plots import write_report_plots
 
@@ -24,13 +25,17 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--base-dir", required=True, type=Path, help="artifact base directory")
     parser.add_argument("--prices", type=Path, help="wide CSV of closes (default: cleaned prices)")
     parser.add_argument("--config", type=Path, help="config (default: config/kalman_prod_config)")
+    add_price_check_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     layout = ArtifactLayout(args.base_dir)
     config = read_config(args.config or layout.config_json)
-    prices = read_wide_csv(args.prices) if args.prices else read_cleaned(layout)
+    if args.prices:
+        prices = load_checked(args.prices, args, config.symbols)
+    else:
+        prices = checked(read_cleaned(layout), str(layout.cleaned_prices), args, config.symbols)
     data = window_closes(prices, config, None, None)
     results = pd.read_csv(layout.results_csv) if layout.results_csv.is_file() else None
     paths = write_report_plots(

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from research.artifacts import staged
+from research.commands.price_checks import add_price_check_arguments, frozen_limit
 from research.data.prices import (
     DEFAULT_MIN_BARS,
     DEFAULT_MIN_COVERAGE,
@@ -59,6 +61,7 @@ def add_cleaning_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MIN_BARS,
         help=f"drop a ticker with fewer bars; also the minimum aligned length ({DEFAULT_MIN_BARS})",
     )
+    add_price_check_arguments(parser, dates=False)
 
 
 def register(subparsers: Any) -> None:
@@ -78,6 +81,9 @@ def register(subparsers: Any) -> None:
     imp = steps.add_parser("import", help="any wide CSV of closes (first column the date)")
     imp.add_argument("file", type=Path, help="wide CSV: date column, then one column per ticker")
     imp.add_argument("--tickers", help="keep only these columns (comma separated)")
+    imp.add_argument(
+        "--date-format", metavar="FMT", help="date format, e.g. %%d/%%m/%%Y (ambiguous dates)"
+    )
 
     gen = steps.add_parser("generate", help="a deterministic synthetic sample universe (SYN_*)")
     gen.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
@@ -97,8 +103,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     layout = ArtifactLayout(args.base_dir)
-    raw, source, failed = load_raw(args, layout)
-    _, report = clean_and_write(raw, source, args, layout, failed)
+    raw, source, failed = load_raw(args, layout)  # downloads are cached in the real data/raw/
+    with staged(layout) as stage:
+        _, report = clean_and_write(raw, source, args, stage.layout, failed)
     print(report.summary())
     print(f"wrote {layout.cleaned_prices}")
     return 0
@@ -113,7 +120,7 @@ def load_raw(
     if args.source_kind == "download":
         return _download(args, layout, fetch or YFinanceFetcher())
     if args.source_kind == "import":
-        frame = read_wide_csv(args.file)
+        frame = read_wide_csv(args.file, getattr(args, "date_format", None))
         keep = split_tickers(args.tickers) if args.tickers else None
         return restrict_columns(frame, keep), f"csv:{args.file.name}", ()
     return _generate(args), synthetic_label(args.seed), ()
@@ -184,6 +191,7 @@ def clean_and_write(
         end=args.end,
         min_coverage=args.min_coverage,
         min_bars=args.min_bars,
+        frozen_sessions=frozen_limit(args),
     )
     if failed:
         report = replace(report, dropped=failed + report.dropped)

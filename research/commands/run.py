@@ -2,8 +2,9 @@
 
 prices (import a CSV, download, or generate the synthetic sample) → clean → cointegration
 screen → select non-overlapping pairs → grid optimization → results CSV, config JSON and report
-plots, all under ``--base-dir``. Each step writes its artifact before the next starts, so a
-failed run can be resumed step by step with the individual commands.
+plots, all under ``--base-dir``. The run writes into a staging folder and moves its artifacts
+into place only when every step has succeeded (:mod:`research.artifacts`): a failed run leaves
+the base directory exactly as the last good run left it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 
 import pandas as pd
 
+from research.artifacts import Stage, staged
 from research.backtest.registry import DEFAULT_ENGINE, engine_names
+from research.commands.optimize import add_emit_arguments
 from research.commands.prices import add_cleaning_arguments, clean_and_write, load_raw
 from research.commands.screen import write_pairs
 from research.commands.select import add_selection_arguments, select_and_write
@@ -25,7 +28,7 @@ from research.data.synthetic import DEFAULT_SEED, DEFAULT_SESSIONS
 from research.layout import ArtifactLayout
 from research.screen.pipeline import ENGINES as SCREEN_ENGINES
 from research.screen.pipeline import MultipleTestingWarning, run_screen
-from research.search.grid import SEED_GRID, load_grid
+from research.search.grid import SEED_GRID, Grid, load_grid
 from research.search.optimize import (
     RESULT_COLUMNS,
     OptimizeOutcome,
@@ -52,6 +55,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--universe", help="with --prices: keep only these columns (comma separated)"
     )
+    parser.add_argument(
+        "--date-format", metavar="FMT", help="with --prices: date format, e.g. %%d/%%m/%%Y"
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="synthetic sample seed")
     parser.add_argument("--sessions", type=int, default=DEFAULT_SESSIONS, help=argparse.SUPPRESS)
     parser.add_argument("--refresh", action="store_true", help="re-download, ignore data/raw/")
@@ -74,6 +80,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--verify", type=int, default=0, metavar="N", help="check N configs on backtrader"
     )
+    add_emit_arguments(parser)
     parser.add_argument("--no-plots", action="store_true", help="skip the report PNGs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run, source_kind=None, tickers_file=None, attempts=3)
@@ -85,6 +92,22 @@ def run(args: argparse.Namespace) -> int:
     grid = load_grid(args.grid) if args.grid else SEED_GRID  # fail on a bad grid before work
     started = time.perf_counter()
 
+    with staged(layout) as stage:
+        outcome = _run_steps(args, layout, stage.layout, grid, progress)
+    _print_outcome(outcome, stage)
+    _say(f"done in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _run_steps(
+    args: argparse.Namespace,
+    layout: ArtifactLayout,
+    out: ArtifactLayout,
+    grid: Grid,
+    progress: bool,
+) -> OptimizeOutcome:
+    """Every step, writing into ``out`` (the run's staging area); ``layout`` is the real base
+    directory, used only for the download cache."""
     _step("1/4 prices")
     args.source_kind = "import" if args.prices else "download" if args.tickers else "generate"
     if args.prices:
@@ -93,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.universe:
         raise DataError("--universe only applies to --prices; with --tickers list the symbols")
     raw, source, failed = load_raw(args, layout)
-    prices, report = clean_and_write(raw, source, args, layout, failed)
+    prices, report = clean_and_write(raw, source, args, out, failed)
     _say(report.summary())
 
     _step("2/4 screen")
@@ -108,8 +131,8 @@ def run(args: argparse.Namespace) -> int:
         ).table
     for warning in caught:  # one readable line instead of a Python warning with a source line
         _say(f"warning: {warning.message}")
-    write_pairs(screened, layout)
-    _say(f"{len(screened)} pair(s) pass {args.select_on} < {args.pvalue}: {layout.pairs_csv}")
+    write_pairs(screened, out)
+    _say(f"{len(screened)} pair(s) pass {args.select_on} < {args.pvalue}")
 
     _step("3/4 select")
     if screened.empty:
@@ -117,24 +140,24 @@ def run(args: argparse.Namespace) -> int:
             f"no pair of {len(prices.columns)} tickers passes {args.select_on} < {args.pvalue}; "
             "widen the universe or the date range, or raise --pvalue"
         )
-    selected = select_and_write(screened, layout, max_pairs=args.max_pairs, sort_by=args.sort_by)
+    selected = select_and_write(screened, out, max_pairs=args.max_pairs, sort_by=args.sort_by)
     _say(_describe_pairs(selected))
 
     _step(f"4/4 optimize ({grid.size} configurations, {args.engine} engine)")
     outcome = optimize_and_write(
         prices,
         selected,
-        layout,
+        out,
         grid=grid,
         engine=args.engine,
         source=source,
         verify=args.verify,
         progress=progress,
         plots=not args.no_plots,
+        allow_no_trades=args.allow_no_trades,
+        pbo_blocks=args.pbo_blocks,
     )
-    _print_outcome(outcome, layout)
-    _say(f"done in {time.perf_counter() - started:.1f} s")
-    return 0
+    return outcome
 
 
 def _step(title: str) -> None:
@@ -153,7 +176,8 @@ def _describe_pairs(selected: pd.DataFrame) -> str:
     return "\n".join([f"selected {len(selected)} pair(s):", *rows])
 
 
-def _print_outcome(outcome: OptimizeOutcome, layout: ArtifactLayout) -> None:
+def _print_outcome(outcome: OptimizeOutcome, stage: Stage) -> None:
+    layout = stage.target
     print("Top 5 configurations by Sharpe:")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(outcome.results.loc[:, list(RESULT_COLUMNS)].head(5).to_string())
@@ -163,7 +187,8 @@ def _print_outcome(outcome: OptimizeOutcome, layout: ArtifactLayout) -> None:
         print(line, file=sys.stderr)
     print(f"cleaned: {layout.cleaned_prices}")
     print(f"pairs:   {layout.pairs_csv}")
-    print(f"results: {outcome.results_csv}")
-    print(f"config:  {outcome.config_json} (config id {outcome.config.config_id})")
+    print(f"selected: {layout.selected_pairs_csv}")
+    print(f"results: {layout.results_csv}")
+    print(f"config:  {layout.config_json} (config id {outcome.config.config_id})")
     for path in outcome.plots:
-        print(f"plot:    {path}")
+        print(f"plot:    {stage.final(path)}")

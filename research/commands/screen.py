@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from research.data.prices import read_cleaned, read_wide_csv
+from research.artifacts import staged
+from research.commands.price_checks import add_price_check_arguments, checked, load_checked
+from research.data.prices import read_cleaned
 from research.layout import ArtifactLayout
 from research.screen import pipeline as coint
 
@@ -80,6 +82,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="ADDRESS",
         help="Dask scheduler (tcp://host:port, or 'local' for a local cluster) for the fast engine",
     )
+    add_price_check_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
 
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", coint.MultipleTestingWarning)
         result = coint.run_screen(
-            read_prices(layout, args.prices),
+            read_prices(layout, args),
             pvalue_threshold=args.pvalue,
             engine=args.engine,
             progress=not args.no_progress,
@@ -104,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
         )
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
-    out = write_pairs(result.table, layout)
+    with staged(layout) as stage:
+        out = stage.final(write_pairs(result.table, stage.layout))
     info = result.info
     print(
         f"screened {result.tested} pairs in {time.perf_counter() - started:.1f} s "
@@ -120,12 +124,17 @@ def run(args: argparse.Namespace) -> int:
             f"{v.max_t_diff:.2e}, max |dp| {v.max_p_diff:.2e}, lag mismatches {v.lag_mismatches}",
             file=sys.stderr,
         )
+        for line in v.arbitrated:
+            print(f"verify: statsmodels differs on {line}", file=sys.stderr)
     print(f"wrote {out}", file=sys.stderr)
     return 0
 
 
-def read_prices(layout: ArtifactLayout, prices_path: Path | None) -> pd.DataFrame:
-    return read_wide_csv(prices_path) if prices_path is not None else read_cleaned(layout)
+def read_prices(layout: ArtifactLayout, args: argparse.Namespace) -> pd.DataFrame:
+    """``--prices`` or the cleaned table, without the tickers price validation rejects."""
+    if args.prices is not None:
+        return load_checked(args.prices, args)
+    return checked(read_cleaned(layout), str(layout.cleaned_prices), args)
 
 
 def write_pairs(table: pd.DataFrame, layout: ArtifactLayout) -> Path:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from research.artifacts import staged
 from research.layout import ArtifactLayout
 from research.screen.selection import SEED_MAX_PAIRS, SORT_CHOICES, select_top_non_overlapping_pairs
 from shared.errors import DataError
@@ -71,7 +72,10 @@ def select_and_write(
 def run(args: argparse.Namespace) -> int:
     layout = ArtifactLayout(args.base_dir)
     screened = read_pairs_table(args.pairs or layout.pairs_csv)
-    selected = select_and_write(screened, layout, max_pairs=args.max_pairs, sort_by=args.sort_by)
+    with staged(layout) as stage:
+        selected = select_and_write(
+            screened, stage.layout, max_pairs=args.max_pairs, sort_by=args.sort_by
+        )
     print(f"Selected {len(selected)} of {len(screened)} screened pair(s):")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(selected.to_string())

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from research.data.prices import read_cleaned, read_wide_csv
+from research.commands.price_checks import add_price_check_arguments, checked, load_checked
+from research.data.prices import read_cleaned
 from research.layout import ArtifactLayout
 from research.search.grid import SEED_GRID, load_grid
 from shared.errors import DataError
@@ -66,6 +67,7 @@ def register(subparsers: Any) -> None:
         "--no-full-table", action="store_true", help="skip sweep_results.csv (top-N and pairs only)"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_price_check_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -121,7 +123,10 @@ def run(args: argparse.Namespace) -> int:
     from research.search.sweep import iter_pair_data, run_sweep
 
     layout = ArtifactLayout(args.base_dir)
-    prices = read_wide_csv(args.prices) if args.prices else read_cleaned(layout)
+    if args.prices:
+        prices = load_checked(args.prices, args)
+    else:
+        prices = checked(read_cleaned(layout), str(layout.cleaned_prices), args)
     prices = _window(prices, args.start, args.end)
     grid = load_grid(args.grid) if args.grid else SEED_GRID
     specs = _pair_specs(args, layout, prices)

@@ -29,8 +29,11 @@ from typing import Any
 
 import pandas as pd
 
+from research.artifacts import staged, write_atomic
 from research.backtest.registry import DEFAULT_ENGINE, get_engine
-from research.data.prices import read_wide_csv
+from research.commands.price_checks import add_price_check_arguments, load_checked
+from research.data.market_data import pair_symbols
+from research.evaluation.overfitting import DEFAULT_PBO_BLOCKS, PBO_BLOCKS
 from research.evaluation.walkforward import (
     FoldResult,
     PairChooser,
@@ -49,6 +52,7 @@ from research.screen.selection import (
 from research.search.grid import SEED_GRID, load_grid
 from shared.config import dump_config, parse_config
 from shared.errors import DataError
+from shared.strategy import Pair
 
 
 def register(subparsers: Any) -> None:
@@ -75,6 +79,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--screen-engine", default="statsmodels", choices=("statsmodels", "fast"))
     p.add_argument("--splits", type=int, default=16, help="CSCV blocks for PBO (even, 16)")
     p.add_argument(
+        "--pbo-blocks",
+        choices=PBO_BLOCKS,
+        default=DEFAULT_PBO_BLOCKS,
+        help="PBO row blocks: equal (the paper's, default) or array_split",
+    )
+    p.add_argument(
         "--oos-configs",
         choices=("auto", "all", "chosen"),
         default="auto",
@@ -84,11 +94,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-record", action="store_true", help="do not touch the config's evidence")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no per-fold progress lines")
+    add_price_check_arguments(p)
     p.set_defaults(func=run)
 
 
-def _load_prices(args: argparse.Namespace, layout: ArtifactLayout) -> pd.DataFrame:
-    prices = read_wide_csv(args.prices or layout.cleaned_prices)
+def _load_prices(
+    args: argparse.Namespace, layout: ArtifactLayout, needed: list[str]
+) -> pd.DataFrame:
+    path = Path(args.prices) if args.prices else layout.cleaned_prices
+    prices = load_checked(path, args, needed)
     if args.start is not None:
         prices = prices.loc[prices.index >= args.start]
     if args.end is not None:
@@ -98,15 +112,22 @@ def _load_prices(args: argparse.Namespace, layout: ArtifactLayout) -> pd.DataFra
     return prices
 
 
-def _chooser(args: argparse.Namespace, layout: ArtifactLayout) -> PairChooser:
-    if not args.rescreen:
-        path = Path(args.pairs) if args.pairs else layout.selected_pairs_csv
-        if not path.is_file():
-            raise DataError(
-                f"{path}: no pairs table; run `pairs-research select` first, pass --pairs, "
-                "or use --rescreen to screen on every train window"
-            )
-        return fixed_pairs(pairs_from_table(pd.read_csv(path)))
+def _fixed_pairs(args: argparse.Namespace, layout: ArtifactLayout) -> list[Pair] | None:
+    """The pairs every fold trades (None with --rescreen)."""
+    if args.rescreen:
+        return None
+    path = Path(args.pairs) if args.pairs else layout.selected_pairs_csv
+    if not path.is_file():
+        raise DataError(
+            f"{path}: no pairs table; run `pairs-research select` first, pass --pairs, "
+            "or use --rescreen to screen on every train window"
+        )
+    return pairs_from_table(pd.read_csv(path))
+
+
+def _chooser(args: argparse.Namespace, fixed: list[Pair] | None) -> PairChooser:
+    if fixed is not None:
+        return fixed_pairs(fixed)
     from research.screen.pipeline import run_screen  # statsmodels is slow to import
 
     def choose(train: pd.DataFrame) -> list[Any]:
@@ -158,7 +179,8 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 def run(args: argparse.Namespace) -> int:
     layout = ArtifactLayout(args.base_dir)
-    prices = _load_prices(args, layout)
+    fixed = _fixed_pairs(args, layout)
+    prices = _load_prices(args, layout, pair_symbols(fixed) if fixed else [])
     grid = load_grid(args.grid) if args.grid else SEED_GRID
     runner = EngineRunner(get_engine(args.engine), grid.initial_cash, grid.commission)
     oos_all = _oos_all(args.oos_configs, runner)
@@ -166,13 +188,14 @@ def run(args: argparse.Namespace) -> int:
     result = walk_forward(
         prices,
         grid.params(),
-        _chooser(args, layout),
+        _chooser(args, fixed),
         runner,
         train=Span.parse(args.train),
         test=Span.parse(args.test),
         anchored=args.anchored,
         initial_cash=grid.initial_cash,
         n_splits=args.splits,
+        pbo_blocks=args.pbo_blocks,
         oos_all=oos_all,
         progress=None if args.quiet else _progress,
     )
@@ -183,7 +206,8 @@ def run(args: argparse.Namespace) -> int:
         "engines": sorted(runner.engines_used),
         "elapsed_s": round(elapsed, 3),
     }
-    write_reports(result, summary, layout, plots=not args.no_plots)
+    with staged(layout) as stage:
+        write_reports(result, summary, stage.layout, plots=not args.no_plots)
     if not args.no_record and layout.config_json.is_file():
         record_evidence(layout.config_json, summary)
     _print_summary(summary)
@@ -270,7 +294,7 @@ def record_evidence(path: Path, summary: dict[str, Any]) -> None:
     evidence["walkforward"] = {k: summary.get(k) for k in EVIDENCE_KEYS}
     provenance = config.provenance.model_copy(update={"evidence": evidence})
     updated = config.model_copy(update={"provenance": provenance})
-    path.write_text(dump_config(updated), encoding="utf-8")
+    write_atomic(path, dump_config(updated))
 
 
 def _print_summary(summary: dict[str, Any]) -> None:

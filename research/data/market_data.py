@@ -36,7 +36,7 @@ def pair_symbols(pairs: Sequence[Pair]) -> list[str]:
 def align_closes(prices: pd.DataFrame, symbols: Sequence[str]) -> AlignedCloses:
     """The seed's data preparation: each close series ``dropna``'d, then all intersected on
     common dates. Raises a DataError naming the ticker when one is absent, empty or has a
-    non-positive price."""
+    non-positive or non-finite price."""
     missing = [s for s in symbols if s not in prices.columns]
     if missing:
         raise DataError(
@@ -50,11 +50,11 @@ def align_closes(prices: pd.DataFrame, symbols: Sequence[str]) -> AlignedCloses:
         col = pd.to_numeric(prices[s], errors="coerce").dropna()
         if col.empty:
             raise DataError(f"ticker {s} has no prices", symbol=s)
-        bad = col[col <= 0]
-        if not bad.empty:
+        bad = col[~np.isfinite(col.to_numpy()) | (col <= 0).to_numpy()]
+        if not bad.empty:  # the engines' last guard; commands validate prices before this
             raise DataError(
-                f"ticker {s} has non-positive close {bad.iloc[0]} on {bad.index[0]:%Y-%m-%d}; "
-                "fix or drop the ticker",
+                f"ticker {s} has a non-positive or non-finite close {bad.iloc[0]} on "
+                f"{bad.index[0]:%Y-%m-%d}; fix or drop the ticker",
                 symbol=s,
             )
         series[s] = col

@@ -3,9 +3,9 @@
 Wide table = one row per session, first column the date, one column of adjusted closes per
 ticker. Reading rejects what cannot be repaired safely (unreadable dates, text in a price cell,
 a date twice) with an error naming the file, column and line. Cleaning then decides per ticker:
-a ticker with no price in the window, any non-positive price (the screen takes log returns and
-the Kalman filter divides by prices; a non-positive adjusted close is bad data, not a market
-fact) or too little history is *dropped with a reason*, and the remaining tickers are aligned
+a ticker with no price in the window, a price :mod:`research.data.price_validation` rejects
+(non-finite, absurd, non-positive, constant or frozen: bad data, not market facts) or too
+little history is *dropped with a reason*, and the remaining tickers are aligned
 on the sessions where all of them have a price, like the seed's cleaned file (no gaps).
 """
 
@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from research.data.price_dates import parse_session_dates
+from research.data.price_validation import DEFAULT_FROZEN_SESSIONS, series_problem
 from research.layout import ArtifactLayout
 from shared.errors import DataError
 
@@ -29,8 +31,11 @@ DEFAULT_MIN_COVERAGE = 0.9  # a ticker needs a price on >= 90% of the window's s
 DEFAULT_MIN_BARS = 252  # and at least one year of bars
 
 
-def read_wide_csv(path: str | Path) -> pd.DataFrame:
-    """A wide CSV of closes as a float frame indexed by tz-naive session dates, sorted."""
+def read_wide_csv(path: str | Path, date_format: str | None = None) -> pd.DataFrame:
+    """A wide CSV of closes as a float frame indexed by tz-naive session dates, sorted.
+
+    Dates are read without guessing (:mod:`research.data.price_dates`): ambiguous day/month dates
+    need ``date_format``; sessions after today are refused."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such price file; check --prices or run `prices download`")
@@ -43,7 +48,7 @@ def read_wide_csv(path: str | Path) -> pd.DataFrame:
         )
     if raw.empty:
         raise DataError(f"{path}: has a header but no rows")
-    dates = _parse_dates(path, raw.iloc[:, 0])
+    dates = parse_session_dates(path, raw.iloc[:, 0], date_format)
     body = raw.iloc[:, 1:]
     body.columns = pd.Index([str(c).strip() for c in header[1:]])
     prices = _parse_numbers(path, body, dates)
@@ -64,27 +69,6 @@ def _header(path: Path) -> list[str]:
     if blank:
         raise DataError(f"{path}: column {blank[0]} has no ticker name in the header")
     return header
-
-
-def _parse_dates(path: Path, column: pd.Series) -> pd.DatetimeIndex:
-    name = column.name if not str(column.name).startswith("Unnamed") else "(unnamed)"
-    parsed = pd.to_datetime(column, errors="coerce", format="mixed")
-    bad = parsed.isna()
-    if bad.all():
-        raise DataError(
-            f"{path}: the first column {name!s} holds no dates (first value "
-            f"{column.iloc[0]!r}); the first column must be the session date, e.g. 2024-01-31"
-        )
-    if bad.any():
-        line = int(np.flatnonzero(bad.to_numpy())[0]) + 2  # +1 header, +1 one-based
-        raise DataError(
-            f"{path}: line {line}: {column.iloc[line - 2]!r} in the date column is not a date"
-        )
-    index = pd.DatetimeIndex(parsed)
-    if index.tz is not None:
-        # A timestamp with an exchange offset: the session is the local calendar date.
-        index = index.tz_localize(None)
-    return index.normalize().rename("date")
 
 
 def _parse_numbers(path: Path, body: pd.DataFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
@@ -158,8 +142,12 @@ def clean_prices(
     end: date | None = None,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
     min_bars: int = DEFAULT_MIN_BARS,
+    frozen_sessions: int = DEFAULT_FROZEN_SESSIONS,
 ) -> tuple[pd.DataFrame, CleaningReport]:
     """Restrict to ``start..end`` (inclusive), drop unusable tickers (with reasons), align.
+
+    Unusable: the checks of :mod:`research.data.price_validation` (non-finite, absurd, non-positive,
+    constant or frozen closes), too few bars, or too little coverage.
 
     Raises a DataError when the window is empty or fewer than two tickers survive (no pair can
     be formed), listing why each ticker went.
@@ -170,7 +158,9 @@ def clean_prices(
     dropped: list[DroppedTicker] = []
     kept: list[str] = []
     for symbol in window.columns:
-        reason = _drop_reason(window[symbol], min_coverage, min_bars)
+        reason = series_problem(window[symbol], frozen_sessions) or _drop_reason(
+            window[symbol], min_coverage, min_bars
+        )
         if reason:
             dropped.append(DroppedTicker(str(symbol), reason))
         else:
@@ -225,9 +215,6 @@ def _drop_reason(series: pd.Series, min_coverage: float, min_bars: int) -> str |
     values = series.dropna()
     if values.empty:
         return "no prices in the date range"
-    bad = values[values <= 0]
-    if not bad.empty:
-        return f"non-positive close {bad.iloc[0]:g} on {bad.index[0]:%Y-%m-%d}"
     n, total = len(values), len(series)
     if n / total < min_coverage:
         gap = _longest_gap(series)

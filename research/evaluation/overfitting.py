@@ -12,6 +12,13 @@
   are cut into ``S`` blocks; for every choice of half of them as in-sample, the in-sample best
   column's out-of-sample rank is recorded; PBO is how often that rank is at or below the median.
 
+  Blocks (``blocks``): the paper partitions the T rows into S blocks of *equal* size T/S. When S
+  does not divide T, ``"equal"`` (the default) drops the leading T mod S rows, which are the
+  strategy's warm-up (the z-score window has not filled yet, so every config is flat there),
+  and cuts the rest into S blocks of exactly (T - T mod S)/S rows. ``"array_split"`` keeps
+  every row and cuts them with ``numpy.array_split`` (the first T mod S blocks one row longer),
+  the convention of earlier versions of this project.
+
 Every Sharpe ratio here is per observation (daily, not annualized), like the seed's.
 """
 
@@ -35,6 +42,8 @@ from shared.metrics import daily_returns
 EULER_GAMMA = 0.5772156649015329
 DSR_THRESHOLD = 0.95  # the papers' customary confidence level
 PBO_THRESHOLD = 0.5  # above it, the in-sample winner more often than not under-performs OOS
+PBO_BLOCKS: tuple[str, ...] = ("equal", "array_split")  # see the module docstring
+DEFAULT_PBO_BLOCKS = "equal"
 
 
 def sharpe_moments(returns: np.ndarray) -> tuple[float, float, float, int]:
@@ -127,10 +136,23 @@ class PBOResult:
         return int(self.logits.size)
 
 
-def _block_sums(m: np.ndarray, n_splits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per block: row count, column sums of returns and of squared returns. Blocks are
-    contiguous and as equal as the row count allows (they differ by at most one row)."""
-    blocks = np.array_split(np.arange(m.shape[0]), n_splits)
+def pbo_blocks(n_rows: int, n_splits: int, blocks: str = DEFAULT_PBO_BLOCKS) -> list[np.ndarray]:
+    """The row indices of each of the ``n_splits`` contiguous blocks (see the module
+    docstring): ``"equal"`` drops the leading ``n_rows % n_splits`` rows and cuts equal
+    blocks; ``"array_split"`` keeps every row, blocks differing by at most one row."""
+    if blocks == "equal":
+        first = n_rows % n_splits
+        return list(np.arange(first, n_rows).reshape(n_splits, -1))
+    if blocks == "array_split":
+        return list(np.array_split(np.arange(n_rows), n_splits))
+    raise ValueError(f"blocks must be one of {', '.join(PBO_BLOCKS)} (got {blocks!r})")
+
+
+def _block_sums(
+    m: np.ndarray, n_splits: int, convention: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per block: row count, column sums of returns and of squared returns."""
+    blocks = pbo_blocks(m.shape[0], n_splits, convention)
     counts = np.array([b.size for b in blocks], dtype=np.float64)
     sums = np.stack([m[b].sum(axis=0) for b in blocks])
     squares = np.stack([(m[b] ** 2).sum(axis=0) for b in blocks])
@@ -147,9 +169,10 @@ def _sharpe_from_sums(count: np.ndarray, total: np.ndarray, squares: np.ndarray)
 
 
 def probability_of_backtest_overfitting(
-    returns_matrix: np.ndarray, n_splits: int = 16
+    returns_matrix: np.ndarray, n_splits: int = 16, blocks: str = DEFAULT_PBO_BLOCKS
 ) -> PBOResult:
-    """CSCV over a (observations × configs) return matrix with ``n_splits`` row blocks."""
+    """CSCV over a (observations × configs) return matrix with ``n_splits`` row blocks, cut
+    by the ``blocks`` convention (``"equal"``: the paper's; ``"array_split"``)."""
     m = np.asarray(returns_matrix, dtype=np.float64)
     if m.ndim != 2 or m.shape[1] < 2:
         raise DataError(f"PBO needs a 2-D return matrix with at least 2 configs, got {m.shape}")
@@ -162,7 +185,7 @@ def probability_of_backtest_overfitting(
         )
     if not np.all(np.isfinite(m)):
         raise DataError("the return matrix has NaN or infinite values; PBO needs finite returns")
-    counts, sums, squares = _block_sums(m, n_splits)
+    counts, sums, squares = _block_sums(m, n_splits, blocks)
     chosen = np.array(list(combinations(range(n_splits), n_splits // 2)))
     in_train = np.zeros((len(chosen), n_splits))
     in_train[np.arange(len(chosen))[:, None], chosen] = 1.0
@@ -222,6 +245,7 @@ def selection_evidence(
     *,
     chosen: int | None = None,
     n_splits: int = 16,
+    pbo_blocks: str = DEFAULT_PBO_BLOCKS,
 ) -> dict[str, Any]:
     """DSR of the chosen config and PBO of the whole grid, as a JSON-ready dict.
 
@@ -251,21 +275,22 @@ def selection_evidence(
         "psr": probabilistic_sharpe_ratio(sharpe, n_obs, skewness, kurt),
         "dsr": deflated_sharpe_ratio(sharpe, n_obs, trials, variance, skewness, kurt),
     }
-    evidence.update(_pbo_evidence(m, n_splits))
+    evidence.update(_pbo_evidence(m, n_splits, pbo_blocks))
     # JSON has no NaN: an undefined statistic is recorded as null.
     return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in evidence.items()}
 
 
-def _pbo_evidence(m: np.ndarray, n_splits: int) -> dict[str, Any]:
+def _pbo_evidence(m: np.ndarray, n_splits: int, blocks: str) -> dict[str, Any]:
     if m.shape[1] < 2:
         return {"pbo": None, "pbo_note": "a single config: nothing was selected"}
     splits = n_splits
     while splits > 2 and m.shape[0] < 2 * splits:
         splits -= 2  # short samples still get a (coarser) answer
-    result = probability_of_backtest_overfitting(m, splits)
+    result = probability_of_backtest_overfitting(m, splits, blocks)
     return {
         "pbo": result.pbo,
         "pbo_splits": result.n_splits,
+        "pbo_blocks": blocks,
         "pbo_combinations": result.n_combinations,
         "pbo_oos_loss_probability": result.oos_loss_probability,
         "pbo_degradation_slope": None

@@ -24,6 +24,7 @@ import pandas as pd
 
 from research.data.market_data import align_closes, pair_symbols
 from research.evaluation.overfitting import (
+    DEFAULT_PBO_BLOCKS,
     probabilistic_sharpe_ratio,
     selection_evidence,
     sharpe_moments,
@@ -181,6 +182,7 @@ def run_fold(
     *,
     initial_cash: float,
     n_splits: int = 16,
+    pbo_blocks: str = DEFAULT_PBO_BLOCKS,
     oos_all: bool = True,
 ) -> FoldResult:
     """One fold: choose pairs and config on train, trade the test bars with a warm filter."""
@@ -197,7 +199,9 @@ def run_fold(
     is_metrics = [r.metrics for r in train_runs]
     chosen = seed_order(is_metrics)[0]
     matrix = np.column_stack([daily_returns(r.values, initial_cash) for r in train_runs])
-    evidence = selection_evidence(matrix, len(grid) * len(pairs), chosen=chosen, n_splits=n_splits)
+    evidence = selection_evidence(
+        matrix, len(grid) * len(pairs), chosen=chosen, n_splits=n_splits, pbo_blocks=pbo_blocks
+    )
     full = align_closes(window, symbols)
     go_live = int(full.dates.searchsorted(test_dates[0], side="left"))
     # Every config's OOS run feeds the IS-vs-OOS comparison; the chosen one's is the result.
@@ -333,6 +337,7 @@ def walk_forward(
     anchored: bool = False,
     initial_cash: float = 100_000.0,
     n_splits: int = 16,
+    pbo_blocks: str = DEFAULT_PBO_BLOCKS,
     oos_all: bool = True,
     progress: Callable[[FoldResult], None] | None = None,
 ) -> WalkForwardResult:
@@ -354,6 +359,7 @@ def walk_forward(
             runner,
             initial_cash=initial_cash,
             n_splits=n_splits,
+            pbo_blocks=pbo_blocks,
             oos_all=oos_all,
         )
         results.append(result)

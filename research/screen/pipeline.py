@@ -31,12 +31,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from research.data.price_validation import constant_tickers
 from research.screen.coint import engines, johansen
 from research.screen.coint.engines import RunInfo, Stats
 from research.screen.coint.multiple_testing import bh_qvalues
-from research.screen.coint.universe import Universe, build_universe, ordered_pairs
+from research.screen.coint.universe import (
+    MIN_OBS,
+    MIN_OBS_REASON,
+    Universe,
+    build_universe,
+    ordered_pairs,
+)
 from research.screen.coint.verify import VerifyReport, verify_against_statsmodels
-from shared.errors import ConfigError
+from shared.errors import ConfigError, DataError
 from shared.schema import SCREEN_STATISTICS
 
 SEED_COLUMNS: tuple[str, ...] = ("asset_1", "asset_2", *SCREEN_STATISTICS)
@@ -50,6 +57,10 @@ SELECT_ON = ("pvalue", "qvalue")
 
 class MultipleTestingWarning(UserWarning):
     """Selecting on raw p-values over many pairs lets false positives through."""
+
+
+class ConstantTickerWarning(UserWarning):
+    """A ticker whose closes never change was left out of the screen."""
 
 
 @dataclass
@@ -85,7 +96,8 @@ def run_screen(
     expected number of false positives when selecting on raw p-values.
     """
     _check_options(pvalue_threshold, engine, direction, keep, method, select_on)
-    universe = build_universe(prices)
+    universe = build_universe(_without_constant_tickers(prices))
+    _check_length(universe)
     pairs = ordered_pairs(universe.n_tickers, direction)
     info, report = RunInfo(), None
     if method == "johansen":
@@ -99,6 +111,11 @@ def run_screen(
     if verify and method == "eg":
         report = verify_against_statsmodels(universe, pairs, stats, verify)
     tested = int((~np.isnan(stats["pvalue"])).sum())
+    if tested == 0:
+        longest = int(np.nanmax(stats["n_obs"], initial=0))
+        raise DataError(
+            f"no pair has {MIN_OBS} common sessions (the most is {longest}): {MIN_OBS_REASON}"
+        )
     if select_on == "pvalue" and tested > 1:
         warnings.warn(
             f"selecting on raw p-values: {tested} tests at {pvalue_threshold:g} let about "
@@ -109,6 +126,28 @@ def run_screen(
         )
     table = build_table(universe, pairs, stats, pvalue_threshold, select_on, keep, method)
     return ScreenResult(table, tested, info, report)
+
+
+def _without_constant_tickers(prices: pd.DataFrame) -> pd.DataFrame:
+    """A constant ticker makes the regression singular (statsmodels aborts with "x is
+    constant" or returns a meaningless statistic, depending on the price level): it is left
+    out with a warning, so one bad column never stops the screen of the others."""
+    constant = constant_tickers(prices)
+    for symbol, value in constant.items():
+        warnings.warn(
+            f"ticker {symbol} is constant ({value:g}) over the window: left out of the screen",
+            ConstantTickerWarning,
+            stacklevel=3,
+        )
+    return prices.drop(columns=list(constant)) if constant else prices
+
+
+def _check_length(universe: Universe) -> None:
+    longest = int((~np.isnan(universe.closes)).sum(axis=0).max(initial=0))
+    if longest < MIN_OBS:
+        raise DataError(
+            f"only {longest} sessions of prices: {MIN_OBS_REASON}; use a longer history"
+        )
 
 
 def _check_options(

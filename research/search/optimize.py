@@ -26,11 +26,12 @@ from tqdm import tqdm
 from research.backtest.api import BacktestEngine, EngineResult
 from research.backtest.registry import DEFAULT_ENGINE, get_engine
 from research.data.market_data import AlignedCloses, align_closes, pair_symbols
-from research.evaluation.overfitting import selection_evidence, warn_if_overfit
+from research.evaluation.overfitting import DEFAULT_PBO_BLOCKS, selection_evidence, warn_if_overfit
 from research.layout import ArtifactLayout
 from research.report.plots import write_report_plots
 from research.screen.selection import pairs_from_table
 from research.search.grid import SEED_GRID, Grid
+from research.search.grid_feasibility import check_winner_traded, result_warnings, stake_warnings
 from research.search.verification import verify_against_backtrader
 from shared.config import (
     DataWindow,
@@ -64,6 +65,7 @@ class OptimizeOutcome:
     plots: tuple[str, ...] = ()  # the report PNGs written
     evidence: dict[str, Any] | None = None  # DSR/PBO of the selection (also in the config)
     warnings: tuple[str, ...] = ()  # plain-words overfitting warnings
+    grid_warnings: tuple[str, ...] = ()  # infeasible stakes, idle rows, a winner without trades
 
     @property
     def best(self) -> pd.Series:
@@ -194,7 +196,10 @@ MAX_EVIDENCE_CELLS = 50_000_000
 
 
 def selection_evidence_for(
-    unranked: pd.DataFrame, matrix: np.ndarray | None, n_pairs: int
+    unranked: pd.DataFrame,
+    matrix: np.ndarray | None,
+    n_pairs: int,
+    pbo_blocks: str = DEFAULT_PBO_BLOCKS,
 ) -> dict[str, Any]:
     """DSR/PBO of choosing the seed-ranked best row out of the grid (failed configs left
     out); trials = configs × pairs, as the issue of selection bias demands."""
@@ -205,7 +210,9 @@ def selection_evidence_for(
         return {"note": "no configuration produced returns"}
     best = int(_seed_sort(unranked).index[0])
     chosen = int(np.searchsorted(ok, best))
-    return selection_evidence(matrix[:, ok], n_trials=int(ok.size) * n_pairs, chosen=chosen)
+    return selection_evidence(
+        matrix[:, ok], n_trials=int(ok.size) * n_pairs, chosen=chosen, pbo_blocks=pbo_blocks
+    )
 
 
 def prices_sha256(prices: pd.DataFrame) -> str:
@@ -304,6 +311,8 @@ def optimize_and_write(
     progress: bool = True,
     plots: bool = True,
     sha256: str | None = None,
+    allow_no_trades: bool = False,
+    pbo_blocks: str = DEFAULT_PBO_BLOCKS,
 ) -> OptimizeOutcome:
     """Run the grid on the selected pairs, write the ranked results CSV and the config JSON.
 
@@ -311,6 +320,9 @@ def optimize_and_write(
     ``VerificationError`` (with a table of differences) before writing anything if any metric
     differs beyond relative 1e-9. ``plots`` also writes the report PNGs for the best config. ``sha256`` is the hash of
     the price file ``prices`` was read from (default: :func:`prices_sha256` of the frame).
+    Infeasible stakes are warned about on stderr before the grid runs; a winner without trades
+    raises a DataError (nothing written) unless ``allow_no_trades``. ``pbo_blocks`` is the PBO
+    block convention (:mod:`research.evaluation.overfitting`).
     """
     grid = grid or SEED_GRID
     if selected.empty:
@@ -322,6 +334,8 @@ def optimize_and_write(
             f"only {data.n_bars} common sessions for {', '.join(data.symbols)}: fewer than the "
             f"largest window ({max(grid.window)}) + 2; use a longer price history"
         )
+    for line in stake_warnings(data, pairs, grid):  # before the grid runs: it may be long
+        print(f"warning: {line}", file=sys.stderr)
     backtest_engine = get_engine(engine)
     started = time.perf_counter()
     keep_returns = grid.size * data.n_bars <= MAX_EVIDENCE_CELLS
@@ -337,7 +351,10 @@ def optimize_and_write(
     n_errors = int(ranked["error"].notna().sum()) if "error" in ranked.columns else 0
     if n_errors == len(ranked):
         raise DataError(f"all {n_errors} configurations failed; first error: {ranked['error'][0]}")
-    evidence = selection_evidence_for(unranked, matrix, len(pairs))
+    grid_warnings = result_warnings(ranked)
+    winner_note = check_winner_traded(ranked, allow_no_trades)
+    grid_warnings += [winner_note] if winner_note else []
+    evidence = selection_evidence_for(unranked, matrix, len(pairs), pbo_blocks)
     config = build_config(
         ranked.iloc[0],
         selected,
@@ -374,14 +391,16 @@ def optimize_and_write(
         plots=tuple(str(p) for p in pngs),
         evidence=evidence,
         warnings=tuple(warn_if_overfit(evidence)),
+        grid_warnings=tuple(grid_warnings),
     )
 
 
 def describe_evidence(outcome: OptimizeOutcome) -> list[str]:
     """Lines for a terminal: the selection statistics, then any warning in plain words."""
     ev = outcome.evidence or {}
+    grid = [f"warning: {w}" for w in outcome.grid_warnings]
     if "dsr" not in ev:
-        return [f"selection evidence: {ev.get('note', 'not computed')}"]
+        return [*grid, f"selection evidence: {ev.get('note', 'not computed')}"]
 
     def fmt(key: str) -> str:
         value = ev.get(key)
@@ -391,4 +410,4 @@ def describe_evidence(outcome: OptimizeOutcome) -> list[str]:
         f"selection evidence: DSR {fmt('dsr')}, PSR {fmt('psr')}, PBO {fmt('pbo')} "
         f"({ev.get('n_trials')} trials; recorded in the config's provenance.evidence)"
     )
-    return [line, *(f"warning: {w}" for w in outcome.warnings)]
+    return [*grid, line, *(f"warning: {w}" for w in outcome.warnings)]

@@ -153,7 +153,7 @@ def test_too_few_bars_drops_the_ticker() -> None:
     cleaned, report = clean_prices(_table(n=120), source="t", min_bars=100, min_coverage=0.5)
     assert len(cleaned) == 120
     values = np.full(120, np.nan)
-    values[:80] = 10.0
+    values[:80] = 10.0 + np.linspace(0, 1, 80)  # not constant: that is a reason of its own
     _, report = clean_prices(_table(n=120, DDD=values), source="t", min_bars=100, min_coverage=0.5)
     assert report.dropped[0].reason == "only 80 bars (fewer than 100)"
 

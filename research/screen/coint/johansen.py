@@ -5,8 +5,11 @@ Mapping into the screen's table (``method == "johansen"``):
 
 - ``coint_t``: the trace statistic for "no cointegrating vector" (r = 0). It *rejects* when it
   is *above* the critical value, the opposite sign convention of Engle-Granger's t.
-- ``crit_1pct, crit_5pct, crit_10pct``: the trace test's critical values at 99/95/90%
-  (Osterwald-Lenum tables, as statsmodels tabulates them).
+- ``crit_1pct, crit_5pct, crit_10pct``: the trace test's critical values at 99/95/90%, as
+  statsmodels tabulates them (``statsmodels.tsa.coint_tables.c_sjt``): computed by MacKinnon,
+  Haug & Michelis with MacKinnon's ``johdist.f`` ("Numerical distribution functions of
+  likelihood ratio tests for cointegration", Journal of Applied Econometrics 14(5), 1999;
+  statsmodels' source cites the 1996 Queen's University discussion paper of that title).
 - ``pvalue``: statsmodels gives no p-value for this test, so the column holds the upper end of
   the bracket the statistic falls in: 0.01 beyond the 99% value, 0.05 beyond 95%, 0.10 beyond
   90%, else 1.0. Selection keeps ``pvalue <= threshold``, i.e. "trace above the critical value
