@@ -24,6 +24,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from daemon.bar_reports import (
+    REWARM_META,
+    log_feed_problem,
+    log_revisions,
+    note_feed_health,
+    record_revisions,
+)
+from daemon.bar_sanity import exchange_date
 from daemon.bars import BarUpdate, merge_bars
 from daemon.config_file import check_config_id, load_config
 from daemon.context import DaemonContext
@@ -68,6 +76,8 @@ def _fetch_bars(ctx: DaemonContext, config: ProdConfig, session: date) -> BarUpd
         expected,
         ctx.settings.data.rescale_tolerance,
         ctx.bars.name,
+        max_move=ctx.settings.data.max_daily_move,
+        today=exchange_date(ctx.clock.now()),
     )
     return update
 
@@ -106,6 +116,8 @@ def _store_bars(ctx: DaemonContext, update: BarUpdate, session: date, log: Any) 
         store.append_bars(update.strategy_closes.loc[update.new_sessions])
         for symbol, factor in changed.items():
             store.record_rescale(session, symbol, factor, _now(ctx))
+        revised = record_revisions(store, update, tolerance, _now(ctx))
+    log_revisions(log, update, revised)
     for symbol, factor in changed.items():
         log.warning(
             "bars_rescaled",
@@ -154,7 +166,7 @@ def _restore_states(
     store = ctx.store
     last = store.last_completed_session()
     saved = store.decisions(last) if last is not None else []
-    if len(saved) == len(config.pairs):
+    if len(saved) == len(config.pairs) and not store.get_meta(REWARM_META):
         return [d.pair_state for d in saved]
     history = update.strategy_closes.loc[[d < session for d in update.strategy_closes.index]]
     return rebuild_states(
@@ -240,6 +252,8 @@ def _decide(
     with store.transaction():
         if store.get_meta("go_live") is None:
             store.set_meta("go_live", go_live.isoformat())
+        if store.get_meta(REWARM_META):
+            store.set_meta(REWARM_META, "")  # the states were just rebuilt on the new history
         store.add_intents(intents, _now(ctx))
         store.save_decisions(records)
 
@@ -305,6 +319,7 @@ def _complete(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str
     with ctx.store.transaction():
         ctx.store.record_equity(session, account.cash, account.equity, positions)
         ctx.store.finish_run(run_id, "completed", _now(ctx), None)
+        note_feed_health(ctx.store, session, None, _now(ctx))
 
 
 def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, log: Any) -> None:
@@ -328,12 +343,20 @@ def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, l
 
 
 def _fail(
-    ctx: DaemonContext, run_id: str, started: bool, session: date, config_id: str, message: str
+    ctx: DaemonContext,
+    run_id: str,
+    started: bool,
+    session: date,
+    config_id: str,
+    message: str,
+    exc: Exception | None = None,
 ) -> None:
     with ctx.store.transaction():
         if not started:
             ctx.store.start_run(run_id, session, config_id, _now(ctx))
         ctx.store.finish_run(run_id, "failed", _now(ctx), message)
+        if exc is not None:
+            note_feed_health(ctx.store, session, exc, _now(ctx))
 
 
 def run_once(ctx: DaemonContext, session: date) -> RunResult:
@@ -372,7 +395,8 @@ def run_once(ctx: DaemonContext, session: date) -> RunResult:
         ctx.checkpoint("started")
         _cycle(ctx, config, session, run_id, log)
     except PairsError as exc:
-        _fail(ctx, run_id, started, session, config_id, str(exc))
+        _fail(ctx, run_id, started, session, config_id, str(exc), exc)
+        log_feed_problem(log, exc)
         log.error("session_failed", error=str(exc), error_type=type(exc).__name__)
         return RunResult("failed", session, str(exc), run_id)
     except Exception as exc:  # a bug or an outage: record it, keep the daemon alive
