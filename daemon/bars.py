@@ -20,9 +20,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -34,6 +33,7 @@ from daemon.bar_sanity import (
     finite_or_nan,
 )
 from daemon.revisions import SymbolComparison, compare_symbol, late_filled
+from shared.adapters.yahoo import PriceFetcher, YFinanceFetcher, fetch_closes
 from shared.errors import DataError
 
 # A close more than this factor away from the previous one (×2 or ÷2) is a bad print unless
@@ -82,29 +82,38 @@ class CsvBarSource:
 
 
 class YFinanceBarSource:
-    """Adjusted daily closes from Yahoo Finance (``auto_adjust=True``)."""
+    """Adjusted daily closes from Yahoo Finance through the shared careful adapter (timeouts,
+    retries with backoff on rate limits; a ticker that fails or comes back shorter than the
+    others is reported, never used as data)."""
 
     name = "yfinance"
 
-    def daily_closes(self, symbols: Sequence[str], start: date, end: date) -> pd.DataFrame:
-        import yfinance as yf
+    def __init__(
+        self, fetch: PriceFetcher | None = None, *, attempts: int = 3, backoff_s: float = 5.0
+    ) -> None:
+        self._fetch = fetch or YFinanceFetcher(timeout=20.0)
+        self._attempts = attempts
+        self._backoff_s = backoff_s
 
-        raw: Any = yf.download(
+    def daily_closes(self, symbols: Sequence[str], start: date, end: date) -> pd.DataFrame:
+        got = fetch_closes(
             list(symbols),
-            start=start.isoformat(),
-            end=(end + timedelta(days=1)).isoformat(),  # yfinance's end is exclusive
-            auto_adjust=True,
-            progress=False,
-            threads=False,
-            group_by="column",
+            start,
+            end,
+            self._fetch,
+            attempts=self._attempts,
+            backoff_seconds=self._backoff_s,
         )
-        if raw is None or len(raw) == 0:
-            raise DataError(f"yfinance returned no bars for {list(symbols)} in {start}..{end}")
-        closes = raw["Close"]
-        if isinstance(closes, pd.Series):
-            closes = closes.to_frame(name=symbols[0])
-        closes.index = [pd.Timestamp(v).date() for v in closes.index]
-        return closes.reindex(columns=list(symbols)).astype(float)
+        if got.failed:
+            symbol, reason = next(iter(got.failed.items()))
+            raise DataError(
+                f"yfinance: no complete bars for {symbol} in {start}..{end} after "
+                f"{got.attempts} attempt(s): {reason}; nothing traded, the next run retries",
+                symbol=symbol,
+            )
+        frame = pd.concat(got.closes, axis=1, sort=True)
+        frame.index = [pd.Timestamp(v).date() for v in frame.index]
+        return frame.reindex(columns=list(symbols)).astype(float)
 
 
 def _fail(message: str, symbol: str | None, session: date | None) -> DataError:

@@ -198,6 +198,8 @@ class SessionJob:
     policy: CatchUpPolicy = field(default_factory=CatchUpPolicy)
     calendar: Calendar = field(default_factory=XnysCalendar)
     should_stop: Callable[[], bool] = lambda: False
+    # Why the feed is stale at ``now`` (None: it is not); see daemon.staleness.
+    stale_check: Callable[[datetime], str | None] | None = None
     halted_reason: str | None = None
     failures: dict[date, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -228,6 +230,10 @@ class SessionJob:
         due = due_sessions(now, last, self.calendar, self.policy)
         fields = {"now": now.isoformat(), "last_completed": _iso(last), "due": _isos(due)}
         if not due:
+            stale = self.stale_check(now) if self.stale_check is not None else None
+            if stale is not None:
+                self.log.error("stale_feed", reason=stale, **fields)
+                return TickReport(TickStatus.IDLE, message=stale)
             self.log.info("schedule_tick", action="nothing_due", **fields)
             return TickReport(TickStatus.IDLE)
         if len(due) - 1 > self.policy.max_catch_up:

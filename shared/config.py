@@ -22,6 +22,11 @@ from shared.strategy import Pair, StrategyParams
 
 SCHEMA_VERSION: Literal[1] = 1
 SEED_NOTE = "Auto-generated from 02_kalman_optimization.ipynb"
+# Bounds that catch absurd values before they become orders: a stake is a share count per
+# trade, cash a paper account's size.
+MAX_HEDGE_RATIO = 1e4
+MAX_STAKE = 1_000_000
+MAX_INITIAL_CASH = 1e12
 
 
 class _Frozen(BaseModel):
@@ -31,7 +36,8 @@ class _Frozen(BaseModel):
 class PairConfig(_Frozen):
     asset_1: str = Field(min_length=1)
     asset_2: str = Field(min_length=1)
-    hedge_ratio: float = Field(allow_inf_nan=False)
+    # |hedge_ratio| above 1e4 is no screen's output; int(beta*stake) would overflow an order.
+    hedge_ratio: float = Field(allow_inf_nan=False, ge=-MAX_HEDGE_RATIO, le=MAX_HEDGE_RATIO)
     # The screen's statistics, kept for the record (optional for hand-written configs).
     corr: float | None = None
     pvalue: float | None = Field(default=None, ge=0, le=1)
@@ -85,11 +91,11 @@ class ProdConfig(_Frozen):
     entry_z: float = Field(gt=0, allow_inf_nan=False)
     exit_z: float = Field(ge=0, allow_inf_nan=False)
     stop_z: float = Field(gt=0, allow_inf_nan=False)
-    stake: int = Field(ge=1)
+    stake: int = Field(ge=1, le=MAX_STAKE)
     long_only: bool
     delta: float = Field(gt=0, lt=1)
-    R: float = Field(gt=0, allow_inf_nan=False)
-    initial_cash: float = Field(gt=0, allow_inf_nan=False)
+    R: float = Field(gt=0, le=1e6, allow_inf_nan=False)
+    initial_cash: float = Field(gt=0, le=MAX_INITIAL_CASH, allow_inf_nan=False)
     commission: float = Field(ge=0, lt=1)
     note: str = SEED_NOTE
     # --- what the daemon needs on top ---
@@ -105,6 +111,23 @@ class ProdConfig(_Frozen):
             raise ValueError(f"exit_z ({self.exit_z}) must be below entry_z ({self.entry_z})")
         if not self.entry_z < self.stop_z:
             raise ValueError(f"stop_z ({self.stop_z}) must be above entry_z ({self.entry_z})")
+        return self
+
+    @model_validator(mode="after")
+    def _pairs_independent(self) -> ProdConfig:
+        """Each symbol belongs to one pair: positions are per symbol, so two pairs sharing a
+        leg would net their orders and each read the other's position as its own."""
+        owner: dict[str, str] = {}
+        for k, p in enumerate(self.pairs):
+            name = f"pairs.{k} ({p.asset_1}/{p.asset_2})"
+            for symbol in (p.asset_1, p.asset_2):
+                if symbol in owner:
+                    kind = "duplicates" if {p.asset_1, p.asset_2} <= owner.keys() else "shares"
+                    raise ValueError(
+                        f"{name} {kind} {symbol} with {owner[symbol]}; each symbol may "
+                        "belong to one pair only (re-run `pairs-research select`)"
+                    )
+            owner[p.asset_1] = owner[p.asset_2] = name
         return self
 
     @property
@@ -131,7 +154,9 @@ class ProdConfig(_Frozen):
 
     @property
     def config_id(self) -> str:
-        """A short, stable id of everything that changes decisions (not note/provenance)."""
+        """A short, stable id of what decides trades: the parameters, the pairs' legs and
+        hedge ratios, and the session the filter warms up from. Labels (note, provenance, the
+        data source's name and hash, the screen's statistics) do not change it."""
         decisive = self.model_dump(
             mode="json",
             include={
@@ -145,10 +170,10 @@ class ProdConfig(_Frozen):
                 "R",
                 "initial_cash",
                 "commission",
-                "pairs",
-                "data",
             },
         )
+        decisive["pairs"] = [[p.asset_1, p.asset_2, p.hedge_ratio] for p in self.pairs]
+        decisive["first_session"] = self.data.first_session.isoformat()
         canonical = json.dumps(decisive, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
@@ -180,6 +205,9 @@ def parse_config(payload: str | bytes | dict[str, Any], source: str = "config") 
             message = "is missing; every key the research step writes is required"
         elif kind == "extra_forbidden":
             message = "is not a known key (typo? schema_version mismatch?)"
+        elif not first["loc"]:  # a rule across keys: its message names them
+            message = str(first["msg"]).removeprefix("Value error, ")
+            key = "pairs" if message.startswith("pairs.") else key
         else:
             message = f"{first['msg']} (got {first.get('input')!r})"
         more = len(exc.errors()) - 1
