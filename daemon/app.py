@@ -96,6 +96,7 @@ def build_context(
         logger = make_logger(settings.log_format, stream)
     if broker is None and settings.broker.kind == "local":
         load_config(settings.config)  # a bad config path fails before a state dir is created
+    bars = bars or build_bars(settings, env)  # a bad feed setting fails before any state exists
     local_book = broker is None and settings.broker.kind == "local"
     if local_book:
         check_before_open(settings.state_dir)
@@ -108,7 +109,7 @@ def build_context(
             config_path=settings.config,
             store=store,
             broker=broker or build_broker(settings, env, clock, store, durable),
-            bars=bars or build_bars(settings, env),
+            bars=bars,
             clock=clock,
             logger=logger,
         )
