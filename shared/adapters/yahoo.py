@@ -127,7 +127,8 @@ def fetch_closes(
             wait = backoff_seconds * 2 ** (attempt - 2)
             sleep(wait * RATE_LIMIT_BACKOFF_MULTIPLIER if rate_limited else wait)
         result.attempts = attempt
-        got, reasons, rate_limited = _fetch_once(fetch, pending, start, end, reasons)
+        latest = max((c.index.max() for c in result.closes.values()), default=None)
+        got, reasons, rate_limited = _fetch_once(fetch, pending, start, end, reasons, latest)
         result.closes.update(got)
         pending = [t for t in pending if t not in got]
     for t in pending:
@@ -144,7 +145,10 @@ def _fetch_once(
     start: date,
     end: date,
     reasons: dict[str, str],
+    latest_seen: pd.Timestamp | None,
 ) -> tuple[dict[str, pd.Series], dict[str, str], bool]:
+    """One call; ``latest_seen`` is the last session earlier answers reached (a retried ticker
+    must reach it too)."""
     try:
         answer = fetch(tickers, start, end + timedelta(days=1))
     except Exception as exc:  # any transport failure is worth another attempt
@@ -157,6 +161,8 @@ def _fetch_once(
         for t, s in parsed.items()
     }
     ends = [s.index.max() for s in in_range.values() if not s.empty]
+    if latest_seen is not None:
+        ends.append(latest_seen)
     latest = max(ends) if ends else None
     got: dict[str, pd.Series] = {}
     new_reasons = dict(reasons)
