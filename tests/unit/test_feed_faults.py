@@ -176,3 +176,21 @@ def test_a_bad_print_is_refused_unstored_and_a_corrected_feed_trades_as_if_it_ne
     _same_decisions(report, clean_run)
     assert report["equity"] == clean_run["equity"]
     assert report["fills"] == clean_run["fills"]
+
+
+def test_replay_skips_a_date_filled_in_after_later_sessions_completed(tmp_path: Path) -> None:
+    from daemon.replay import replay, replay_settings
+
+    closes = _clean()
+    hole = closes.index[SWITCH - 5]
+    prices, cfg = write_inputs(tmp_path, closes.drop(index=hole), make_config(closes))
+    settings = replay_settings(prices, cfg, tmp_path / "state")
+    first = replay(settings, closes.index[0], closes.index[SWITCH], io.StringIO(), durable=False)
+    closes.rename_axis("date").to_csv(prices)  # the vendor fills the missing row
+    logs = io.StringIO()
+    second = replay(settings, closes.index[0], closes.index[-1], logs, durable=False)
+    assert first["failed"] is None and second["failed"] is None
+    events = log_events(logs)
+    passed = [e for e in events if e["event"] == "sessions_passed"]
+    assert passed and passed[0]["sessions"] == [hole.isoformat()]
+    assert [e["kind"] for e in events if e["event"] == "bars_revised"] == ["filled_late"]
