@@ -96,6 +96,10 @@ def log_feed_problem(log: Any, exc: Exception) -> None:
         log.error(BAR_REFUSED_EVENT, error=str(exc), **fields)
 
 
+def is_feed_problem(exc: Exception) -> bool:
+    return isinstance(exc, StaleFeed | BarRefused)
+
+
 def note_feed_health(store: Store, session: date, exc: Exception | None, now: str) -> None:
     """Keep (or clear) the stale-feed note ``status`` shows; inside the caller's transaction."""
     if isinstance(exc, StaleFeed):

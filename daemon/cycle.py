@@ -26,6 +26,7 @@ from typing import Any
 
 from daemon.bar_reports import (
     REWARM_META,
+    is_feed_problem,
     log_feed_problem,
     log_revisions,
     note_feed_health,
@@ -54,6 +55,9 @@ class RunResult:
     message: str = ""
     run_id: str | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+    # The feed is stale or delivered a bad print: it heals when the feed is fixed, so the
+    # scheduler keeps retrying instead of halting after max_attempts.
+    feed_problem: bool = False
 
 
 def _now(ctx: DaemonContext) -> str:
@@ -398,7 +402,7 @@ def run_once(ctx: DaemonContext, session: date) -> RunResult:
         _fail(ctx, run_id, started, session, config_id, str(exc), exc)
         log_feed_problem(log, exc)
         log.error("session_failed", error=str(exc), error_type=type(exc).__name__)
-        return RunResult("failed", session, str(exc), run_id)
+        return RunResult("failed", session, str(exc), run_id, feed_problem=is_feed_problem(exc))
     except Exception as exc:  # a bug or an outage: record it, keep the daemon alive
         message = f"{type(exc).__name__}: {exc}"
         _fail(ctx, run_id, started, session, config_id, message)

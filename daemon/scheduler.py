@@ -249,16 +249,22 @@ class SessionJob:
             if self.should_stop():
                 self.log.warning("catch_up_interrupted", session=session.isoformat())
                 return TickReport(TickStatus.STOPPED, tuple(due), tuple(ran), "shutdown")
-            status, message = self._run_one(session)
+            status, message, heals = self._run_one(session)
             if status in self.policy.ok_statuses:
                 self.failures.pop(session, None)
                 ran.append(session)
                 continue
-            return self._failed(session, status, message, due, ran)
+            return self._failed(session, status, message, due, ran, heals)
         return TickReport(TickStatus.RAN, tuple(due), tuple(ran))
 
     def _failed(
-        self, session: date, status: str, message: str, due: Sequence[date], ran: list[date]
+        self,
+        session: date,
+        status: str,
+        message: str,
+        due: Sequence[date],
+        ran: list[date],
+        heals: bool = False,
     ) -> TickReport:
         attempts = self.failures.get(session, 0) + 1
         self.failures[session] = attempts
@@ -270,17 +276,19 @@ class SessionJob:
             "max_attempts": self.policy.max_attempts,
             "not_attempted": [d.isoformat() for d in due if d > session],
         }
-        if attempts >= self.policy.max_attempts:
+        if attempts >= self.policy.max_attempts and not heals:
             self.halted_reason = (
                 f"session {session.isoformat()} failed {attempts} times in a row (last: "
                 f"{message}); fix the cause, then restart the service to resume"
             )
             self.log.error("catch_up_halted", **fields)
             return TickReport(TickStatus.HALTED, tuple(due), tuple(ran), self.halted_reason)
-        self.log.error("catch_up_stopped", **fields)
+        # A stale feed or a refused bad print heals once the feed is fixed: retried, never
+        # halted (it stays an error on every attempt).
+        self.log.error("catch_up_stopped", feed_problem=heals, **fields)
         return TickReport(TickStatus.FAILED, tuple(due), tuple(ran), message)
 
-    def _run_one(self, session: date) -> tuple[str, str]:
+    def _run_one(self, session: date) -> tuple[str, str, bool]:
         try:
             result = self.run_session(session)
         except Exception as exc:
@@ -288,8 +296,9 @@ class SessionJob:
             # or an outage. Log type and text only: locals may hold secrets.
             message = f"{type(exc).__name__}: {exc}"
             self.log.error("session_run_crashed", session=session.isoformat(), error=message)
-            return "failed", message
-        return _status_name(result.status), result.message
+            return "failed", message, False
+        heals = getattr(result, "feed_problem", False) is True
+        return _status_name(result.status), result.message, heals
 
     def _too_many_missed(self, last: date | None, due: Sequence[date]) -> str:
         return (

@@ -4,6 +4,7 @@ old the file: never a quiet ``nothing_due``."""
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -89,3 +90,29 @@ def test_a_calendar_feed_without_the_due_bar_fails_loudly_and_recovers(tmp_path:
         assert feed_report(store)["feed_stale"] is None
     finally:
         store.close()
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    status: str
+    message: str
+    feed_problem: bool = True
+
+
+def test_a_feed_problem_is_retried_past_max_attempts_and_resumes_once_fixed() -> None:
+    runner = FakeRunner(completed=[date(2025, 3, 10)])
+    day = date(2025, 3, 11)
+    runner.script[day] = lambda: FeedOutcome("failed", "csv: no bar for session 2025-03-11")
+    log = RecordingLog()
+    job = SessionJob(
+        run_session=runner,
+        last_completed=runner.last_completed,
+        clock=FakeClock(et(2025, 3, 11, 20, 0)),
+        log=log,
+        policy=CatchUpPolicy(max_attempts=2),
+    )
+    reports = [job.tick() for _ in range(4)]
+    assert [r.status for r in reports] == [TickStatus.FAILED] * 4  # never HALTED
+    assert all(f["feed_problem"] for f in log.named("catch_up_stopped"))
+    del runner.script[day]  # the bar is published
+    assert job.tick().status is TickStatus.RAN and runner.completed[-1] == day
