@@ -106,7 +106,9 @@ class YFinanceBarSource:
         )
         if got.failed:
             symbol, reason = next(iter(got.failed.items()))
-            raise DataError(
+            # Published for some tickers, not yet for others: late data, it heals by itself.
+            kind = StaleFeed if len(got.partial) == len(got.failed) else DataError
+            raise kind(
                 f"yfinance: no complete bars for {symbol} in {start}..{end} after "
                 f"{got.attempts} attempt(s): {reason}; nothing traded, the next run retries",
                 symbol=symbol,

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+PARTIAL_MARK = "a partial answer"
 PRICE_FIELDS = ("Adj Close", "Close")  # "Adj Close" only exists when auto_adjust=False
 _RATE_LIMIT_MARKERS = ("rate limit", "too many requests", "429")
 # After a rate limit Yahoo wants a longer pause than after a timeout.
@@ -97,6 +98,11 @@ class FetchResult:
     closes: dict[str, pd.Series]  # ticker -> adjusted closes in start..end, complete answers
     failed: dict[str, str]  # ticker -> why it has no (or only a partial) answer
     attempts: int = 0
+
+    @property
+    def partial(self) -> list[str]:
+        """Failed tickers that did answer, only not as far as the others (not yet published)."""
+        return [t for t, why in self.failed.items() if PARTIAL_MARK in why]
 
 
 def fetch_closes(
@@ -173,7 +179,7 @@ def _fetch_once(
         elif latest is not None and series.index.max() < latest:
             new_reasons[t] = (
                 f"Yahoo's answer for {t} stops at {series.index.max().date()} while other "
-                f"tickers reach {latest.date()} (a partial answer, treated as missing bars)"
+                f"tickers reach {latest.date()} ({PARTIAL_MARK}, treated as missing bars)"
             )
         else:
             got[t] = series

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from daemon.bar_reports import feed_report
 from daemon.replay import replay_report
 from daemon.revisions import DEFAULT_TOLERANCE, compare_symbol
 from daemon.store import Store
@@ -124,6 +125,13 @@ def test_a_one_cent_restatement_is_reported_once_and_never_halts(
     )
     assert "pairs-daemon rewarm" in revised[0]["note"]
     _same_decisions(report, clean_run)  # the strategy stays on the history it traded on
+    store = Store.open(tmp_path / "state", read_only=True)
+    try:
+        assert feed_report(store)["revisions"] == [
+            {"symbol": "AAA", "session": day, "kind": "restated"}
+        ]
+    finally:
+        store.close()
 
 
 def test_a_row_filled_in_late_is_reported_and_not_inserted(tmp_path: Path) -> None:

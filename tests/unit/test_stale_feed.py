@@ -4,13 +4,16 @@ old the file: never a quiet ``nothing_due``."""
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from daemon.bar_reports import feed_report
+from daemon.cli import main
 from daemon.cycle import run_once
 from daemon.scheduler import CatchUpPolicy, FeedCalendar, SessionJob, TickStatus
 from daemon.sessions import xnys_sessions
@@ -64,7 +67,9 @@ def test_a_csv_feed_weeks_behind_logs_stale_feed_on_every_tick_and_notes_it_for_
         store.close()
 
 
-def test_a_calendar_feed_without_the_due_bar_fails_loudly_and_recovers(tmp_path: Path) -> None:
+def test_a_calendar_feed_without_the_due_bar_fails_loudly_and_recovers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sessions = xnys_sessions(date(2024, 1, 2), date(2024, 3, 1))
     closes = make_closes(len(sessions)).set_axis(sessions)
     prices, cfg = write_inputs(tmp_path, closes.iloc[:-1], make_config(closes))
@@ -83,8 +88,15 @@ def test_a_calendar_feed_without_the_due_bar_fails_loudly_and_recovers(tmp_path:
         ctx.close()
     events = log_events(logs)
     assert [e["level"] for e in events if e["event"] == "stale_feed"] == ["error"]
+    assert main(["--state-dir", str(settings.state_dir), "status"]) == 0
+    assert f"FEED STALE:         {sessions[-1].isoformat()}" in capsys.readouterr().out
+    assert main(["--state-dir", str(settings.state_dir), "status", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert "stale feed" in shown["feed_stale"]["error"] and shown["revisions"] == []
     closes.rename_axis("date").to_csv(prices)  # the bar is published
     assert run_sessions(settings, sessions[-1:])[0].status == "completed"
+    assert main(["--state-dir", str(settings.state_dir), "status"]) == 0
+    assert "FEED STALE" not in capsys.readouterr().out
     store = Store.open(settings.state_dir, read_only=True)
     try:
         assert feed_report(store)["feed_stale"] is None

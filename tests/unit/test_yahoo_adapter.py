@@ -9,6 +9,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
+from daemon.bar_sanity import StaleFeed
 from daemon.bars import YFinanceBarSource
 from shared.adapters.yahoo import (
     RATE_LIMIT_BACKOFF_MULTIPLIER,
@@ -68,9 +69,20 @@ def test_the_daemon_feed_refuses_a_partial_answer_as_missing_bars() -> None:
     feed = YFinanceBarSource(
         ScriptedFetcher([FetchAnswer(_truncated(["SPY", "DIA"], "DIA"))]), backoff_s=0.0
     )
-    with pytest.raises(DataError, match="partial answer") as err:
+    with pytest.raises(StaleFeed, match="partial answer") as err:
         feed.daily_closes(["SPY", "DIA"], START, END)
-    assert err.value.symbol == "DIA"
+    assert err.value.symbol == "DIA"  # late data: retried by the scheduler, never halted
+
+
+def test_the_daemon_feed_names_a_ticker_yahoo_does_not_know() -> None:
+    answer = FetchAnswer(
+        download_frame(["SPY", "NOPE"], failed=("NOPE",)),
+        {"NOPE": "YFPricesMissingError('possibly delisted; no price data found')"},
+    )
+    feed = YFinanceBarSource(ScriptedFetcher([answer]), backoff_s=0.0)
+    with pytest.raises(DataError, match=r"NOPE.*delisted") as err:
+        feed.daily_closes(["SPY", "NOPE"], START, END)
+    assert not isinstance(err.value, StaleFeed)
 
 
 def test_the_daemon_feed_returns_dated_float_columns_from_a_complete_answer() -> None:
