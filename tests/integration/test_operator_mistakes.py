@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from daemon.local_broker import BROKER_DB_NAME
@@ -142,3 +143,22 @@ def test_a_missing_store_beside_a_broker_book_with_orders_is_refused(
             (setup["state"] / name).unlink()
     _refused(_once(setup), DB_NAME, "is missing", "order(s)")
     assert not (setup["state"] / DB_NAME).exists()
+
+
+def test_rewarm_is_a_command_that_reports_what_it_replaced(setup: dict[str, Path]) -> None:
+    _traded(setup)
+    closes = pd.read_csv(setup["prices"], index_col=0)
+    closes.iloc[5, 0] += 0.25  # the vendor restated an old bar
+    closes.to_csv(setup["prices"])
+    proc = _daemon(
+        "--config",
+        setup["config"],
+        "--prices",
+        setup["prices"],
+        "--state-dir",
+        setup["state"],
+        "rewarm",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "re-warmed on the feed's history" in proc.stdout
+    assert "AAA      factor fresh/stored 1  restated bars 1" in proc.stdout
