@@ -21,6 +21,8 @@ from shared.errors import DataError
 
 BAR_REFUSED_EVENT = "bar_refused"
 STALE_FEED_EVENT = "stale_feed"
+# No listed share trades near a billion dollars; anything above is a corrupted number.
+MAX_PRICE = 1e9
 
 
 class BarRefused(DataError):
@@ -68,10 +70,6 @@ def check_values(frame: pd.DataFrame, sessions: Sequence[date], source: str) -> 
                     str(symbol),
                     d,
                 )
-
-
-# No listed share trades near a billion dollars; anything above is a corrupted number.
-MAX_PRICE = 1e9
 
 
 def check_jumps(

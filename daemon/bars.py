@@ -217,7 +217,6 @@ def merge_bars(
     required.add(session)  # its real close is needed for orders and equity
     fresh = fresh.loc[[d <= session for d in fresh.index]] if len(fresh) else fresh
     fresh = validate_closes(fresh, symbols, sorted(required), source)
-    check_jumps(fresh, sorted(required), max_move, source)
     new_sessions = sorted(d for d in required if d not in stored_sessions)
     new_rows = fresh.loc[new_sessions, list(symbols)].astype(float).copy()
     comparable = finite_or_nan(fresh)
@@ -233,6 +232,22 @@ def merge_bars(
             if found.factor != 1.0:
                 factors[symbol] = found.factor
                 new_rows[symbol] = new_rows[symbol] / found.factor
+    check_jumps(_jump_reference(comparable, stored, factors), sorted(required), max_move, source)
     history = pd.concat([stored.loc[:, list(symbols)], new_rows]) if len(stored) else new_rows
     real = {s: float(fresh.at[session, s]) for s in symbols}
     return BarUpdate(history.sort_index(), real, new_sessions, factors, comparisons, late)
+
+
+def _jump_reference(
+    fresh: pd.DataFrame, stored: pd.DataFrame, factors: dict[str, float]
+) -> pd.DataFrame:
+    """Closes to measure one-day moves on: the stored bars (on the feed's scale) where a
+    session is stored, so a bad restatement of a stored bar cannot get today's good bar
+    refused, and the fresh bars elsewhere."""
+    reference = fresh.copy()
+    if len(stored):
+        rows = [d for d in stored.index if d in reference.index]
+        for symbol in reference.columns:
+            scaled = stored.loc[rows, symbol] * factors.get(str(symbol), 1.0)
+            reference.loc[rows, symbol] = scaled.where(scaled.notna(), reference.loc[rows, symbol])
+    return reference

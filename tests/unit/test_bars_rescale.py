@@ -8,6 +8,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
+from daemon.bar_sanity import BarRefused
 from daemon.bars import merge_bars
 
 SYMBOLS = ["AAA", "BBB"]
@@ -59,3 +60,19 @@ def test_a_restated_past_bar_is_reported_and_the_stored_history_kept() -> None:
     assert found.restated[DAYS[1]] == (11.0, pytest.approx(11.5))
     assert update.strategy_closes.loc[DAYS[1], "AAA"] == 11.0  # never applied
     assert update.strategy_closes.loc[DAYS[4], "AAA"] == pytest.approx(14.0 / 0.98)
+
+
+def test_a_bad_restatement_of_the_last_stored_bar_does_not_get_a_good_new_bar_refused() -> None:
+    fresh = _fresh(1.0)
+    fresh.loc[DAYS[3], "AAA"] = 1300.0  # the vendor's ×100 print on a bar already stored
+    update = merge_bars(_stored(), fresh, SYMBOLS, DAYS[4], DAYS, 1e-6, "feed")
+    assert list(update.restated["AAA"].restated) == [DAYS[3]]  # reported
+    assert update.strategy_closes.loc[DAYS[4], "AAA"] == 14.0  # today's bar is used
+
+
+def test_a_x100_new_bar_is_refused_against_the_stored_previous_close() -> None:
+    fresh = _fresh(1.0)
+    fresh.loc[DAYS[4], "AAA"] = 1400.0
+    with pytest.raises(BarRefused, match=r"moved ×107\.7") as err:
+        merge_bars(_stored(), fresh, SYMBOLS, DAYS[4], DAYS, 1e-6, "feed")
+    assert err.value.symbol == "AAA" and err.value.session == DAYS[4].isoformat()
