@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import TextIO
 
+from daemon.bar_sanity import BAR_REFUSED_EVENT, exchange_date
 from daemon.bars import CsvBarSource, YFinanceBarSource
 from daemon.clock import FixedClock, SystemClock
 from daemon.config_file import load_config
@@ -22,6 +23,7 @@ from daemon.logging import make_logger
 from daemon.ports import BarSource, Broker, Clock, Logger
 from daemon.sessions import is_session, previous_session
 from daemon.settings import DaemonSettings
+from daemon.state_integrity import check_after_open, check_before_open
 from daemon.store import Store
 from shared.errors import ConfigError, DataError
 
@@ -36,6 +38,13 @@ def build_bars(settings: DaemonSettings, env: Mapping[str, str]) -> BarSource:
     if feed == "csv":
         if settings.data.csv_path is None:  # the settings model already refuses this
             raise ConfigError("needs data.csv_path", key="data.feed", source=settings.source)
+        if settings.data.csv_path.is_dir():
+            raise ConfigError(
+                f"{settings.data.csv_path} is a directory; data.csv_path (or --prices) must "
+                "name a CSV file of closes",
+                key="data.csv_path",
+                source=settings.source,
+            )
         return CsvBarSource(settings.data.csv_path)
     if feed == "yfinance":
         return YFinanceBarSource()
@@ -87,14 +96,20 @@ def build_context(
         logger = make_logger(settings.log_format, stream)
     if broker is None and settings.broker.kind == "local":
         load_config(settings.config)  # a bad config path fails before a state dir is created
+    bars = bars or build_bars(settings, env)  # a bad feed setting fails before any state exists
+    local_book = broker is None and settings.broker.kind == "local"
+    if local_book:
+        check_before_open(settings.state_dir)
     store = Store.open(settings.state_dir, durable=durable)
     try:
+        if local_book:
+            check_after_open(store)
         ctx = DaemonContext(
             settings=settings,
             config_path=settings.config,
             store=store,
             broker=broker or build_broker(settings, env, clock, store, durable),
-            bars=bars or build_bars(settings, env),
+            bars=bars,
             clock=clock,
             logger=logger,
         )
@@ -109,9 +124,19 @@ def latest_session(ctx: DaemonContext) -> date:
     """The session ``once`` runs by default: for a CSV feed the file's last date; otherwise the
     last XNYS session that has closed by now (New York time)."""
     if isinstance(ctx.bars, CsvBarSource) and not ctx.settings.data.check_calendar:
+        today = exchange_date(ctx.clock.now())
         sessions = ctx.bars.sessions()
+        future = [d for d in sessions if d > today]
+        if future:  # a row from the future is a bad print, never the latest session
+            ctx.logger.warning(
+                BAR_REFUSED_EVENT,
+                sessions=[d.isoformat() for d in future[:5]],
+                error=f"price file {ctx.bars.path} has {len(future)} row(s) dated after "
+                f"today ({today}); ignored, fix the file",
+            )
+        sessions = [d for d in sessions if d <= today]
         if not sessions:
-            raise DataError(f"price file {ctx.bars.path} has no rows")
+            raise DataError(f"price file {ctx.bars.path} has no rows dated up to {today}")
         return sessions[-1]
     from daemon.sessions import session_close
 

@@ -1,15 +1,18 @@
 """Daily closes: the CSV and yfinance feeds, validation, and keeping the stored scale.
 
 Validation stops a session on the first bad bar with a :class:`DataError` that names the symbol
-and the session: NaN, non-positive, a duplicated date, a missing leg, a missing session (vs the
-XNYS calendar when enabled), or a stale feed (no bar for the requested session).
+and the session: NaN, a duplicated date, a missing leg, a missing session (vs the XNYS calendar
+when enabled), a stale feed (no bar for the requested session, :class:`StaleFeed`), and the bad
+prints of :mod:`daemon.bar_sanity` (non-finite, non-positive, a one-day move beyond
+``data.max_daily_move``, a session after the clock's today: :class:`BarRefused`). All of it
+happens before anything is stored.
 
 Adjusted prices move (a dividend rescales a ticker's whole adjusted history, a split rescales it
 by the split ratio), and the Kalman filter is not scale-invariant. So the strategy runs on the
 bars the daemon stored when it first consumed them, and only new sessions are appended. Fresh
-bars for stored sessions are compared with the stored ones: a constant factor per ticker is a
-re-adjustment, logged and undone on the new bars (they are divided by it); anything else means
-the history was rewritten and the run stops. Orders and equity use the real (fresh) closes.
+bars for stored sessions are compared with the stored ones (:mod:`daemon.revisions`): the
+per-ticker factor is undone on the new bars; single bars restated beyond the tolerance and rows
+filled in late are reported, never applied. Orders and equity use the real (fresh) closes.
 """
 
 from __future__ import annotations
@@ -17,14 +20,25 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from daemon.bar_sanity import (
+    StaleFeed,
+    check_jumps,
+    check_not_future,
+    check_values,
+    finite_or_nan,
+)
+from daemon.revisions import SymbolComparison, compare_symbol, late_filled
+from shared.adapters.yahoo import PriceFetcher, YFinanceFetcher, fetch_closes
 from shared.errors import DataError
+
+# A close more than this factor away from the previous one (×2 or ÷2) is a bad print unless
+# the operator says otherwise (data.max_daily_move).
+DEFAULT_MAX_MOVE = 2.0
 
 
 class CsvBarSource:
@@ -68,29 +82,40 @@ class CsvBarSource:
 
 
 class YFinanceBarSource:
-    """Adjusted daily closes from Yahoo Finance (``auto_adjust=True``)."""
+    """Adjusted daily closes from Yahoo Finance through the shared careful adapter (timeouts,
+    retries with backoff on rate limits; a ticker that fails or comes back shorter than the
+    others is reported, never used as data)."""
 
     name = "yfinance"
 
-    def daily_closes(self, symbols: Sequence[str], start: date, end: date) -> pd.DataFrame:
-        import yfinance as yf
+    def __init__(
+        self, fetch: PriceFetcher | None = None, *, attempts: int = 3, backoff_s: float = 5.0
+    ) -> None:
+        self._fetch = fetch or YFinanceFetcher(timeout=20.0)
+        self._attempts = attempts
+        self._backoff_s = backoff_s
 
-        raw: Any = yf.download(
+    def daily_closes(self, symbols: Sequence[str], start: date, end: date) -> pd.DataFrame:
+        got = fetch_closes(
             list(symbols),
-            start=start.isoformat(),
-            end=(end + timedelta(days=1)).isoformat(),  # yfinance's end is exclusive
-            auto_adjust=True,
-            progress=False,
-            threads=False,
-            group_by="column",
+            start,
+            end,
+            self._fetch,
+            attempts=self._attempts,
+            backoff_seconds=self._backoff_s,
         )
-        if raw is None or len(raw) == 0:
-            raise DataError(f"yfinance returned no bars for {list(symbols)} in {start}..{end}")
-        closes = raw["Close"]
-        if isinstance(closes, pd.Series):
-            closes = closes.to_frame(name=symbols[0])
-        closes.index = [pd.Timestamp(v).date() for v in closes.index]
-        return closes.reindex(columns=list(symbols)).astype(float)
+        if got.failed:
+            symbol, reason = next(iter(got.failed.items()))
+            # Published for some tickers, not yet for others: late data, it heals by itself.
+            kind = StaleFeed if len(got.partial) == len(got.failed) else DataError
+            raise kind(
+                f"yfinance: no complete bars for {symbol} in {start}..{end} after "
+                f"{got.attempts} attempt(s): {reason}; nothing traded, the next run retries",
+                symbol=symbol,
+            )
+        frame = pd.concat(got.closes, axis=1, sort=True)
+        frame.index = [pd.Timestamp(v).date() for v in frame.index]
+        return frame.reindex(columns=list(symbols)).astype(float)
 
 
 def _fail(message: str, symbol: str | None, session: date | None) -> DataError:
@@ -105,8 +130,8 @@ def validate_closes(
 ) -> pd.DataFrame:
     """Check ``frame`` has a good close for every symbol on every ``required`` session.
 
-    Returns the frame sorted by session. Rows outside ``required`` may be incomplete (they are
-    only used to detect a rescaling) but must not be duplicated or non-positive.
+    Returns the frame sorted by session. Rows outside ``required`` may be incomplete or bad
+    (they are only compared with the stored history) but must not be duplicated.
     """
     for symbol in symbols:
         if symbol not in frame.columns:
@@ -117,25 +142,19 @@ def validate_closes(
         d = dupes[0]
         raise _fail(f"{source}: session {d} appears more than once", None, d)
     frame = frame.sort_index()
-    values = frame.to_numpy(dtype=float)
-    bad = np.argwhere(~np.isnan(values) & (values <= 0))
-    if len(bad):
-        d, symbol = frame.index[bad[0][0]], symbols[bad[0][1]]
-        raise _fail(
-            f"{source}: non-positive close {values[tuple(bad[0])]} for {symbol} on {d}", symbol, d
-        )
     present = set(frame.index)
     last = max(present) if present else None
     for d in required:
         if d not in present:
             if last is None or d > last:
-                raise _fail(
+                raise StaleFeed(
                     f"{source}: no bar for session {d} (stale feed: latest is {last}); "
                     "nothing traded, retry when the data is published",
-                    None,
-                    d,
+                    session=d.isoformat(),
                 )
             raise _fail(f"{source}: session {d} is missing from the bars", None, d)
+    check_values(frame, required, source)
+    for d in required:
         for symbol in symbols:
             value = frame.at[d, symbol]
             if value is None or math.isnan(value):
@@ -156,32 +175,12 @@ class BarUpdate:
     real_closes: dict[str, float]  # the requested session's closes as delivered
     new_sessions: list[date]
     factors: dict[str, float] = field(default_factory=dict)  # fresh / stored, when rescaled
+    comparisons: dict[str, SymbolComparison] = field(default_factory=dict)
+    late_filled: list[date] = field(default_factory=list)  # reported, never stored
 
-
-def rescale_factor(
-    stored: pd.Series, fresh: pd.Series, tolerance: float, symbol: str
-) -> float | None:
-    """fresh/stored when it is one constant over the overlap (None: no change or no overlap)."""
-    common = stored.index.intersection(fresh.index)
-    s = stored.loc[common].to_numpy(dtype=float)
-    f = fresh.loc[common].to_numpy(dtype=float)
-    ok = ~(np.isnan(s) | np.isnan(f))
-    if not ok.any():
-        return None
-    ratios = f[ok] / s[ok]
-    factor = float(np.median(ratios))
-    deviation = np.abs(ratios / factor - 1.0)
-    if deviation.max() > tolerance:
-        first = common[ok][int(np.argmax(deviation > tolerance))]
-        raise _fail(
-            f"fresh bars for {symbol} differ from the stored ones by a non-constant factor "
-            f"(fresh/stored from {ratios.min():.6g} to {ratios.max():.6g}, e.g. on {first}): "
-            "the history was rewritten, not re-adjusted; check the data source, or start a "
-            "fresh state directory to trade on the new history",
-            symbol,
-            first,
-        )
-    return factor if abs(factor - 1.0) > tolerance else None
+    @property
+    def restated(self) -> dict[str, SymbolComparison]:
+        return {s: c for s, c in self.comparisons.items() if c.restated}
 
 
 def merge_bars(
@@ -192,39 +191,63 @@ def merge_bars(
     expected: Sequence[date],
     tolerance: float,
     source: str,
+    *,
+    max_move: float = DEFAULT_MAX_MOVE,
+    today: date | None = None,
 ) -> BarUpdate:
-    """Validate ``fresh`` and append its new sessions to ``stored`` on the stored scale.
+    """Check ``fresh`` and append its new sessions to ``stored`` on the stored scale.
 
     ``expected`` are the sessions the history must contain through ``session`` (the XNYS
-    sessions, or the feed's own dates when the calendar check is off).
+    sessions, or the feed's own dates when the calendar check is off). Nothing here writes:
+    a refused bar leaves the store as it was. Stored bars are never changed; a restated or
+    late-filled one is reported in the result (see :mod:`daemon.revisions`).
     """
+    if today is not None:
+        check_not_future(session, today, source)
     stored = stored.loc[[d <= session for d in stored.index]] if len(stored) else stored
     stored_sessions = set(stored.index)
     last_stored = max(stored_sessions) if stored_sessions else None
-    required = [d for d in expected if d not in stored_sessions and d <= session]
-    if session not in required and session not in stored_sessions:
-        required.append(session)
-    if session in stored_sessions:
-        required.append(session)  # its real close is needed for orders and equity
-    fresh = validate_closes(fresh, symbols, sorted(set(required)), source)
-    gap = [d for d in required if last_stored is not None and d < last_stored]
-    if gap:
-        raise _fail(
-            f"{source}: session {gap[0]} is earlier than the last stored session {last_stored} "
-            "but was never stored; the stored history has a hole",
-            None,
-            gap[0],
-        )
-    new_sessions = [d for d in sorted(set(required)) if d not in stored_sessions]
-    new_rows = fresh.loc[new_sessions, list(symbols)].copy()
+    # A session before the last stored one that was never stored is behind the strategy
+    # already: a row the feed filled in late, reported but not required.
+    required = {
+        d
+        for d in expected
+        if d not in stored_sessions and d <= session and (last_stored is None or d > last_stored)
+    }
+    required.add(session)  # its real close is needed for orders and equity
+    fresh = fresh.loc[[d <= session for d in fresh.index]] if len(fresh) else fresh
+    fresh = validate_closes(fresh, symbols, sorted(required), source)
+    new_sessions = sorted(d for d in required if d not in stored_sessions)
+    new_rows = fresh.loc[new_sessions, list(symbols)].astype(float).copy()
+    comparable = finite_or_nan(fresh)
+    comparisons: dict[str, SymbolComparison] = {}
     factors: dict[str, float] = {}
-    for symbol in symbols:
-        if not len(stored):
-            break
-        factor = rescale_factor(stored[symbol], fresh[symbol], tolerance, symbol)
-        if factor is not None:
-            factors[symbol] = factor
-            new_rows[symbol] = new_rows[symbol] / factor
+    late: list[date] = []
+    if len(stored):
+        first = min(stored_sessions)
+        late = late_filled(comparable, stored_sessions, first, last_stored)
+        for symbol in symbols:
+            found = compare_symbol(stored[symbol], comparable[symbol], tolerance, symbol)
+            comparisons[symbol] = found
+            if found.factor != 1.0:
+                factors[symbol] = found.factor
+                new_rows[symbol] = new_rows[symbol] / found.factor
+    check_jumps(_jump_reference(comparable, stored, factors), sorted(required), max_move, source)
     history = pd.concat([stored.loc[:, list(symbols)], new_rows]) if len(stored) else new_rows
     real = {s: float(fresh.at[session, s]) for s in symbols}
-    return BarUpdate(history.sort_index(), real, new_sessions, factors)
+    return BarUpdate(history.sort_index(), real, new_sessions, factors, comparisons, late)
+
+
+def _jump_reference(
+    fresh: pd.DataFrame, stored: pd.DataFrame, factors: dict[str, float]
+) -> pd.DataFrame:
+    """Closes to measure one-day moves on: the stored bars (on the feed's scale) where a
+    session is stored, so a bad restatement of a stored bar cannot get today's good bar
+    refused, and the fresh bars elsewhere."""
+    reference = fresh.copy()
+    if len(stored):
+        rows = [d for d in stored.index if d in reference.index]
+        for symbol in reference.columns:
+            scaled = stored.loc[rows, symbol] * factors.get(str(symbol), 1.0)
+            reference.loc[rows, symbol] = scaled.where(scaled.notna(), reference.loc[rows, symbol])
+    return reference

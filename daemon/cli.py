@@ -4,6 +4,7 @@
     pairs-daemon replay --prices CSV --config JSON --start D --end D --state-dir DIR
     pairs-daemon [--settings FILE] status [--json]
     pairs-daemon [--settings FILE] reconcile
+    pairs-daemon [--settings FILE] rewarm       # re-warm on the feed's corrected history
     pairs-daemon [--settings FILE] run          # the scheduled service (systemd)
 
 Without ``--settings`` the embedded default is used (local paper broker, CSV feed, paths
@@ -73,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile = sub.add_parser("reconcile", help="record broker fills; compare positions")
     _path_options(reconcile, argparse.SUPPRESS)
     reconcile.set_defaults(func=_cmd_reconcile)
+
+    rewarm = sub.add_parser(
+        "rewarm", help="replace the stored history with the feed's corrected one (service stopped)"
+    )
+    _path_options(rewarm, argparse.SUPPRESS)
+    rewarm.set_defaults(func=_cmd_rewarm)
 
     run = sub.add_parser("run", help="run as the scheduled service")
     _path_options(run, argparse.SUPPRESS)
@@ -158,16 +165,25 @@ def _print_status(report: dict[str, Any]) -> None:
     if report["last_error"]:
         err = report["last_error"]
         print(f"last error:         {err['session']}: {err['message']}")
+    if report.get("feed_stale"):
+        stale = report["feed_stale"]
+        print(f"FEED STALE:         {stale['session']}: {stale['error']}")
+    if report.get("revisions"):
+        print(
+            f"feed revisions:     {len(report['revisions'])} stored bar(s) restated or filled "
+            "late (not applied; `pairs-daemon rewarm` re-warms on them)"
+        )
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    from daemon.bar_reports import feed_report
     from daemon.store import Store
     from daemon.summary import status_report
 
     settings = _settings(args)
     store = Store.open(settings.state_dir, read_only=True)
     try:
-        report = status_report(store)
+        report = status_report(store) | feed_report(store)
     finally:
         store.close()
     if args.json:
@@ -201,6 +217,19 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
     return 0 if report.consistent else 2
 
 
+def _cmd_rewarm(args: argparse.Namespace) -> int:
+    from daemon.app import build_context, process_env
+    from daemon.rewarm import rewarm
+
+    ctx = build_context(_settings(args), process_env())
+    try:
+        report = rewarm(ctx)
+    finally:
+        ctx.close()
+    print("\n".join(report.lines()))
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from daemon.service import serve  # type: ignore[import-not-found,unused-ignore]
 
@@ -214,6 +243,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except PairsError as exc:
         print(f"pairs-daemon {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path the operator gave that cannot be used as asked
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(
+            f"pairs-daemon {args.command}: error: {exc.strerror or exc}{where}; check the "
+            "paths in the settings and the command line",
+            file=sys.stderr,
+        )
         return 2
 
 

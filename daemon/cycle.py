@@ -24,6 +24,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from daemon.bar_reports import (
+    REWARM_META,
+    is_feed_problem,
+    log_feed_problem,
+    log_revisions,
+    note_feed_health,
+    record_revisions,
+)
+from daemon.bar_sanity import exchange_date
 from daemon.bars import BarUpdate, merge_bars
 from daemon.config_file import check_config_id, load_config
 from daemon.context import DaemonContext
@@ -47,6 +56,9 @@ class RunResult:
     message: str = ""
     run_id: str | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+    # The feed is stale or delivered a bad print: it heals when the feed is fixed, so the
+    # scheduler keeps retrying instead of halting after max_attempts.
+    feed_problem: bool = False
 
 
 def _now(ctx: DaemonContext) -> str:
@@ -69,6 +81,8 @@ def _fetch_bars(ctx: DaemonContext, config: ProdConfig, session: date) -> BarUpd
         expected,
         ctx.settings.data.rescale_tolerance,
         ctx.bars.name,
+        max_move=ctx.settings.data.max_daily_move,
+        today=exchange_date(ctx.clock.now()),
     )
     return update
 
@@ -107,6 +121,8 @@ def _store_bars(ctx: DaemonContext, update: BarUpdate, session: date, log: Logge
         store.append_bars(update.strategy_closes.loc[update.new_sessions])
         for symbol, factor in changed.items():
             store.record_rescale(session, symbol, factor, _now(ctx))
+        revised = record_revisions(store, update, tolerance, _now(ctx))
+    log_revisions(log, update, revised)
     for symbol, factor in changed.items():
         log.warning(
             "bars_rescaled",
@@ -155,7 +171,7 @@ def _restore_states(
     store = ctx.store
     last = store.last_completed_session()
     saved = store.decisions(last) if last is not None else []
-    if len(saved) == len(config.pairs):
+    if len(saved) == len(config.pairs) and not store.get_meta(REWARM_META):
         return [d.pair_state for d in saved]
     history = update.strategy_closes.loc[[d < session for d in update.strategy_closes.index]]
     return rebuild_states(
@@ -241,6 +257,8 @@ def _decide(
     with store.transaction():
         if store.get_meta("go_live") is None:
             store.set_meta("go_live", go_live.isoformat())
+        if store.get_meta(REWARM_META):
+            store.set_meta(REWARM_META, "")  # the states were just rebuilt on the new history
         store.add_intents(intents, _now(ctx))
         store.save_decisions(records)
 
@@ -307,6 +325,7 @@ def _complete(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str
     with ctx.store.transaction():
         ctx.store.record_equity(session, account.cash, account.equity, positions)
         ctx.store.finish_run(run_id, RunStatus.COMPLETED, _now(ctx), None)
+        note_feed_health(ctx.store, session, None, _now(ctx))
 
 
 def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, log: Logger) -> None:
@@ -330,12 +349,20 @@ def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, l
 
 
 def _fail(
-    ctx: DaemonContext, run_id: str, started: bool, session: date, config_id: str, message: str
+    ctx: DaemonContext,
+    run_id: str,
+    started: bool,
+    session: date,
+    config_id: str,
+    message: str,
+    exc: Exception | None = None,
 ) -> None:
     with ctx.store.transaction():
         if not started:
             ctx.store.start_run(run_id, session, config_id, _now(ctx))
         ctx.store.finish_run(run_id, RunStatus.FAILED, _now(ctx), message)
+        if exc is not None:
+            note_feed_health(ctx.store, session, exc, _now(ctx))
 
 
 def run_once(ctx: DaemonContext, session: date) -> RunResult:
@@ -374,9 +401,12 @@ def run_once(ctx: DaemonContext, session: date) -> RunResult:
         ctx.checkpoint("started")
         _cycle(ctx, config, session, run_id, log)
     except PairsError as exc:
-        _fail(ctx, run_id, started, session, config_id, str(exc))
+        _fail(ctx, run_id, started, session, config_id, str(exc), exc)
+        log_feed_problem(log, exc)
         log.error("session_failed", error=str(exc), error_type=type(exc).__name__)
-        return RunResult(RunStatus.FAILED, session, str(exc), run_id)
+        return RunResult(
+            RunStatus.FAILED, session, str(exc), run_id, feed_problem=is_feed_problem(exc)
+        )
     except Exception as exc:  # a bug or an outage: record it, keep the daemon alive
         message = f"{type(exc).__name__}: {exc}"
         _fail(ctx, run_id, started, session, config_id, message)

@@ -18,7 +18,7 @@ from daemon.clock import FixedClock
 from daemon.cycle import run_once
 from daemon.logging import make_logger
 from daemon.settings import BrokerSettings, DaemonSettings, DataSettings
-from daemon.store import Store
+from daemon.store import DB_NAME, Store
 from shared.errors import DataError
 
 # Replays stamp each run at 21:30 UTC of its session: after the close, timezone-aware.
@@ -50,6 +50,7 @@ def replay(
         raise DataError(f"no dates in {settings.data.csv_path} between {start} and {end}")
     logger = make_logger("json", log_stream if log_stream is not None else sys.stderr)
     failed: dict[str, str] | None = None
+    sessions = _not_passed(settings, sessions, logger)
     for session in sessions:
         clock = FixedClock(datetime.combine(session, REPLAY_TIME))
         ctx = build_context(settings, {}, clock=clock, logger=logger, durable=durable)
@@ -61,6 +62,27 @@ def replay(
             failed = {"session": session.isoformat(), "message": result.message}
             break
     return {**replay_report(settings.state_dir), "failed": failed}
+
+
+def _not_passed(settings: DaemonSettings, sessions: list[date], logger: Any) -> list[date]:
+    """Dates the file gained after the daemon moved past them (a row filled in late) are not
+    sessions to run: the cycle reports them as ``bars_revised`` and never re-runs the past."""
+    if not (Path(settings.state_dir) / DB_NAME).exists():
+        return sessions
+    store = Store.open(settings.state_dir, read_only=True)
+    try:
+        done = set(store.completed_sessions())
+    finally:
+        store.close()
+    last = max(done, default=None)
+    passed = [d for d in sessions if last is not None and d < last and d not in done]
+    if passed:
+        logger.warning(
+            "sessions_passed",
+            sessions=[d.isoformat() for d in passed],
+            note="dates the price file gained after later sessions completed; not run",
+        )
+    return [d for d in sessions if d not in passed]
 
 
 def replay_report(state_dir: Path) -> dict[str, Any]:

@@ -188,6 +188,8 @@ class SessionJob:
     policy: CatchUpPolicy = field(default_factory=CatchUpPolicy)
     calendar: Calendar = field(default_factory=XnysCalendar)
     should_stop: Callable[[], bool] = lambda: False
+    # Why the feed is stale at ``now`` (None: it is not); see daemon.staleness.
+    stale_check: Callable[[datetime], str | None] | None = None
     halted_reason: str | None = None
     failures: dict[date, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -218,6 +220,10 @@ class SessionJob:
         due = due_sessions(now, last, self.calendar, self.policy)
         fields = {"now": now.isoformat(), "last_completed": _iso(last), "due": _isos(due)}
         if not due:
+            stale = self.stale_check(now) if self.stale_check is not None else None
+            if stale is not None:
+                self.log.error("stale_feed", reason=stale, **fields)
+                return TickReport(TickStatus.IDLE, message=stale)
             self.log.info("schedule_tick", action="nothing_due", **fields)
             return TickReport(TickStatus.IDLE)
         if len(due) - 1 > self.policy.max_catch_up:
@@ -233,16 +239,22 @@ class SessionJob:
             if self.should_stop():
                 self.log.warning("catch_up_interrupted", session=session.isoformat())
                 return TickReport(TickStatus.STOPPED, tuple(due), tuple(ran), "shutdown")
-            status, message = self._run_one(session)
+            status, message, heals = self._run_one(session)
             if status in self.policy.ok_statuses:
                 self.failures.pop(session, None)
                 ran.append(session)
                 continue
-            return self._failed(session, status, message, due, ran)
+            return self._failed(session, status, message, due, ran, heals)
         return TickReport(TickStatus.RAN, tuple(due), tuple(ran))
 
     def _failed(
-        self, session: date, status: str, message: str, due: Sequence[date], ran: list[date]
+        self,
+        session: date,
+        status: str,
+        message: str,
+        due: Sequence[date],
+        ran: list[date],
+        heals: bool = False,
     ) -> TickReport:
         attempts = self.failures.get(session, 0) + 1
         self.failures[session] = attempts
@@ -254,17 +266,19 @@ class SessionJob:
             "max_attempts": self.policy.max_attempts,
             "not_attempted": [d.isoformat() for d in due if d > session],
         }
-        if attempts >= self.policy.max_attempts:
+        if attempts >= self.policy.max_attempts and not heals:
             self.halted_reason = (
                 f"session {session.isoformat()} failed {attempts} times in a row (last: "
                 f"{message}); fix the cause, then restart the service to resume"
             )
             self.log.error("catch_up_halted", **fields)
             return TickReport(TickStatus.HALTED, tuple(due), tuple(ran), self.halted_reason)
-        self.log.error("catch_up_stopped", **fields)
+        # A stale feed or a refused bad print heals once the feed is fixed: retried, never
+        # halted (it stays an error on every attempt).
+        self.log.error("catch_up_stopped", feed_problem=heals, **fields)
         return TickReport(TickStatus.FAILED, tuple(due), tuple(ran), message)
 
-    def _run_one(self, session: date) -> tuple[str, str]:
+    def _run_one(self, session: date) -> tuple[str, str, bool]:
         try:
             result = self.run_session(session)
         except Exception as exc:
@@ -272,8 +286,9 @@ class SessionJob:
             # or an outage. Log type and text only: locals may hold secrets.
             message = f"{type(exc).__name__}: {exc}"
             self.log.error("session_run_crashed", session=session.isoformat(), error=message)
-            return "failed", message
-        return _status_name(result.status), result.message
+            return "failed", message, False
+        heals = getattr(result, "feed_problem", False) is True
+        return _status_name(result.status), result.message, heals
 
     def _too_many_missed(self, last: date | None, due: Sequence[date]) -> str:
         return (

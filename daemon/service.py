@@ -175,6 +175,7 @@ class Service:
             policy=catch_up_policy(self.settings),
             calendar=session_calendar(ctx),
             should_stop=self._stopping,
+            stale_check=_stale_check(ctx, self.settings),
         )
         return ctx
 
@@ -303,6 +304,14 @@ class Service:
     def _close_store(self, ctx: DaemonContext) -> None:
         self._ctx_closed = True
         ctx.close()
+
+
+def _stale_check(ctx: DaemonContext, settings: DaemonSettings) -> Any:
+    if isinstance(ctx.bars, CsvBarSource) and not settings.data.check_calendar:
+        from daemon.staleness import stale_feed_check
+
+        return stale_feed_check(ctx.bars.sessions, catch_up_policy(settings), ctx.store)
+    return None
 
 
 def _describe(spec: ScheduleSpec) -> str:

@@ -29,8 +29,16 @@ import tomllib
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from daemon.ports import TimeInForce
 from shared.errors import ConfigError
@@ -73,8 +81,16 @@ class DataSettings(_Model):
     # Check that no XNYS session is missing from the bars. Default: on for real feeds, off for
     # CSV files (synthetic data uses business days; a CSV's dates are its sessions).
     calendar_check: bool | None = None
-    # Relative spread of fresh/stored ratios still treated as one constant rescaling factor.
-    rescale_tolerance: float = Field(default=1e-6, gt=0, lt=0.01)
+    # Fresh bars are compared with the stored ones after taking out one factor per ticker (the
+    # median fresh/stored ratio: a dividend or split re-adjustment). A bar whose relative
+    # residual exceeds this is a restatement: reported (bars_revised), never applied. 1e-5 is
+    # ~7x the float noise between two real Yahoo downloads (1.35e-6) and still below one cent
+    # on a $1,000 close.
+    rescale_tolerance: float = Field(default=1e-5, gt=0, lt=0.01)
+    # A close more than this factor from the previous close (x2 or /2 by default) is refused
+    # as a bad print before it is stored. Adjusted feeds rescale history at splits, so a real
+    # split never shows as a jump; raise this only for a feed that does not adjust.
+    max_daily_move: float = Field(default=2.0, gt=1, le=1000)
 
     @property
     def check_calendar(self) -> bool:
@@ -105,6 +121,17 @@ class ScheduleSettings(_Model):
     max_attempts: int = Field(default=3, ge=1)
     # Tests and demos only: fire every interval_s seconds instead of daily at run_at.
     interval_s: int | None = Field(default=None, ge=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ValueError, KeyError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'America/New_York'"
+            ) from None
+        return value
 
 
 class ClockSettings(_Model):

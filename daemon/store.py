@@ -22,12 +22,18 @@ import numpy as np
 import pandas as pd
 
 from daemon.statuses import UNFINISHED, IntentStatus, RunStatus
-from daemon.store_files import acquire_lock, check_not_corrupted
+from daemon.store_files import (
+    acquire_lock,
+    check_not_corrupted,
+    check_state_path,
+    connect_writable,
+)
 from daemon.store_records import (
     DecisionRecord,
     EquityRecord,
     FillRecord,
     IntentRecord,
+    RevisionRecord,
     RunRecord,
     pair_state_from_json,
     pair_state_to_json,
@@ -42,6 +48,7 @@ __all__ = [
     "EquityRecord",
     "FillRecord",
     "IntentRecord",
+    "RevisionRecord",
     "RunRecord",
     "Store",
     "pair_state_from_json",
@@ -66,23 +73,30 @@ class Store:
         fsyncs (``synchronous=OFF``): only for throwaway stores (tests, parity replays)."""
         state_dir = Path(state_dir)
         path = state_dir / DB_NAME
+        check_state_path(state_dir, path, read_only=read_only)
         if read_only:
             if not path.exists():
                 raise StateError(f"no state file at {path}; the daemon has not run here yet")
             check_not_corrupted(path)
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
             return cls(conn, path, None)
-        state_dir.mkdir(parents=True, exist_ok=True)
         lock_fh = acquire_lock(state_dir) if lock else None
         try:
             if path.exists():
                 check_not_corrupted(path)
-            conn = sqlite3.connect(path, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
-            conn.execute("PRAGMA foreign_keys=ON")
+            conn = connect_writable(path)
             store = cls(conn, path, lock_fh)
-            store._migrate()
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
+                conn.execute("PRAGMA foreign_keys=ON")
+                store._migrate()
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                raise StateError(
+                    f"cannot write state file {path} ({exc}); fix its permissions or point "
+                    "state_dir at a writable directory"
+                ) from None
         except BaseException:
             if lock_fh is not None:
                 lock_fh.close()
@@ -231,6 +245,25 @@ class Store:
     def rescales(self) -> list[tuple[date, str, float]]:
         rows = self._q("SELECT session, symbol, factor FROM rescales ORDER BY rowid")
         return [(date.fromisoformat(r[0]), r[1], float(r[2])) for r in rows]
+
+    def record_revision(self, row: RevisionRecord, detected_at: str) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO revisions (symbol, session, kind, stored, fresh, "
+            "detected_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (row.symbol, row.session.isoformat(), row.kind, row.stored, row.fresh, detected_at),
+        )
+
+    def revisions(self) -> list[RevisionRecord]:
+        rows = self._q(
+            "SELECT symbol, session, kind, stored, fresh FROM revisions ORDER BY session, symbol"
+        )
+        return [RevisionRecord(r[0], date.fromisoformat(r[1]), *r[2:]) for r in rows]
+
+    def replace_bars(self, closes: pd.DataFrame) -> None:
+        """``pairs-daemon rewarm`` only: the whole stored history becomes ``closes``."""
+        self._conn.execute("DELETE FROM bars")
+        self._conn.execute("DELETE FROM revisions")
+        self.append_bars(closes)
 
     # --- intents, submissions, fills --------------------------------------------------------
     def add_intents(self, intents: Sequence[IntentRecord], created_at: str) -> None:

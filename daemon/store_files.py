@@ -38,6 +38,45 @@ def check_not_corrupted(path: Path) -> None:
         raise StateError(f"state file {path} failed its integrity check ({detail}); {advice}")
 
 
+def check_state_path(state_dir: Path, path: Path, *, read_only: bool) -> None:
+    """Refuse, before anything is created or written, a state directory that cannot hold a
+    store, and a zero-length store file (a truncated file, never "no history": re-creating it
+    would silently drop every run, fill and position the daemon knows of)."""
+    where = "point state_dir (or --state-dir) at a directory the daemon's user can write"
+    if state_dir.exists() and not state_dir.is_dir():
+        raise StateError(f"state directory {state_dir} is a file, not a directory; {where}")
+    if not read_only:
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(
+                f"cannot create state directory {state_dir} ({exc.strerror}); {where}"
+            ) from None
+        if not os.access(state_dir, os.W_OK):
+            raise StateError(
+                f"state directory {state_dir} is not writable (read-only file system or "
+                f"permissions); {where} (systemd: StateDirectory=, ReadWritePaths=)"
+            )
+    if path.exists() and not path.is_file():
+        raise StateError(f"state file {path} is not a regular file; move it aside")
+    if path.exists() and path.stat().st_size == 0:
+        raise StateError(
+            f"state file {path} is empty (zero bytes) where the daemon's history should be; "
+            "nothing was changed. Restore it from a backup; only if this state directory "
+            "never traded, delete the empty file to start afresh"
+        )
+
+
+def connect_writable(path: Path) -> sqlite3.Connection:
+    try:
+        return sqlite3.connect(path, isolation_level=None)
+    except sqlite3.OperationalError as exc:
+        raise StateError(
+            f"cannot open state file {path} for writing ({exc}); check the directory's "
+            "permissions and free space"
+        ) from None
+
+
 def acquire_lock(state_dir: Path) -> TextIO:
     """An exclusive, non-blocking flock on the state directory; held until the file closes."""
     fh = (state_dir / LOCK_NAME).open("a+", encoding="utf-8")

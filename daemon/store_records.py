@@ -90,3 +90,15 @@ def pair_state_from_json(text: str) -> PairState:
         state=int(raw["state"]),
         bars_seen=int(raw["bars_seen"]),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionRecord:
+    """A stored bar the feed later restated (``restated``), or a session it filled in after
+    the daemon had moved past it (``filled_late``, ``stored`` is None)."""
+
+    symbol: str
+    session: date
+    kind: str
+    stored: float | None
+    fresh: float | None

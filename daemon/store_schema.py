@@ -77,5 +77,18 @@ _V1 = (
         positions TEXT NOT NULL)""",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+# Stored bars the feed later restated, and rows it filled in late: reported, never applied
+# (the strategy stays on the bars it traded on) until an operator runs `pairs-daemon rewarm`.
+_V2 = (
+    """CREATE TABLE revisions (
+        symbol TEXT NOT NULL,
+        session TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('restated', 'filled_late')),
+        stored REAL,
+        fresh REAL,
+        detected_at TEXT NOT NULL,
+        PRIMARY KEY (symbol, session))""",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -23,6 +23,9 @@ from shared.strategy import PARAM_NAMES, PARAM_SPECS, Pair, StrategyParams
 
 SCHEMA_VERSION: Literal[1] = 1
 SEED_NOTE = "Auto-generated from 02_kalman_optimization.ipynb"
+# A hedge ratio beyond this is a screen or hand-editing error, not a market relation (the
+# parameters' own bounds are declared with StrategyParams and ACCOUNT_SPECS).
+MAX_HEDGE_RATIO = 1e4
 
 
 def _spec_field(spec: ParamSpec) -> Any:
@@ -36,7 +39,8 @@ class _Frozen(BaseModel):
 class PairConfig(_Frozen):
     asset_1: str = Field(min_length=1)
     asset_2: str = Field(min_length=1)
-    hedge_ratio: float = Field(allow_inf_nan=False)
+    # |hedge_ratio| above 1e4 is no screen's output; int(beta*stake) would overflow an order.
+    hedge_ratio: float = Field(allow_inf_nan=False, ge=-MAX_HEDGE_RATIO, le=MAX_HEDGE_RATIO)
     # The screen's statistics, kept for the record (optional for hand-written configs).
     corr: float | None = None
     pvalue: float | None = Field(default=None, ge=0, le=1)
@@ -119,6 +123,23 @@ class ProdConfig(_Frozen):
         """The strategy parameters by name."""
         return {name: getattr(self, name) for name in PARAM_NAMES}
 
+    @model_validator(mode="after")
+    def _pairs_independent(self) -> ProdConfig:
+        """Each symbol belongs to one pair: positions are per symbol, so two pairs sharing a
+        leg would net their orders and each read the other's position as its own."""
+        owner: dict[str, str] = {}
+        for k, p in enumerate(self.pairs):
+            name = f"pairs.{k} ({p.asset_1}/{p.asset_2})"
+            for symbol in (p.asset_1, p.asset_2):
+                if symbol in owner:
+                    kind = "duplicates" if {p.asset_1, p.asset_2} <= owner.keys() else "shares"
+                    raise ValueError(
+                        f"{name} {kind} {symbol} with {owner[symbol]}; each symbol may "
+                        "belong to one pair only (re-run `pairs-research select`)"
+                    )
+            owner[p.asset_1] = owner[p.asset_2] = name
+        return self
+
     @property
     def params(self) -> StrategyParams:
         return StrategyParams(**self.params_dict())
@@ -134,11 +155,15 @@ class ProdConfig(_Frozen):
 
     @property
     def config_id(self) -> str:
-        """A short, stable id of everything that changes decisions (not note/provenance)."""
+        """A short, stable id of what decides trades: the parameters, the pairs' legs and
+        hedge ratios, and the session the filter warms up from. Labels (note, provenance, the
+        data source's name and hash, the screen's statistics) do not change it."""
         decisive = self.model_dump(
             mode="json",
-            include={*PARAM_NAMES, *ACCOUNT_SPECS, "pairs", "data"},
+            include={*PARAM_NAMES, *ACCOUNT_SPECS},
         )
+        decisive["pairs"] = [[p.asset_1, p.asset_2, p.hedge_ratio] for p in self.pairs]
+        decisive["first_session"] = self.data.first_session.isoformat()
         canonical = json.dumps(decisive, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
@@ -170,6 +195,9 @@ def parse_config(payload: str | bytes | dict[str, Any], source: str = "config") 
             message = "is missing; every key the research step writes is required"
         elif kind == "extra_forbidden":
             message = "is not a known key (typo? schema_version mismatch?)"
+        elif not first["loc"]:  # a rule across keys: its message names them
+            message = str(first["msg"]).removeprefix("Value error, ")
+            key = "pairs" if message.startswith("pairs.") else key
         else:
             message = f"{first['msg']} (got {first.get('input')!r})"
         more = len(exc.errors()) - 1

@@ -101,7 +101,7 @@ THRESHOLD_ORDER: tuple[str, ...] = ("exit_z", "entry_z", "stop_z")
 
 # The account the strategy trades (backtrader's broker settings): checked like parameters.
 ACCOUNT_SPECS: Mapping[str, ParamSpec] = {
-    "initial_cash": ParamSpec(float, gt=0),
+    "initial_cash": ParamSpec(float, gt=0, le=1e12),
     "commission": ParamSpec(float, ge=0, lt=1),
 }
 

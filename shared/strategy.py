@@ -30,10 +30,10 @@ class StrategyParams:
     entry_z: float = param(2.5, float, gt=0)
     exit_z: float = param(0.5, float, ge=0)
     stop_z: float = param(4.0, float, gt=0)
-    stake: int = param(50, int, ge=1)
+    stake: int = param(50, int, ge=1, le=1_000_000)  # shares per trade: more is a typo
     long_only: bool = param(False, bool)
     delta: float = param(1e-5, float, gt=0, lt=1)
-    R: float = param(0.001, float, gt=0)
+    R: float = param(0.001, float, gt=0, le=1e6)
 
 
 PARAM_SPECS: dict[str, ParamSpec] = specs_of(fields(StrategyParams))

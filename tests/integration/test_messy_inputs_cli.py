@@ -210,19 +210,19 @@ def test_a_stake_beyond_the_cash_is_warned_about_and_emits_no_config_unless_aske
     base = tmp_path / "b"
     assert _run(base, _csv(prices, tmp_path / "p.csv"), _grid(tmp_path)) == 0
     before = _snapshot(base)
-    huge = _grid(tmp_path, GRID.replace("stake = [25]", "stake = [100000000]"), "huge.toml")
+    huge = _grid(tmp_path, GRID.replace("stake = [25]", "stake = [1000000]"), "huge.toml")
     argv = ["optimize", "--base-dir", str(base), "--grid", str(huge), "--engine", "reference"]
     argv += ["--no-plots", "--no-progress"]
     capsys.readouterr()
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert "warning: stake 1e+08 on SYN_A/SYN_B is infeasible" in err
+    assert "warning: stake 1e+06 on SYN_A/SYN_B is infeasible" in err
     assert "made no trade" in err and "no config emitted" in err
     assert _snapshot(base) == before
     assert main([*argv, "--allow-no-trades"]) == 0
     assert "emitting it anyway (--allow-no-trades)" in capsys.readouterr().err
     config = parse_config(ArtifactLayout(base).config_json.read_text(), source="c")
-    assert config.stake == 100_000_000
+    assert config.stake == 1_000_000
 
 
 @pytest.mark.parametrize(("sessions", "code"), [(59, 2), (60, 0)])

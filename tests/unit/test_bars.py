@@ -47,7 +47,7 @@ def test_nan_close_names_symbol_and_session() -> None:
 def test_non_positive_close_names_symbol_and_session() -> None:
     frame = _good()
     frame.loc[SESSIONS[1], "AAA"] = 0.0
-    with pytest.raises(DataError, match="non-positive") as err:
+    with pytest.raises(DataError, match=r"implausible close 0\.0") as err:
         _merge(frame)
     assert err.value.symbol == "AAA" and err.value.session == SESSIONS[1].isoformat()
 

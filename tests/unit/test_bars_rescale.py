@@ -1,4 +1,5 @@
-"""Adjusted prices move: a constant re-adjustment is undone on new bars; a rewrite stops."""
+"""Adjusted prices move: a constant re-adjustment is undone on new bars; a restated bar is
+reported and never applied."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
+from daemon.bar_sanity import BarRefused
 from daemon.bars import merge_bars
-from shared.errors import DataError
 
 SYMBOLS = ["AAA", "BBB"]
 DAYS = [date(2024, 3, d) for d in (4, 5, 6, 7, 8)]
@@ -42,14 +43,36 @@ def test_a_dividend_readjustment_is_detected_and_the_new_bar_put_on_the_stored_s
 
 
 def test_a_split_is_a_constant_factor_too() -> None:
-    update = merge_bars(_stored(), _fresh(1.0, 0.25), SYMBOLS, DAYS[4], DAYS, 1e-6, "feed")
+    fresh = _fresh(1.0, 0.25)
+    fresh.loc[DAYS[4], "BBB"] = 1.75  # the new bar on the split-adjusted scale
+    update = merge_bars(_stored(), fresh, SYMBOLS, DAYS[4], DAYS, 1e-6, "feed")
     assert update.factors == {"BBB": pytest.approx(0.25)}
-    assert update.strategy_closes.loc[DAYS[4], "BBB"] == pytest.approx(28.0)
+    assert update.strategy_closes.loc[DAYS[4], "BBB"] == pytest.approx(7.0)
 
 
-def test_a_non_constant_difference_stops_the_run() -> None:
+def test_a_restated_past_bar_is_reported_and_the_stored_history_kept() -> None:
+    fresh = _fresh(0.98)
+    fresh.loc[DAYS[1], "AAA"] = 11.5 * 0.98  # one past bar rewritten on top of a dividend
+    update = merge_bars(_stored(), fresh, SYMBOLS, DAYS[4], DAYS, 1e-6, "feed")
+    found = update.restated["AAA"]
+    assert found.factor == pytest.approx(0.98, rel=1e-12)  # the median ignores the outlier
+    assert list(found.restated) == [DAYS[1]]
+    assert found.restated[DAYS[1]] == (11.0, pytest.approx(11.5))
+    assert update.strategy_closes.loc[DAYS[1], "AAA"] == 11.0  # never applied
+    assert update.strategy_closes.loc[DAYS[4], "AAA"] == pytest.approx(14.0 / 0.98)
+
+
+def test_a_bad_restatement_of_the_last_stored_bar_does_not_get_a_good_new_bar_refused() -> None:
     fresh = _fresh(1.0)
-    fresh.loc[DAYS[1], "AAA"] = 11.5  # one past bar rewritten
-    with pytest.raises(DataError, match="non-constant") as err:
+    fresh.loc[DAYS[3], "AAA"] = 1300.0  # the vendor's ×100 print on a bar already stored
+    update = merge_bars(_stored(), fresh, SYMBOLS, DAYS[4], DAYS, 1e-6, "feed")
+    assert list(update.restated["AAA"].restated) == [DAYS[3]]  # reported
+    assert update.strategy_closes.loc[DAYS[4], "AAA"] == 14.0  # today's bar is used
+
+
+def test_a_x100_new_bar_is_refused_against_the_stored_previous_close() -> None:
+    fresh = _fresh(1.0)
+    fresh.loc[DAYS[4], "AAA"] = 1400.0
+    with pytest.raises(BarRefused, match=r"moved ×107\.7") as err:
         merge_bars(_stored(), fresh, SYMBOLS, DAYS[4], DAYS, 1e-6, "feed")
-    assert err.value.symbol == "AAA" and err.value.session == DAYS[1].isoformat()
+    assert err.value.symbol == "AAA" and err.value.session == DAYS[4].isoformat()

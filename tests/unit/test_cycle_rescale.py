@@ -60,8 +60,12 @@ def test_a_constant_readjustment_changes_no_decision_and_fills_at_real_prices(
     assert late_aaa and all(g == pytest.approx(0.97 * b, rel=1e-12) for g, b in late_aaa)
 
 
-def test_a_rewritten_history_stops_the_run(tmp_path: Path) -> None:
-    _, out = _run(tmp_path, 0.97, rewrite_one=True)
-    *results, _ = out
-    assert results[SWITCH].status == "failed"
-    assert "non-constant" in results[SWITCH].message and "AAA" in results[SWITCH].message
+def test_a_rewritten_past_bar_is_reported_and_the_run_goes_on_unchanged(tmp_path: Path) -> None:
+    base, _ = _run(tmp_path / "base", None)
+    got, out = _run(tmp_path / "div", 0.97, rewrite_one=True)
+    *results, events = out
+    assert all(r.status == "completed" for r in results)
+    revised = [e for e in events if e["event"] == "bars_revised"]
+    assert len(revised) == 1 and revised[0]["symbol"] == "AAA"
+    assert revised[0]["max_relative_change"] == pytest.approx(0.01, rel=1e-6)
+    assert got["orders"] == base["orders"]

@@ -63,7 +63,7 @@ def test_grid_as_dict_records_every_axis_for_provenance() -> None:
         ({"window": 45}, "window", "non-empty list"),
         ({"window": []}, "window", "non-empty list"),
         ({"window": [45, 2.5]}, "window", "integer in [2, 10000]"),
-        ({"stake": [0]}, "stake", "integer >= 1"),
+        ({"stake": [0]}, "stake", "integer in [1, 1000000]"),
         ({"long_only": ["yes"]}, "long_only", "true or false"),
         ({"entry_z": [-1.0]}, "entry_z", "number > 0"),
         ({"delta": [1.5]}, "delta", "(0, 1)"),

@@ -67,7 +67,8 @@ def _outside(spec: ParamSpec) -> list[Any]:
     out: list[Any] = [float("nan")] if spec.kind is float else [2.5]
     out += [spec.ge - step] if spec.ge is not None else []
     out += [spec.gt] if spec.gt is not None else []
-    out += [spec.le + step] if spec.le is not None else []
+    # a relative step for floats: 1e12 + 1e-9 is 1e12 again
+    out += [spec.le + max(step, abs(spec.le) * step)] if spec.le is not None else []
     out += [spec.lt] if spec.lt is not None else []
     return out
 
