@@ -56,3 +56,14 @@ def redact_text(text: str) -> str:
 
 def redact_optional(text: str | None) -> str | None:
     return None if text is None else redact_text(text)
+
+
+def redact_tree(value: object) -> object:
+    """``redact_text`` over every string in nested dicts and lists (JSON-like data)."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: redact_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_tree(v) for v in value]
+    return value

@@ -253,6 +253,8 @@ class Service:
         self.notifier.status(self._status_line(report, last))
         if report.status is TickStatus.FAILED:
             self._schedule_retry()
+        elif report.status is TickStatus.DEFERRED and report.resume_at is not None:
+            self._schedule_retry(at=report.resume_at)
 
     def _tick(self) -> tuple[TickReport, date | None]:
         assert self._job is not None and self._ctx is not None
@@ -261,10 +263,14 @@ class Service:
         report = self._job.tick()
         return report, self._ctx.store.last_completed_session()
 
-    def _schedule_retry(self) -> None:
+    def _schedule_retry(self, at: datetime | None = None) -> None:
+        """Fire again after ``retry_after_s``, or at ``at`` (a deferred session's window, on
+        the broker's clock, which the wall clock follows to the second in production)."""
         assert self._scheduler is not None
         # Real time, not ctx.clock: APScheduler waits on the wall clock.
         run_date = datetime.now(UTC) + timedelta(seconds=self.settings.schedule.retry_after_s)
+        if at is not None:
+            run_date = max(datetime.now(UTC), at.astimezone(UTC))
         self._scheduler.add_job(
             self._fire,
             "date",

@@ -238,3 +238,19 @@ def gate_for(
         else timedelta(0)
     )
     return TimingGate(market_times(broker), tif, delay)
+
+
+class BrokerCalendar:
+    """The broker's trading calendar as the scheduler's ``Calendar``."""
+
+    def __init__(self, times: MarketTimes) -> None:
+        self._times = times
+
+    def sessions(self, start: date, end: date) -> list[date]:
+        return sorted(d.session for d in self._times.calendar(start, end))
+
+    def close(self, session: date) -> datetime:
+        for day in self._times.calendar(session, session):
+            if day.session == session:
+                return day.close
+        raise StateError(f"{session} is not a session in the broker's calendar")
