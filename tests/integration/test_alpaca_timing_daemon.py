@@ -20,6 +20,8 @@ from daemon.app import build_context
 from daemon.clock import FixedClock
 from daemon.cycle import RunResult, run_once
 from daemon.logging import make_logger
+from daemon.once import once_exit_code, run_due
+from daemon.scheduler import XnysCalendar
 from daemon.settings import DaemonSettings
 from daemon.store import Store
 from shared.config import ProdConfig
@@ -218,3 +220,35 @@ def test_every_order_action_has_its_event(
     finally:
         store.close()
     assert intent.status == "rejected" and refusal["message"] in (intent.message or "")
+
+
+def test_once_with_wait_sleeps_until_the_window_opens_on_the_brokers_clock(
+    tmp_path: Path,
+    market: tuple[pd.DataFrame, ProdConfig],
+    harness: Harness,
+    local_replay: Replay,
+) -> None:
+    closes, settings = prepare(tmp_path, market, harness)
+    first = _sessions_with_orders(local_replay)[0]
+    _run_between(closes, settings, harness, closes.index[FIRST_RUN], first)
+    harness.book.advance_session(closes.loc[first].to_dict(), first)
+    harness.book.set_time(first, time(17, 0))
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the broker's clock moves instead of the test waiting
+        slept.append(seconds)
+        harness.book.set_time(first, time(19, 0, 2))
+
+    broker = build_alpaca_broker(harness.env, settings.alpaca, retry=harness.retry)
+    ctx = build_context(
+        settings, harness.env, logger=make_logger("json", io.StringIO()), broker=broker
+    )
+    try:
+        outcome = run_due(ctx, XnysCalendar(), wait=True, sleep=sleep)
+    finally:
+        ctx.close()
+    assert [r.status for r in outcome.results] == ["deferred", "completed"]
+    assert slept == [2 * 3600 + 2]  # 17:00 -> 19:00 plus the margin, on the broker's clock
+    assert once_exit_code(outcome) == 0
+    following = closes.index[list(closes.index).index(first) + 1]
+    assert {o.fill_session for o in harness.book.orders} == {following}  # the backtest's fill
