@@ -19,7 +19,7 @@ from daemon.context import DaemonContext
 from daemon.cycle import RunResult, run_once
 from daemon.ports import Clock
 from daemon.scheduler import Calendar, CatchUpPolicy, SessionJob, TickReport, TickStatus
-from daemon.session_timing import BrokerCalendar, BrokerClock, market_times
+from daemon.session_timing import BrokerClock, market_times, scheduling_clock
 
 # A deferral is at most a few hours (until 19:00 ET, or a bar's delay); more waits than this
 # in one invocation mean something keeps moving the window.
@@ -32,13 +32,6 @@ _MARGIN = timedelta(seconds=2)
 class OnceOutcome:
     results: list[RunResult] = field(default_factory=list)
     report: TickReport | None = None
-
-
-def _clock_and_calendar(ctx: DaemonContext, calendar: Calendar) -> tuple[Clock, Calendar]:
-    times = market_times(ctx.broker)
-    if times is None:
-        return ctx.clock, calendar
-    return BrokerClock(times), BrokerCalendar(times)
 
 
 def run_due(
@@ -56,7 +49,7 @@ def run_due(
         outcome.results.append(result)
         return result
 
-    clock, calendar = _clock_and_calendar(ctx, calendar)
+    clock, calendar = scheduling_clock(ctx.broker, ctx.clock, calendar)
     schedule = ctx.settings.schedule
     job = SessionJob(
         run_session=run_session,

@@ -67,6 +67,15 @@ def market_times(broker: Broker) -> MarketTimes | None:
     return broker if isinstance(broker, MarketTimes) else None
 
 
+def scheduling_clock(broker: Broker, clock: Any, calendar: Any) -> tuple[Any, Any]:
+    """The clock and calendar that decide which sessions are due: the broker's when it has
+    them (Alpaca), else the given ones (the daemon's clock, the exchange calendar)."""
+    times = market_times(broker)
+    if times is None:
+        return clock, calendar
+    return BrokerClock(times), BrokerCalendar(times)
+
+
 class BrokerClock:
     """The broker's clock as the daemon's ``Clock`` port (for choosing the due sessions)."""
 

@@ -150,12 +150,12 @@ def test_a_session_is_deferred_until_its_sip_bar_is_final(
     assert run(settings, session, harness)[0].status == "completed"
 
 
-def _sessions_with_orders(local_replay: Replay) -> list[date]:
+def sessions_with_orders(local_replay: Replay) -> list[date]:
     days = {datetime.strptime(i[0].split("-")[2], "%Y%m%d").date() for i in local_replay.intents}
     return sorted(days)
 
 
-def _run_between(
+def run_between(
     closes: pd.DataFrame, settings: DaemonSettings, harness: Harness, start: date, stop: date
 ) -> None:
     """Close and run every session from ``start`` up to (not including) ``stop``."""
@@ -173,8 +173,8 @@ def test_every_order_action_has_its_event(
     local_replay: Replay,
 ) -> None:
     closes, settings = prepare(tmp_path, market, harness)
-    first, second = _sessions_with_orders(local_replay)[:2]
-    _run_between(closes, settings, harness, closes.index[FIRST_RUN], first)
+    first, second = sessions_with_orders(local_replay)[:2]
+    run_between(closes, settings, harness, closes.index[FIRST_RUN], first)
     harness.book.advance_session(closes.loc[first].to_dict(), first)
 
     # A crash right after the first order reached Alpaca: the rerun adopts it, and the
@@ -196,7 +196,7 @@ def test_every_order_action_has_its_event(
     assert submitted == [resolved[0]["client_order_id"]]  # placed now, its answer recovered
 
     # A validation 422 (code 40010001, not a duplicate) is a final rejection with its reason.
-    _run_between(
+    run_between(
         closes, settings, harness, closes.index[list(closes.index).index(first) + 1], second
     )
     harness.book.advance_session(closes.loc[second].to_dict(), second)
@@ -210,7 +210,7 @@ def test_every_order_action_has_its_event(
     cid = rejected["client_order_id"]
     assert harness.book.orders_with_client_id(cid) == []
     # Later sessions never post it again.
-    _run_between(
+    run_between(
         closes, settings, harness, closes.index[list(closes.index).index(second) + 1], date.max
     )
     assert harness.book.orders_with_client_id(cid) == []
@@ -229,8 +229,8 @@ def test_once_with_wait_sleeps_until_the_window_opens_on_the_brokers_clock(
     local_replay: Replay,
 ) -> None:
     closes, settings = prepare(tmp_path, market, harness)
-    first = _sessions_with_orders(local_replay)[0]
-    _run_between(closes, settings, harness, closes.index[FIRST_RUN], first)
+    first = sessions_with_orders(local_replay)[0]
+    run_between(closes, settings, harness, closes.index[FIRST_RUN], first)
     harness.book.advance_session(closes.loc[first].to_dict(), first)
     harness.book.set_time(first, time(17, 0))
     slept: list[float] = []
