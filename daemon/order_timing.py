@@ -10,6 +10,9 @@ Pure rules over the broker's clock and calendar, all in New York time:
 * ``day`` is always taken: during a session it trades at once, outside it queues for the next
   open.
 
+The daemon treats a window as closed one minute before Alpaca does (``EDGE_MARGIN``), so an
+order sent on the edge is deferred rather than rejected.
+
 A session's bars are final once its close plus the feed's delay has passed: the free plan's SIP
 data stops 15 minutes before now, so a daily bar read earlier would carry an intraday price, not
 the official close.
@@ -30,6 +33,9 @@ NEW_YORK = ZoneInfo("America/New_York")
 EVENING_OPEN = time(19, 0)
 CLS_CUTOFF_BEFORE_CLOSE = timedelta(minutes=10)
 OPG_CUTOFF = time(9, 28)
+# The daemon stops sending this long before a cut-off: an order read as in time on the broker's
+# clock must still be in time when it arrives, or Alpaca rejects it outright.
+EDGE_MARGIN = timedelta(minutes=1)
 # Closing-auction prints reach the consolidated tape a little after the bell.
 CLOSE_SETTLE = timedelta(minutes=1)
 
@@ -103,7 +109,7 @@ def window(tif: TimeInForce, now: datetime, days: Sequence[SessionTimes]) -> Win
     today = now.astimezone(NEW_YORK).date()
     session_today = next((d for d in days if d.session == today), None)
     if tif is not TimeInForce.DAY and session_today is not None:
-        refused_from = _cutoff(tif, session_today)
+        refused_from = _cutoff(tif, session_today) - EDGE_MARGIN
         reopens = _at(today, EVENING_OPEN)
         if refused_from <= now < reopens:
             return Window(tif, now, False, reopens, fill_session(tif, reopens, days))

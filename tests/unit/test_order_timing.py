@@ -55,13 +55,14 @@ MON, TUE, WED, FRI, SAT, NEXT_MON = (
     ("now", "is_open", "opens_at", "fills_on"),
     [
         (at(TUE, 10), True, None, TUE),  # before the cut-off: today's close
-        (at(TUE, 15, 49), True, None, TUE),
+        (at(TUE, 15, 48), True, None, TUE),
+        (at(TUE, 15, 49), False, at(TUE, 19), date(2024, 7, 3)),  # a minute's margin
         (at(TUE, 15, 50), False, at(TUE, 19), date(2024, 7, 3)),  # refused until 19:00
         (at(TUE, 17), False, at(TUE, 19), date(2024, 7, 3)),
         (at(TUE, 18, 59), False, at(TUE, 19), date(2024, 7, 3)),
         (at(TUE, 19), True, None, date(2024, 7, 3)),  # queued for the next session's close
         (at(TUE, 23, 30), True, None, date(2024, 7, 3)),
-        (at(WED, 12, 49), True, None, WED),  # early close: the cut-off is 12:50
+        (at(WED, 12, 48), True, None, WED),  # early close: the cut-off is 12:50
         (at(WED, 12, 50), False, at(WED, 19), FRI),  # and the next session skips the holiday
         (at(SAT, 12), True, None, NEXT_MON),  # weekends queue for Monday
     ],
@@ -76,7 +77,8 @@ def test_cls_window_and_fill_session(
 @pytest.mark.parametrize(
     ("now", "is_open", "fills_on"),
     [
-        (at(TUE, 9, 27), True, TUE),  # the opening auction of today
+        (at(TUE, 9, 26), True, TUE),  # the opening auction of today
+        (at(TUE, 9, 27), False, WED),  # a minute's margin before Alpaca's 9:28
         (at(TUE, 9, 28), False, WED),
         (at(TUE, 16, 30), False, WED),
         (at(TUE, 19, 0), True, WED),
