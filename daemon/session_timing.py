@@ -254,12 +254,19 @@ class BrokerCalendar:
 
     def __init__(self, times: MarketTimes) -> None:
         self._times = times
+        # Closes seen by the last sessions() call: the scheduler asks for each one right after.
+        self._closes: dict[date, datetime] = {}
 
     def sessions(self, start: date, end: date) -> list[date]:
-        return sorted(d.session for d in self._times.calendar(start, end))
+        days = self._times.calendar(start, end)
+        self._closes = {d.session: d.close for d in days}
+        return sorted(self._closes)
 
     def close(self, session: date) -> datetime:
-        for day in self._times.calendar(session, session):
-            if day.session == session:
-                return day.close
-        raise StateError(f"{session} is not a session in the broker's calendar")
+        if session not in self._closes:
+            self._closes.update(
+                {d.session: d.close for d in self._times.calendar(session, session)}
+            )
+        if session not in self._closes:
+            raise StateError(f"{session} is not a session in the broker's calendar")
+        return self._closes[session]
