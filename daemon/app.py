@@ -59,11 +59,12 @@ def build_broker(
     clock: Clock,
     store: Store,
     durable: bool = True,
+    logger: Logger | None = None,
 ) -> Broker:
     if settings.broker.kind == "alpaca":
         from daemon.alpaca.factory import build_alpaca_broker
 
-        return build_alpaca_broker(env, settings.alpaca)
+        return build_alpaca_broker(env, settings.alpaca, logger=logger)
     # The local book starts from the config's cash and commission (the research fill model).
     config = load_config(settings.config)
     return LocalPaperBroker(
@@ -108,7 +109,7 @@ def build_context(
             settings=settings,
             config_path=settings.config,
             store=store,
-            broker=broker or build_broker(settings, env, clock, store, durable),
+            broker=broker or build_broker(settings, env, clock, store, durable, logger),
             bars=bars,
             clock=clock,
             logger=logger,

@@ -1,6 +1,6 @@
 """``pairs-daemon``: run a session, replay a CSV, show status, reconcile, or serve.
 
-    pairs-daemon [--settings FILE] once [--session YYYY-MM-DD]
+    pairs-daemon [--settings FILE] once [--session YYYY-MM-DD] [--wait]
     pairs-daemon replay --prices CSV --config JSON --start D --end D --state-dir DIR
     pairs-daemon [--settings FILE] status [--json]
     pairs-daemon [--settings FILE] reconcile
@@ -10,7 +10,8 @@
 Without ``--settings`` the embedded default is used (local paper broker, CSV feed, paths
 relative to the working directory); ``--config``/``--state-dir``/``--prices`` override the
 settings' paths. Exit codes: 0 done (or nothing to do), 1 the session failed, 2 bad usage or
-state that needs an operator.
+state that needs an operator, 75 deferred (the broker's order window is closed; the output says
+when to run again, or pass ``--wait``). Everything printed is redacted by value (API keys).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from shared.errors import PairsError
 
@@ -49,8 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
     _path_options(parser, None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    once = sub.add_parser("once", help="run one session (default: the latest closed one)")
+    once = sub.add_parser(
+        "once", help="run the due sessions in order (or one, with --session), then exit"
+    )
     once.add_argument("--session", type=_date, help="the session to run (YYYY-MM-DD)")
+    once.add_argument(
+        "--wait",
+        action="store_true",
+        help="when a session is deferred (order window closed), sleep until it opens and go on",
+    )
     _path_options(once, argparse.SUPPRESS)
     once.set_defaults(func=_cmd_once)
 
@@ -87,10 +95,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _say(text: str, file: Any = None) -> None:
+    """Print with the API keys masked by value, whatever the text around them."""
+    from daemon.redaction import redact_text
+
+    print(redact_text(text), file=file or sys.stdout)
+
+
 def _settings(args: argparse.Namespace) -> Any:
+    from daemon.alpaca.clients import register_env_secrets
+    from daemon.app import process_env
     from daemon.logging import configure_structlog
     from daemon.settings import load_settings
 
+    register_env_secrets(process_env())
     settings = load_settings(args.settings)
     configure_structlog(settings.log_format)
     update: dict[str, Any] = {}
@@ -106,17 +124,29 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _cmd_once(args: argparse.Namespace) -> int:
-    from daemon.app import build_context, latest_session, process_env
-    from daemon.cycle import run_once
+    from daemon.app import build_context, process_env
+    from daemon.once import once_exit_code, run_due, run_session_waiting
+    from daemon.service import session_calendar
 
     ctx = build_context(_settings(args), process_env())
     try:
-        session = args.session or latest_session(ctx)
-        result = run_once(ctx, session)
+        if args.session is not None:
+            outcome = run_session_waiting(ctx, args.session, wait=args.wait)
+        else:
+            outcome = run_due(ctx, session_calendar(ctx), wait=args.wait)
+        last = ctx.store.last_completed_session()
     finally:
         ctx.close()
-    print(f"{result.session}: {result.status}" + (f" ({result.message})" if result.message else ""))
-    return 1 if result.status == "failed" else 0
+    for result in outcome.results:
+        _say(
+            f"{result.session}: {result.status}"
+            + (f" ({result.message})" if result.message else "")
+        )
+    report = outcome.report
+    if report is not None and not outcome.results:
+        detail = f": {report.message}" if report.message else ""
+        _say(f"nothing run ({report.status.value}, last completed {last or 'none'}){detail}")
+    return once_exit_code(outcome)
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
@@ -186,6 +216,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
         report = status_report(store) | feed_report(store)
     finally:
         store.close()
+    from daemon.redaction import redact_tree
+
+    report = cast(dict[str, Any], redact_tree(report))  # older rows may hold a key
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -209,11 +242,11 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
         )
     finally:
         ctx.close()
-    print(report.describe())
+    _say(report.describe())
     for fill in report.fills_recorded:
-        print(f"fill recorded: {fill.client_order_id} {fill.signed_quantity:+d} {fill.symbol}")
+        _say(f"fill recorded: {fill.client_order_id} {fill.signed_quantity:+d} {fill.symbol}")
     if report.still_open:
-        print(f"still open at the broker: {', '.join(report.still_open)}")
+        _say(f"still open at the broker: {', '.join(report.still_open)}")
     return 0 if report.consistent else 2
 
 
@@ -242,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except PairsError as exc:
-        print(f"pairs-daemon {args.command}: error: {exc}", file=sys.stderr)
+        _say(f"pairs-daemon {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a path the operator gave that cannot be used as asked
         where = f" ({exc.filename})" if exc.filename else ""

@@ -12,6 +12,12 @@ Steps, each ending in a committed transaction and a ``ctx.checkpoint(step)`` cal
    ``submitted``    once every intent is recorded as submitted
 7. ``completed``    equity and run completion written together; one ``session_summary`` event
 
+Before reading bars, and again before sending, the broker's clock decides (``session_timing``):
+a session whose daily bar is not final yet, or whose orders Alpaca would refuse now (``cls``
+15:50-19:00 ET), is *deferred*: what is done stays done, nothing is sent, and the result says
+when to resume. Orders of earlier sessions still queued at the broker (a late run's ``cls``
+orders wait for a later close) count as held when the pairs step.
+
 A crash anywhere resumes on the next call: the intents of step 5 are re-sent only after looking
 their ``client_order_id`` up at the broker, so no order is ever duplicated. A completed session
 is not run again (``session_already_done``).
@@ -21,7 +27,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from daemon.bar_reports import (
@@ -37,21 +43,28 @@ from daemon.bars import BarUpdate, merge_bars
 from daemon.config_file import check_config_id, load_config
 from daemon.context import DaemonContext
 from daemon.decide import CLIENT_ID_PREFIX, Limits, client_order_id, gate, rebuild_states, step_all
-from daemon.ports import Logger, OrderRejected, OrderRequest, OrderStatus, TimeInForce
+from daemon.order_sending import send_pending, timing_gate
+from daemon.ports import Logger
 from daemon.reconcile import reconcile
+from daemon.redaction import redact_text
+from daemon.session_timing import (
+    QueuedPlan,
+    SessionDeferred,
+    TimingGate,
+    plan_queued,
+)
 from daemon.sessions import is_session, xnys_sessions
 from daemon.statuses import IntentStatus, RunStatus
 from daemon.store import DecisionRecord, IntentRecord, Store
 from daemon.summary import session_summary
 from shared.config import ProdConfig
-from shared.errors import BrokerError, ConfigError, PairsError, StateError
-from shared.orders import Side
+from shared.errors import ConfigError, PairsError, StateError
 from shared.strategy import PairState
 
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
-    status: RunStatus  # completed | already_done | skipped | failed
+    status: RunStatus  # completed | already_done | skipped | deferred | failed
     session: date
     message: str = ""
     run_id: str | None = None
@@ -59,6 +72,7 @@ class RunResult:
     # The feed is stale or delivered a bad print: it heals when the feed is fixed, so the
     # scheduler keeps retrying instead of halting after max_attempts.
     feed_problem: bool = False
+    resume_at: datetime | None = None  # deferred: when to run it again (broker time)
 
 
 def _now(ctx: DaemonContext) -> str:
@@ -134,7 +148,9 @@ def _store_bars(ctx: DaemonContext, update: BarUpdate, session: date, log: Logge
         )
 
 
-def _reconcile(ctx: DaemonContext, config: ProdConfig, session: date, log: Logger) -> None:
+def _reconcile(
+    ctx: DaemonContext, config: ProdConfig, session: date, gate: TimingGate, log: Logger
+) -> QueuedPlan:
     prefix = f"{CLIENT_ID_PREFIX}-{config.config_id}-"
     report = reconcile(ctx.store, ctx.broker, session, config.symbols, _now(ctx), prefix)
     for fill in report.fills_recorded:
@@ -146,6 +162,12 @@ def _reconcile(ctx: DaemonContext, config: ProdConfig, session: date, log: Logge
             price=fill.price,
             commission=fill.commission,
         )
+    for cid in report.adopted:
+        log.info(
+            "order_adopted",
+            client_order_id=cid,
+            note="found at the broker by its client id: it was sent before a crash",
+        )
     if report.foreign_positions:
         log.warning("foreign_positions", positions=report.foreign_positions)
     if not report.consistent:
@@ -154,15 +176,23 @@ def _reconcile(ctx: DaemonContext, config: ProdConfig, session: date, log: Logge
             "(manual trades? orders sent by another process?) and fix it at the broker"
         )
     earlier = [
-        i.client_order_id
+        i
         for i in ctx.store.intents(unfinished=True)
         if i.session < session and i.status != IntentStatus.PENDING
     ]
-    if earlier:
-        raise StateError(
-            f"orders from earlier sessions are still open at the broker: {', '.join(earlier)}; "
-            "not trading until they are filled or canceled (cancel them at the broker to proceed)"
+    plan = plan_queued(ctx.broker, gate, earlier, session)
+    for order in plan.orders:
+        log.info(
+            "order_queued",
+            client_order_id=order.client_order_id,
+            decided_on=order.decided_on.isoformat(),
+            symbol=order.symbol,
+            remaining=order.remaining,
+            fills_on=order.fills_on.isoformat(),
+            note="an earlier session's order waits for a later auction; the pairs step as if "
+            "it had filled",
         )
+    return plan
 
 
 def _restore_states(
@@ -191,12 +221,17 @@ def _go_live(ctx: DaemonContext, session: date) -> date:
 
 
 def _decide(
-    ctx: DaemonContext, config: ProdConfig, update: BarUpdate, session: date, log: Logger
+    ctx: DaemonContext,
+    config: ProdConfig,
+    update: BarUpdate,
+    session: date,
+    plan: QueuedPlan,
+    log: Logger,
 ) -> None:
     store = ctx.store
     go_live = _go_live(ctx, session)
     states = _restore_states(ctx, config, update, session, go_live)
-    held = ctx.broker.positions()
+    held = plan.with_queued(ctx.broker.positions())  # what the broker will hold
     positions = {s: held[s] for s in config.symbols if held.get(s)}  # ours only
     closes = {str(s): float(v) for s, v in update.strategy_closes.loc[session].items()}
     decisions = step_all(
@@ -263,62 +298,6 @@ def _decide(
         store.save_decisions(records)
 
 
-def _send(ctx: DaemonContext, intent: IntentRecord, log: Logger) -> None:
-    broker, store = ctx.broker, ctx.store
-    order = broker.order_by_client_id(intent.client_order_id)
-    if order is None:
-        request = OrderRequest(
-            intent.client_order_id,
-            intent.symbol,
-            Side(intent.side),
-            intent.quantity,
-            TimeInForce(ctx.settings.broker.time_in_force),
-            intent.reference_price,
-        )
-        try:
-            order = broker.submit(request)
-        except OrderRejected as exc:
-            # Refused on its merits (buying power, not shortable): a final answer, like a
-            # margin rejection in the backtest. Record it and trade the rest of the session.
-            with store.transaction():
-                store.set_intent_status(intent.client_order_id, IntentStatus.REJECTED, str(exc))
-            log.warning(
-                "order_rejected",
-                client_order_id=intent.client_order_id,
-                symbol=intent.symbol,
-                side=intent.side,
-                quantity=intent.quantity,
-                reason=str(exc),
-            )
-            return
-        except Exception as exc:
-            # Unknown outcome: look the id up instead of sending again.
-            order = broker.order_by_client_id(intent.client_order_id)
-            if order is None:
-                with store.transaction():
-                    store.set_intent_status(
-                        intent.client_order_id, IntentStatus.PENDING, f"submit failed: {exc}"
-                    )
-                raise BrokerError(
-                    f"order {intent.client_order_id} could not be submitted ({exc}); it is "
-                    "not at the broker, and the next run of this session sends it again"
-                ) from exc
-    ctx.checkpoint(f"sent:{intent.client_order_id}")
-    new = order.status is OrderStatus.NEW
-    status = IntentStatus.SUBMITTED if new else IntentStatus(order.status.value)
-    with store.transaction():
-        store.record_submission(intent.client_order_id, order.broker_order_id, status, _now(ctx))
-    log.info(
-        "order_submitted",
-        client_order_id=intent.client_order_id,
-        symbol=intent.symbol,
-        side=intent.side,
-        quantity=intent.quantity,
-        broker_order_id=order.broker_order_id,
-        status=order.status.value,
-    )
-
-
 def _complete(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str) -> None:
     account = ctx.broker.account()
     positions = {s: q for s, q in sorted(ctx.broker.positions().items()) if q}
@@ -329,20 +308,20 @@ def _complete(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str
 
 
 def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, log: Logger) -> None:
+    gate = timing_gate(ctx)
+    gate.check_bars_final(session)
     update = _fetch_bars(ctx, config, session)
     _check_order(ctx.store, update, session)
     _store_bars(ctx, update, session, log)
     ctx.checkpoint("bars_stored")
     ctx.broker.settle(session, update.real_closes)
     ctx.checkpoint("settled")
-    _reconcile(ctx, config, session, log)
+    plan = _reconcile(ctx, config, session, gate, log)
     ctx.checkpoint("reconciled")
     if not ctx.store.decisions(session):
-        _decide(ctx, config, update, session, log)
+        _decide(ctx, config, update, session, plan, log)
     ctx.checkpoint("decided")
-    for intent in ctx.store.intents(session):
-        if intent.status == IntentStatus.PENDING:
-            _send(ctx, intent, log)
+    send_pending(ctx, session, gate, log)
     ctx.checkpoint("submitted")
     _complete(ctx, config, session, run_id)
     ctx.checkpoint("completed")
@@ -360,9 +339,23 @@ def _fail(
     with ctx.store.transaction():
         if not started:
             ctx.store.start_run(run_id, session, config_id, _now(ctx))
-        ctx.store.finish_run(run_id, RunStatus.FAILED, _now(ctx), message)
+        ctx.store.finish_run(run_id, RunStatus.FAILED, _now(ctx), redact_text(message))
         if exc is not None:
             note_feed_health(ctx.store, session, exc, _now(ctx))
+
+
+def _deferred(
+    ctx: DaemonContext, run_id: str, session: date, exc: SessionDeferred, log: Logger
+) -> RunResult:
+    """Record the attempt (the store's run statuses have no 'deferred': 'skipped' with the
+    reason; only 'completed' marks a session done) and say when to come back."""
+    message = f"deferred until {exc.resume_at.isoformat()}: {exc}"
+    with ctx.store.transaction():
+        ctx.store.finish_run(run_id, RunStatus.SKIPPED, _now(ctx), message)
+    log.info(
+        "session_deferred", reason=exc.reason, resume_at=exc.resume_at.isoformat(), detail=str(exc)
+    )
+    return RunResult(RunStatus.DEFERRED, session, message, run_id, resume_at=exc.resume_at)
 
 
 def run_once(ctx: DaemonContext, session: date) -> RunResult:
@@ -400,18 +393,24 @@ def run_once(ctx: DaemonContext, session: date) -> RunResult:
         started = True
         ctx.checkpoint("started")
         _cycle(ctx, config, session, run_id, log)
+    except SessionDeferred as exc:
+        return _deferred(ctx, run_id, session, exc, log)
     except PairsError as exc:
         _fail(ctx, run_id, started, session, config_id, str(exc), exc)
         log_feed_problem(log, exc)
         log.error("session_failed", error=str(exc), error_type=type(exc).__name__)
         return RunResult(
-            RunStatus.FAILED, session, str(exc), run_id, feed_problem=is_feed_problem(exc)
+            RunStatus.FAILED,
+            session,
+            redact_text(str(exc)),
+            run_id,
+            feed_problem=is_feed_problem(exc),
         )
     except Exception as exc:  # a bug or an outage: record it, keep the daemon alive
         message = f"{type(exc).__name__}: {exc}"
         _fail(ctx, run_id, started, session, config_id, message)
         log.exception("session_failed", error=str(exc), error_type=type(exc).__name__)
-        return RunResult(RunStatus.FAILED, session, message, run_id)
+        return RunResult(RunStatus.FAILED, session, redact_text(message), run_id)
     summary = session_summary(ctx.store, config, session)
     log.info("session_summary", **summary)
     return RunResult(RunStatus.COMPLETED, session, "", run_id, summary)

@@ -2,8 +2,9 @@
 
 Every event carries what was bound to the logger (``run_id``, ``session``, ``pair``,
 ``config_id``). Tracebacks are rendered as plain text without local variables, and a redaction
-processor masks anything that looks like a secret, by key or inside a string value, so an API key
-cannot reach the journal even through an exception message.
+processor masks the registered secret values (:mod:`daemon.redaction`) wherever they appear, plus
+anything that looks like a secret by key or as ``key=value`` inside a string, so an API key cannot
+reach the journal even through an exception message or an error body that echoes it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any, Literal, TextIO
 
 import structlog
 from structlog.typing import EventDict, WrappedLogger
+
+from daemon.redaction import redact_text
 
 REDACTED = "[REDACTED]"
 _SECRET_KEY = re.compile(
@@ -28,18 +31,21 @@ _SECRET_IN_TEXT = re.compile(
 
 def redact_value(value: Any) -> Any:
     if isinstance(value, str):
-        return _SECRET_IN_TEXT.sub(lambda m: m.group(1) + REDACTED, value)
+        return _SECRET_IN_TEXT.sub(lambda m: m.group(1) + REDACTED, redact_text(value))
     if isinstance(value, dict):
         return {
             k: REDACTED if _SECRET_KEY.search(str(k)) else redact_value(v) for k, v in value.items()
         }
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple | set | frozenset):
         return type(value)(redact_value(v) for v in value)
+    if isinstance(value, BaseException):
+        return redact_value(f"{type(value).__name__}: {value}")
     return value
 
 
 def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """structlog processor: mask secret-looking keys and ``key=value`` secrets in strings."""
+    """structlog processor: mask registered secret values anywhere, secret-looking keys, and
+    ``key=value`` secrets in strings."""
     for key in list(event_dict):
         if _SECRET_KEY.search(key):
             event_dict[key] = REDACTED
@@ -62,7 +68,18 @@ def _processors(log_format: Literal["json", "console"]) -> list[Any]:
         )
     else:
         renderer = structlog.processors.JSONRenderer(sort_keys=False)
-    return [*shared, renderer]
+    return [*shared, _redacting(renderer)]
+
+
+def _redacting(renderer: Any) -> Any:
+    """The renderer, then value redaction of the whole line: a last net for a secret inside an
+    object the renderer turned into text (a repr) after the field-wise processor ran."""
+
+    def render(logger: WrappedLogger, name: str, event_dict: EventDict) -> Any:
+        line = renderer(logger, name, event_dict)
+        return redact_text(line) if isinstance(line, str) else line
+
+    return render
 
 
 def make_logger(

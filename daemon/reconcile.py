@@ -27,6 +27,8 @@ class ReconcileReport:
     mismatches: dict[str, tuple[int, int]] = field(default_factory=dict)  # symbol: (store, broker)
     unknown_orders: list[str] = field(default_factory=list)  # open at broker, not in store
     foreign_positions: dict[str, int] = field(default_factory=dict)  # symbols not traded here
+    # Pending intents found at the broker: sent before a crash, now recorded as submitted.
+    adopted: list[str] = field(default_factory=list)
 
     @property
     def consistent(self) -> bool:
@@ -58,8 +60,9 @@ def _fill_of(intent: IntentRecord, order: BrokerOrder, session: date) -> FillRec
 
 def _refresh_intent(
     store: Store, broker: Broker, intent: IntentRecord, session: date, now: str
-) -> tuple[FillRecord | None, bool]:
-    """Update one intent from the broker; returns (new fill, still open)."""
+) -> tuple[FillRecord | None, bool, bool]:
+    """Update one intent from the broker; returns (new fill, still open, adopted): a pending
+    intent found at the broker is recorded as submitted (see ``ReconcileReport.adopted``)."""
     order: BrokerOrder | None = broker.order_by_client_id(intent.client_order_id)
     if order is None:
         if intent.status == IntentStatus.PENDING:
@@ -67,7 +70,7 @@ def _refresh_intent(
                 store.set_intent_status(
                     intent.client_order_id, IntentStatus.ABANDONED, "never reached the broker"
                 )
-            return None, False
+            return None, False, False
         raise StateError(
             f"order {intent.client_order_id} was recorded as submitted "
             f"(broker id {intent.broker_order_id}) but the broker does not know it; "
@@ -84,7 +87,7 @@ def _refresh_intent(
     if fill is not None:
         filled_at = order.filled_at.isoformat() if order.filled_at else now
         store.record_fill(fill, filled_at)
-    return fill, not order.status.is_final
+    return fill, not order.status.is_final, intent.status == "pending"
 
 
 def reconcile(
@@ -93,9 +96,12 @@ def reconcile(
     """Record what the broker did with our orders, then compare positions (see module doc)."""
     fills: list[FillRecord] = []
     still_open: list[str] = []
+    adopted: list[str] = []
     with store.transaction():
         for intent in store.intents(unfinished=True):
-            fill, is_open = _refresh_intent(store, broker, intent, session, now)
+            fill, is_open, was_adopted = _refresh_intent(store, broker, intent, session, now)
+            if was_adopted:
+                adopted.append(intent.client_order_id)
             if fill is not None:
                 fills.append(fill)
             if is_open:
@@ -116,4 +122,4 @@ def reconcile(
         and (o.symbol in traded or o.client_order_id.startswith(our_prefix))
     ]
     foreign = {s: q for s, q in actual.items() if s not in traded}
-    return ReconcileReport(fills, still_open, mismatches, unknown, foreign)
+    return ReconcileReport(fills, still_open, mismatches, unknown, foreign, adopted)

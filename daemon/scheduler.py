@@ -12,6 +12,10 @@ before the daemon trades its way through it), or a session that keeps failing (`
 in a row: late data heals by itself, a broker/store mismatch does not), after which the job
 halts until an operator restarts the service. A failed session always stops the chain: later
 sessions never run before an earlier one completed.
+
+A *deferred* session (``run_once`` found the broker's order window for the time in force
+closed, or the session's bars not final yet) also stops the chain, without counting as a
+failure: the report carries ``resume_at`` and the service fires again then.
 """
 
 from __future__ import annotations
@@ -98,6 +102,7 @@ class TickStatus(StrEnum):
     HALTED = "halted"  # a session failed max_attempts times in a row; needs an operator
     BUSY = "busy"  # another tick is running (the startup catch-up and a fire overlapped)
     STOPPED = "stopped"  # shutdown was requested between sessions
+    DEFERRED = "deferred"  # a session waits for the broker's window; resume at resume_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +111,7 @@ class TickReport:
     due: tuple[date, ...] = ()
     ran: tuple[date, ...] = ()
     message: str = ""
+    resume_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,11 +245,23 @@ class SessionJob:
             if self.should_stop():
                 self.log.warning("catch_up_interrupted", session=session.isoformat())
                 return TickReport(TickStatus.STOPPED, tuple(due), tuple(ran), "shutdown")
-            status, message, heals = self._run_one(session)
+            status, message, heals, resume_at = self._run_one(session)
             if status in self.policy.ok_statuses:
                 self.failures.pop(session, None)
                 ran.append(session)
                 continue
+            if status == "deferred":
+                self.failures.pop(session, None)
+                self.log.info(
+                    "catch_up_deferred",
+                    session=session.isoformat(),
+                    resume_at=_iso_time(resume_at),
+                    reason=message,
+                    not_attempted=[d.isoformat() for d in due if d > session],
+                )
+                return TickReport(
+                    TickStatus.DEFERRED, tuple(due), tuple(ran), message, resume_at=resume_at
+                )
             return self._failed(session, status, message, due, ran, heals)
         return TickReport(TickStatus.RAN, tuple(due), tuple(ran))
 
@@ -278,7 +296,7 @@ class SessionJob:
         self.log.error("catch_up_stopped", feed_problem=heals, **fields)
         return TickReport(TickStatus.FAILED, tuple(due), tuple(ran), message)
 
-    def _run_one(self, session: date) -> tuple[str, str, bool]:
+    def _run_one(self, session: date) -> tuple[str, str, bool, datetime | None]:
         try:
             result = self.run_session(session)
         except Exception as exc:
@@ -286,9 +304,10 @@ class SessionJob:
             # or an outage. Log type and text only: locals may hold secrets.
             message = f"{type(exc).__name__}: {exc}"
             self.log.error("session_run_crashed", session=session.isoformat(), error=message)
-            return "failed", message, False
+            return "failed", message, False, None
         heals = getattr(result, "feed_problem", False) is True
-        return _status_name(result.status), result.message, heals
+        resume_at = getattr(result, "resume_at", None)
+        return _status_name(result.status), result.message, heals, resume_at
 
     def _too_many_missed(self, last: date | None, due: Sequence[date]) -> str:
         return (
@@ -302,6 +321,10 @@ class SessionJob:
 
 def _iso(d: date | None) -> str | None:
     return None if d is None else d.isoformat()
+
+
+def _iso_time(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def _isos(days: Sequence[date]) -> list[str]:

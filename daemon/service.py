@@ -53,6 +53,7 @@ from daemon.scheduler import (
     build_scheduler,
     next_fire_time,
 )
+from daemon.session_timing import scheduling_clock
 from daemon.settings import DaemonSettings
 from shared.errors import PairsError
 
@@ -60,6 +61,9 @@ from shared.errors import PairsError
 # running after this is stuck, and the watchdog should restart the service.
 STUCK_AFTER = timedelta(minutes=30)
 RETRY_JOB_ID = "session-retry"
+# A deferred session's window time can be behind the wall clock (a skewed host, or a broker
+# clock that lags): fire no sooner than this, so a still-closed window is not polled in a loop.
+MIN_RESUME_DELAY = timedelta(seconds=5)
 # How often the main thread looks for a stop request (and pings the watchdog when one is due).
 _STOP_POLL_S = 0.25
 
@@ -167,13 +171,15 @@ class Service:
         if fixed is not None:
             self._log.warning("clock_fixed", now=fixed.isoformat(), note="tests and demos only")
         self._log_config(ctx)
+        # Alpaca's own clock and calendar decide what is due when the broker offers them.
+        clock, calendar = scheduling_clock(ctx.broker, ctx.clock, session_calendar(ctx))
         self._job = SessionJob(
             run_session=self._run_session,
             last_completed=ctx.store.last_completed_session,
-            clock=ctx.clock,
+            clock=clock,
             log=ctx.logger.bind(component="scheduler"),
             policy=catch_up_policy(self.settings),
-            calendar=session_calendar(ctx),
+            calendar=calendar,
             should_stop=self._stopping,
             stale_check=_stale_check(ctx, self.settings),
         )
@@ -254,6 +260,8 @@ class Service:
         self.notifier.status(self._status_line(report, last))
         if report.status is TickStatus.FAILED:
             self._schedule_retry()
+        elif report.status is TickStatus.DEFERRED and report.resume_at is not None:
+            self._schedule_retry(at=report.resume_at)
 
     def _tick(self) -> tuple[TickReport, date | None]:
         assert self._job is not None and self._ctx is not None
@@ -262,10 +270,14 @@ class Service:
         report = self._job.tick()
         return report, self._ctx.store.last_completed_session()
 
-    def _schedule_retry(self) -> None:
+    def _schedule_retry(self, at: datetime | None = None) -> None:
+        """Fire again after ``retry_after_s``, or at ``at`` (a deferred session's window, on
+        the broker's clock, which the wall clock follows to the second in production)."""
         assert self._scheduler is not None
         # Real time, not ctx.clock: APScheduler waits on the wall clock.
         run_date = datetime.now(UTC) + timedelta(seconds=self.settings.schedule.retry_after_s)
+        if at is not None:
+            run_date = max(datetime.now(UTC) + MIN_RESUME_DELAY, at.astimezone(UTC))
         self._scheduler.add_job(
             self._fire,
             "date",

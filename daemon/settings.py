@@ -19,7 +19,8 @@ Layout (see ``configs/daemon.toml`` for a documented example)::
     [schedule] run_at, timezone, misfire_grace_s, max_catch_up_sessions, retry_after_s,
                max_attempts, interval_s (tests)
     [clock]   fixed_now (tests only)
-    [alpaca]  trading_url, data_url, feed, timeout_s, paper, allow_live
+    [alpaca]  trading_url, data_url, feed ("sip" | "iex"), sip_delay_minutes, timeout_s, paper,
+              allow_live
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import tomllib
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -149,11 +151,29 @@ class ClockSettings(_Model):
 class AlpacaSettings(_Model):
     trading_url: str = "https://paper-api.alpaca.markets"
     data_url: str = "https://data.alpaca.markets"
-    feed: Literal["iex", "sip"] = "iex"
+    # sip: the consolidated tape, whose daily close is the official close research used (the
+    # free plan serves it except for its latest 15 minutes). iex: IEX's own last trade.
+    feed: Literal["iex", "sip"] = "sip"
+    # Every SIP request ends at least this long before the broker's clock (the free plan's
+    # delay; 0 for a paid plan).
+    sip_delay_minutes: int = Field(default=15, ge=0, le=24 * 60)
     timeout_s: float = Field(default=10.0, gt=0, le=300)
     paper: bool = True
     # A live account needs paper=false AND allow_live=true.
     allow_live: bool = False
+
+    @field_validator("trading_url", "data_url")
+    @classmethod
+    def _no_userinfo(cls, url: str) -> str:
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("needs an http(s) URL")
+        if "@" in parts.netloc:
+            raise ValueError(
+                "must not carry credentials (user:password@host): API keys go in "
+                "APCA_API_KEY_ID / APCA_API_SECRET_KEY, never in a URL"
+            )
+        return url
 
     @model_validator(mode="after")
     def _live_needs_consent(self) -> AlpacaSettings:
@@ -249,7 +269,9 @@ def parse_settings(text: str, source: str, base_dir: Path) -> DaemonSettings:
         if first["type"] == "extra_forbidden":
             message = "is not a known setting (typo?); see configs/daemon.toml"
         else:
-            message = f"{first['msg']} (got {first.get('input')!r})"
+            message = first["msg"]
+            if "@" not in str(first.get("input")):  # never echo a URL's credentials
+                message += f" (got {first.get('input')!r})"
         raise ConfigError(message, key=key, source=source) from None
     return _resolve_paths(settings, base_dir)
 

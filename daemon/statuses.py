@@ -17,6 +17,9 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"  # not an NYSE session
     ALREADY_DONE = "already_done"  # a completed session asked again (never stored)
+    # outside the broker's order window or before the bar is final; stored as SKIPPED with
+    # "deferred until ..." (only COMPLETED marks a session done)
+    DEFERRED = "deferred"
 
 
 class IntentStatus(StrEnum):

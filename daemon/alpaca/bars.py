@@ -2,15 +2,18 @@
 
 Daily bars are stamped at midnight New York time (``2024-01-02T05:00:00Z``); the session is
 that timestamp's New York date. Prices are ``adjustment=all`` (splits and dividends), the same
-basis as the research data, and come from the IEX feed by default because it is the one the
-free plan serves. alpaca-py follows ``next_page_token`` itself; a failure on any page refetches
-the whole range under our retry policy.
+basis as the research data, and come from the SIP (consolidated) feed by default: its daily
+close is the official close research used. The free plan serves SIP history except its latest
+15 minutes (HTTP 403 "subscription does not permit querying recent SIP data"), so every SIP
+request ends ``sip_delay`` before the broker's clock. IEX (``feed = "iex"``) has no delay but
+its daily close is IEX's last trade. alpaca-py follows ``next_page_token`` itself; a failure on
+any page refetches the whole range under our retry policy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date, datetime, time
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
@@ -32,9 +35,12 @@ class AlpacaBars:
         self,
         client: StockHistoricalDataClient,
         *,
-        feed: str = "iex",
+        feed: str = "sip",
         retry: RetryPolicy | None = None,
+        now: Callable[[], datetime] | None = None,
+        sip_delay: timedelta = timedelta(minutes=15),
     ) -> None:
+        """``now`` reads the broker's clock; SIP requests end ``sip_delay`` before it."""
         try:
             self._feed = DataFeed(feed)
         except ValueError:
@@ -44,6 +50,10 @@ class AlpacaBars:
             ) from None
         self._client = client
         self._retry = retry or RetryPolicy()
+        if self._feed is DataFeed.SIP and now is None:
+            raise ValueError("the SIP feed needs the broker's clock (now) to respect its delay")
+        self._now = now
+        self._sip_delay = sip_delay
 
     def __repr__(self) -> str:
         return f"AlpacaBars(feed={self._feed.value!r}, client={self._client!r})"
@@ -60,7 +70,7 @@ class AlpacaBars:
             symbol_or_symbols=list(symbols),
             timeframe=TimeFrame.Day,
             start=datetime.combine(start, time.min, NEW_YORK),
-            end=datetime.combine(end, time(23, 59, 59), NEW_YORK),
+            end=self._request_end(start, end),
             adjustment=Adjustment.ALL,
             feed=self._feed,
         )
@@ -71,6 +81,19 @@ class AlpacaBars:
         )
         assert isinstance(barset, BarSet), "alpaca-py returned raw data; raw_data must stay off"
         return _closes_frame(barset, symbols, start, end)
+
+    def _request_end(self, start: date, end: date) -> datetime:
+        wanted = datetime.combine(end, time(23, 59, 59), NEW_YORK)
+        if self._feed is not DataFeed.SIP or self._now is None:
+            return wanted
+        latest = call(self._now, what="reading the broker's clock", policy=self._retry)
+        allowed = latest - self._sip_delay
+        if allowed < datetime.combine(start, time.min, NEW_YORK):
+            raise DataError(
+                f"the SIP feed serves data up to {self._sip_delay} before now "
+                f"({allowed.isoformat()}), before the requested start {start}"
+            )
+        return min(wanted, allowed)
 
 
 def _closes_frame(barset: BarSet, symbols: Sequence[str], start: date, end: date) -> pd.DataFrame:

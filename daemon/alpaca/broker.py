@@ -176,6 +176,7 @@ class AlpacaBroker:
                 unknown = True
                 found = self._lookup_after_unknown(request.client_order_id, what)
                 if found is not None:
+                    self._resolved(found, outcome)
                     return found
             if number + 1 < self._retry.attempts:
                 delay = self._retry.delay(number)
@@ -198,6 +199,17 @@ class AlpacaBroker:
             code=last.code,
         )
 
+    def _resolved(self, order: BrokerOrder, failure: Failure) -> None:
+        self._retry.log.info(
+            "order_resolved",
+            client_order_id=order.client_order_id,
+            broker_order_id=order.broker_order_id,
+            status=order.status.value,
+            answer=failure.describe(),
+            note="the submit's answer was lost or refused as a duplicate; the order is at "
+            "Alpaca under our client id and was not sent again",
+        )
+
     def _lookup_after_unknown(self, client_order_id: str, what: str) -> BrokerOrder | None:
         try:
             return self.order_by_client_id(client_order_id)
@@ -209,6 +221,7 @@ class AlpacaBroker:
         if failure.kind is Kind.DUPLICATE:
             found = self.order_by_client_id(request.client_order_id)
             if found is not None:
+                self._resolved(found, failure)
                 return found
             raise AlpacaRequestError(
                 f"{what}: Alpaca says the client id is taken but finds no order with it; "

@@ -15,11 +15,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.trading.client import TradingClient
 
+from daemon.redaction import register_secrets
 from shared.errors import ConfigError
 
 KEY_ID_VAR = "APCA_API_KEY_ID"
@@ -97,18 +99,42 @@ def load_credentials(env: Mapping[str, str] | None = None) -> AlpacaCredentials:
             "or use the local paper broker",
             key=missing[0],
         )
+    # From here on every log line, error message and store write masks these values.
+    register_secrets([_read(KEY_ID_VAR, env), _read(SECRET_KEY_VAR, env)])
     return AlpacaCredentials(
         key_id=_read(KEY_ID_VAR, env) or "", secret_key=_read(SECRET_KEY_VAR, env) or ""
     )
+
+
+def register_env_secrets(env: Mapping[str, str] | None = None) -> None:
+    """Register the keys found in ``env`` (or its credential files) for redaction, without
+    requiring them: commands that never call Alpaca still print stored messages."""
+    env = redacted(env)
+    register_secrets([_read(KEY_ID_VAR, env), _read(SECRET_KEY_VAR, env)])
 
 
 def endpoint(override: str | None, var: str, default: str, env: Mapping[str, str]) -> str:
     """Settings beat the environment beat Alpaca's default. alpaca-py appends ``/v2`` itself,
     so a URL copied with it from Alpaca's dashboard is accepted too."""
     url = (override or _read(var, env) or default).strip().rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"'{url}' is not an http(s) URL", key=var)
+    check_url(url, var)
     return url.removesuffix("/v2")
+
+
+def check_url(url: str, key: str) -> None:
+    """An http(s) URL without credentials in it. The error never repeats a URL that carries
+    userinfo: that part is a secret the URL should not have held."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = url if "@" not in url else "<the URL>"
+        raise ConfigError(f"'{shown}' is not an http(s) URL", key=key)
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise ConfigError(
+            "the URL carries credentials (user:password@host); remove them: the API keys go in "
+            "APCA_API_KEY_ID / APCA_API_SECRET_KEY (environment or systemd credentials), never "
+            "in a URL, which ends up in logs",
+            key=key,
+        )
 
 
 class TimeoutSession(requests.Session):

@@ -15,10 +15,14 @@ import requests
 from alpaca.common.exceptions import APIError
 
 from daemon.ports import OrderRejected
+from daemon.redaction import redact_text
 from shared.errors import BrokerError
 
-# Alpaca's error code for "client_order_id must be unique" (HTTP 422).
-DUPLICATE_CLIENT_ORDER_ID_CODE = 40010001
+# Alpaca's generic validation code (HTTP 422): "client_order_id must be unique", but also
+# "invalid time_in_force", "us_equity orders not allowed for account", "qty must be > 0", ...
+# Only the message tells a duplicate apart (DESIGN.md §9).
+VALIDATION_CODE = 40010001
+DUPLICATE_MESSAGE = "client_order_id must be unique"
 
 
 class AlpacaError(BrokerError):
@@ -98,7 +102,7 @@ class Kind(Enum):
     AUTH = "auth"  # 401, or 403 outside an order submission
     FORBIDDEN = "forbidden"  # 403: an order rejection or an auth failure, see AlpacaBroker
     NOT_FOUND = "not_found"  # 404
-    DUPLICATE = "duplicate"  # 422 client_order_id must be unique
+    DUPLICATE = "duplicate"  # 422 "client_order_id must be unique", by its message
     CLIENT = "client"  # any other 4xx
 
 
@@ -133,9 +137,17 @@ def classify(exc: BaseException) -> Failure | None:
     return None
 
 
+def is_duplicate_message(message: str) -> bool:
+    """Alpaca's duplicate refusal, whatever the code (40010001 is also every other validation
+    error): the message is the only reliable sign, also for an id whose order was cancelled."""
+    return DUPLICATE_MESSAGE in message.lower()
+
+
 def _classify_api_error(exc: APIError) -> Failure:
     status = exc.status_code
-    code, message = _parse_body(str(exc))
+    # The body is the server's text: a proxy or a misconfigured server may echo the key
+    # headers. Masked before it is parsed or cut short, so no fragment of a key survives.
+    code, message = _parse_body(redact_text(str(exc)))
     if status == 429:
         kind = Kind.RATE_LIMITED
     elif status is not None and status >= 500:
@@ -146,7 +158,7 @@ def _classify_api_error(exc: APIError) -> Failure:
         kind = Kind.FORBIDDEN
     elif status == 404:
         kind = Kind.NOT_FOUND
-    elif status == 422 and code == DUPLICATE_CLIENT_ORDER_ID_CODE:
+    elif status == 422 and is_duplicate_message(message):
         kind = Kind.DUPLICATE
     else:
         kind = Kind.CLIENT

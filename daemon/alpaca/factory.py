@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from daemon.alpaca.bars import AlpacaBars
@@ -106,4 +107,23 @@ def build_alpaca_bars(
     url = endpoint(_explicit(settings, "data_url"), DATA_URL_VAR, DATA_URL, env)
     creds = load_credentials(env)
     client = EdgeDataClient(creds, url=url, timeout_s=settings.timeout_s)
-    return AlpacaBars(client, feed=settings.feed, retry=_policy(retry, logger))
+    # SIP requests end a delay before the *broker's* clock: read it from the trading API.
+    clock = EdgeTradingClient(
+        creds,
+        url=trading_endpoint(env, settings),
+        paper=settings.paper,
+        timeout_s=settings.timeout_s,
+    )
+    return AlpacaBars(
+        client,
+        feed=settings.feed,
+        retry=_policy(retry, logger),
+        now=lambda: _clock_time(clock),
+        sip_delay=timedelta(minutes=settings.sip_delay_minutes),
+    )
+
+
+def _clock_time(client: EdgeTradingClient) -> datetime:
+    clock = client.get_clock()
+    assert not isinstance(clock, dict)  # raw_data is off: alpaca-py returns models
+    return clock.timestamp

@@ -109,6 +109,16 @@ def unavailable(failure: Failure, what: str, attempts: int) -> AlpacaUnavailable
 
 def fail(failure: Failure, what: str) -> AlpacaAuthError | AlpacaRequestError:
     """The error for a failure the caller has no special handling for."""
+    if failure.kind is Kind.FORBIDDEN and "subscription" in failure.message.lower():
+        # The keys work; the data plan does not cover the request (recent SIP data).
+        return AlpacaRequestError(
+            f"Alpaca's data plan refused the request while {what}: {failure.describe()}. The "
+            "free plan serves SIP data up to 15 minutes before now: keep "
+            "alpaca.sip_delay_minutes at 15 or more, or set alpaca.feed = 'iex'.",
+            status=failure.status,
+            code=failure.code,
+            broker_message=failure.message,
+        )
     if failure.kind in (Kind.AUTH, Kind.FORBIDDEN):
         return auth_error(failure, what)
     return AlpacaRequestError(

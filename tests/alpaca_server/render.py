@@ -8,7 +8,10 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from tests.alpaca_server.state import NEW_YORK, AccountBook, iso
+from tests.alpaca_server.state import NEW_YORK, AccountBook, ApiError, iso
+
+# The free plan's SIP delay: requests must end at least this long before now.
+SIP_DELAY = timedelta(minutes=15)
 
 ACCOUNT_ID = "00000000-0000-4000-8000-00000000acc7"
 
@@ -164,7 +167,9 @@ def bars(book: AccountBook, params: dict[str, str], page_size: int) -> dict[str,
     """Daily bars, symbols in alphabetical order, ``limit`` bars per page across symbols."""
     symbols = sorted(s for s in params.get("symbols", "").split(",") if s)
     start = _when(params.get("start"), datetime(1970, 1, 1, tzinfo=UTC))
-    end = _when(params.get("end"), datetime(2100, 1, 1, tzinfo=UTC))
+    end = _when(params.get("end"), book.now)
+    if params.get("feed", "sip") == "sip" and end > book.now - SIP_DELAY:
+        raise ApiError(403, None, "subscription does not permit querying recent SIP data")
     with book.lock:
         items = []
         for symbol in symbols:

@@ -83,6 +83,8 @@ class _Handler(BaseHTTPRequestHandler):
             elif answer is None:
                 answer = self._route(method, url.path, params, body)
         assert answer is not None
+        if book.echo_keys and answer[0] >= 400:
+            answer = (answer[0], _echo_keys(answer[1], self.headers))
         self._send(*answer)
 
     def _route(self, method: str, path: str, params: dict[str, str], body: Any) -> Answer:
@@ -139,6 +141,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _echo_keys(body: Any, headers: Any) -> Any:
+    """What a misconfigured proxy does: repeat the request's key headers in the error body,
+    bare and as header lines, so redaction by pattern alone cannot catch them."""
+    key, secret = headers.get("APCA-API-KEY-ID"), headers.get("APCA-API-SECRET-KEY")
+    message = body.get("message", "") if isinstance(body, dict) else ""
+    echoed = f"{message} (request {key}/{secret}; APCA-API-SECRET-KEY: {secret})"
+    return {**body, "message": echoed} if isinstance(body, dict) else {"message": echoed}
 
 
 def _list_orders(book: AccountBook, params: dict[str, str]) -> list[dict[str, Any]]:

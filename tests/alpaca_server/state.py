@@ -1,5 +1,12 @@
 """The server's account book: orders, positions, cash, bars, assets and queued faults.
 
+Orders follow Alpaca's time windows on the book's clock (``now``, New York time; every weekday
+is a session, 9:30-16:00): ``cls`` is refused 15:50-19:00 and otherwise queues for the first
+close after the cut-off (after 19:00: the next session's), ``opg`` is refused 9:28-19:00,
+``day`` trades in the session or queues for the next one. ``advance_session`` fills only the
+orders whose session it is. Validation errors answer 422 with Alpaca's generic code 40010001,
+and only a reused client id says "client_order_id must be unique".
+
 Every public method takes the lock, because the HTTP server answers on several threads while
 the test thread advances sessions and queues faults.
 """
@@ -9,13 +16,45 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 NEW_YORK = ZoneInfo("America/New_York")
 OPEN_STATUSES = {"new", "accepted", "pending_new", "partially_filled"}
-START = datetime(2024, 1, 2, 21, 0, tzinfo=UTC)
+# Tuesday 2024-01-02, 19:30 New York: after that session's close, when the daily run happens.
+START = datetime(2024, 1, 3, 0, 30, tzinfo=UTC)
+EVENING = time(19, 30)  # where advance_session leaves the clock
+VALIDATION = 40010001  # Alpaca's generic 422 code
+
+
+def next_weekday(day: date) -> date:
+    day += timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+def fill_session_or_refuse(tif: str, now: datetime) -> date:
+    """The session an order taken at ``now`` fills in, or the 422 Alpaca answers."""
+    local = now.astimezone(NEW_YORK)
+    today, clock = local.date(), local.time()
+    is_session = today.weekday() < 5
+    if tif == "cls":
+        if is_session and time(15, 50) <= clock < time(19, 0):
+            raise ApiError(
+                422, VALIDATION, "cls orders are not accepted between 3:50pm and 7:00pm ET"
+            )
+        return today if is_session and clock < time(15, 50) else next_weekday(today)
+    if tif == "opg":
+        if is_session and time(9, 28) <= clock < time(19, 0):
+            raise ApiError(
+                422, VALIDATION, "opg orders are not accepted between 9:28am and 7:00pm ET"
+            )
+        return today if is_session and clock < time(9, 28) else next_weekday(today)
+    if tif == "day":
+        return today if is_session and clock < time(16, 0) else next_weekday(today)
+    raise ApiError(422, VALIDATION, "invalid time_in_force")
 
 
 class ApiError(Exception):
@@ -65,6 +104,7 @@ class ServerOrder:
     qty: int
     time_in_force: str
     created_at: datetime
+    fill_session: date | None = None
     status: str = "accepted"
     filled_qty: int = 0
     filled_notional: float = 0.0
@@ -122,6 +162,8 @@ class AccountBook:
 
     key_id: str = "PKTEST0000000000KEY1"
     secret_key: str = "test-secret-0000000000000000000000000000"
+    # A misbehaving proxy: error bodies (4xx/5xx) repeat the request's key headers.
+    echo_keys: bool = False
     cash: float = 100_000.0
     margin_multiplier: float = 2.0
     now: datetime = START
@@ -187,10 +229,15 @@ class AccountBook:
                     order.status = "canceled"
                     order.canceled_at = order.updated_at = self.now
 
+    def set_time(self, session: date, clock: time) -> None:
+        with self.lock:
+            self.now = datetime.combine(session, clock, NEW_YORK).astimezone(UTC)
+
     def advance_session(self, closes: dict[str, float], session: date | None = None) -> None:
-        """Close a session: record its bars, mark positions and fill queued orders in creation
-        order at ``closes`` (the closing auction), honouring partial-fill limits and
-        broker-side cancellations queued for this session."""
+        """Close a session: record its bars, mark positions and fill the orders queued for
+        this session's auction in creation order at ``closes``, honouring partial-fill limits
+        and broker-side cancellations queued for this session. The clock is left at 19:30 that
+        evening. Without ``session`` every open order fills (the interactive tool)."""
         with self.lock:
             if session is not None:
                 self.now = datetime.combine(session, time(16, 0), NEW_YORK).astimezone(UTC)
@@ -200,6 +247,8 @@ class AccountBook:
             for order in self.orders:
                 if order.status not in OPEN_STATUSES:
                     continue
+                if session is not None and (order.fill_session or session) > session:
+                    continue  # queued for a later auction
                 if order.client_order_id in self.cancel_next_session:
                     self.cancel_next_session.discard(order.client_order_id)
                     order.status = "canceled"
@@ -211,6 +260,8 @@ class AccountBook:
                     ):
                         order.status = "canceled"
                         order.canceled_at = order.updated_at = self.now
+            if session is not None:
+                self.set_time(session, EVENING)
 
     def _fill(self, order: ServerOrder, price: float) -> None:
         remaining = order.qty - order.filled_qty
@@ -263,8 +314,11 @@ class AccountBook:
             client_id = str(body.get("client_order_id") or uuid.uuid4())
             symbol, side, tif = str(body["symbol"]), str(body["side"]), str(body["time_in_force"])
             qty = int(float(body["qty"]))
-            if self.orders_with_client_id(client_id):
-                raise ApiError(422, 40010001, "client_order_id must be unique")
+            if self.orders_with_client_id(client_id):  # also when that order was cancelled
+                raise ApiError(422, VALIDATION, "client_order_id must be unique")
+            if qty <= 0:
+                raise ApiError(422, VALIDATION, "qty must be > 0")
+            fills_on = fill_session_or_refuse(tif, self.now)
             if symbol in self.not_tradable:
                 raise ApiError(422, 42210000, f"asset {symbol} is not tradable")
             if tif in self.closed_for:
@@ -282,6 +336,7 @@ class AccountBook:
                 qty=qty,
                 time_in_force=tif,
                 created_at=self.now,
+                fill_session=fills_on,
             )
             self.orders.append(order)
             return order

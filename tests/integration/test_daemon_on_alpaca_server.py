@@ -41,18 +41,26 @@ class Replay:
     expected_positions: dict[str, int] = field(default_factory=dict)
 
 
-@pytest.fixture(scope="module")
-def market() -> tuple[pd.DataFrame, ProdConfig]:
+def make_market() -> tuple[pd.DataFrame, ProdConfig]:
     closes = make_closes(n_bars=N_BARS, seed=11)
     return closes, make_config(closes, commission=0.0, stake=40)
+
+
+@pytest.fixture(scope="module")
+def market() -> tuple[pd.DataFrame, ProdConfig]:
+    return make_market()
 
 
 @pytest.fixture(scope="module")
 def local_replay(
     market: tuple[pd.DataFrame, ProdConfig], tmp_path_factory: pytest.TempPathFactory
 ) -> Replay:
+    return replay_locally(tmp_path_factory.mktemp("local"), market)
+
+
+def replay_locally(tmp: Path, market: tuple[pd.DataFrame, ProdConfig]) -> Replay:
+    """The same sessions on the local paper broker: what the Alpaca runs must equal."""
     closes, config = market
-    tmp = tmp_path_factory.mktemp("local")
     prices, cfg = write_inputs(tmp, closes, config)
     settings = settings_for(tmp, prices, cfg)
     replay = Replay()

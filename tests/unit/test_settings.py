@@ -32,7 +32,8 @@ def test_embedded_default_is_a_local_broker_on_a_csv_feed(tmp_path: Path) -> Non
 def test_documented_example_loads_and_resolves_paths_against_its_directory() -> None:
     settings = load_settings(REPO / "configs" / "daemon.toml")
     assert settings.config == REPO / "configs" / ".." / "kalman_prod_config.json"
-    assert settings.alpaca.feed == "iex" and settings.alpaca.paper
+    assert settings.alpaca.feed == "sip" and settings.alpaca.paper
+    assert settings.alpaca.sip_delay_minutes == 15
     assert settings.schedule.timezone == "America/New_York"
 
 
