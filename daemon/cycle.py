@@ -28,6 +28,8 @@ from daemon.bars import BarUpdate, merge_bars
 from daemon.config_file import check_config_id, load_config
 from daemon.context import DaemonContext
 from daemon.decide import CLIENT_ID_PREFIX, Limits, client_order_id, gate, rebuild_states, step_all
+from daemon.monitoring.alerts import AlertCode, raise_alert
+from daemon.monitoring.session import after_completed, track
 from daemon.ports import OrderRequest, OrderStatus, TimeInForce
 from daemon.reconcile import reconcile
 from daemon.sessions import is_session, xnys_sessions
@@ -132,10 +134,12 @@ def _reconcile(ctx: DaemonContext, config: ProdConfig, session: date, log: Any) 
     if report.foreign_positions:
         log.warning("foreign_positions", positions=report.foreign_positions)
     if not report.consistent:
-        raise StateError(
+        message = (
             f"broker and store disagree: {report.describe()}; not trading. Find the cause "
             "(manual trades? orders sent by another process?) and fix it at the broker"
         )
+        raise_alert(ctx.store, log, AlertCode.RECONCILE_MISMATCH, message, session=session)
+        raise StateError(message)
     earlier = [
         i.client_order_id
         for i in ctx.store.intents(unfinished=True)
@@ -299,11 +303,15 @@ def _send(ctx: DaemonContext, intent: IntentRecord, log: Any) -> None:
     )
 
 
-def _complete(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str) -> None:
+def _complete(
+    ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, update: BarUpdate
+) -> None:
     account = ctx.broker.account()
     positions = {s: q for s, q in sorted(ctx.broker.positions().items()) if q}
+    closes = {str(s): float(v) for s, v in update.strategy_closes.loc[session].items()}
     with ctx.store.transaction():
         ctx.store.record_equity(session, account.cash, account.equity, positions)
+        track(ctx.store, config, session, closes, update.real_closes, account)
         ctx.store.finish_run(run_id, "completed", _now(ctx), None)
 
 
@@ -323,7 +331,7 @@ def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, l
         if intent.status == "pending":
             _send(ctx, intent, log)
     ctx.checkpoint("submitted")
-    _complete(ctx, config, session, run_id)
+    _complete(ctx, config, session, run_id, update)
     ctx.checkpoint("completed")
 
 
@@ -374,12 +382,15 @@ def run_once(ctx: DaemonContext, session: date) -> RunResult:
     except PairsError as exc:
         _fail(ctx, run_id, started, session, config_id, str(exc))
         log.error("session_failed", error=str(exc), error_type=type(exc).__name__)
+        raise_alert(ctx.store, log, AlertCode.SESSION_FAILED, str(exc), session=session)
         return RunResult("failed", session, str(exc), run_id)
     except Exception as exc:  # a bug or an outage: record it, keep the daemon alive
         message = f"{type(exc).__name__}: {exc}"
         _fail(ctx, run_id, started, session, config_id, message)
         log.exception("session_failed", error=str(exc), error_type=type(exc).__name__)
+        raise_alert(ctx.store, log, AlertCode.SESSION_FAILED, message, session=session)
         return RunResult("failed", session, message, run_id)
+    after_completed(ctx.store, ctx.settings, session, _now(ctx), log)
     summary = session_summary(ctx.store, config, session)
     log.info("session_summary", **summary)
     return RunResult("completed", session, "", run_id, summary)

@@ -20,6 +20,7 @@ Layout (see ``configs/daemon.toml`` for a documented example)::
                max_attempts, interval_s (tests)
     [clock]   fixed_now (tests only)
     [alpaca]  trading_url, data_url, feed, timeout_s, paper, allow_live
+    [monitoring] tracking_warning_bps, tracking_critical_bps, late_after_minutes
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from daemon.monitoring.settings import MonitoringSettings
 from daemon.ports import TimeInForce
 from shared.errors import ConfigError
 
@@ -147,6 +149,7 @@ class DaemonSettings(_Model):
     schedule: ScheduleSettings = ScheduleSettings()
     clock: ClockSettings = ClockSettings()
     alpaca: AlpacaSettings = AlpacaSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
     # Where these settings came from (a path, or the embedded default); not a TOML key.
     source: str = Field(default=EMBEDDED_SOURCE, exclude=True)
 

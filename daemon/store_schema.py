@@ -6,6 +6,8 @@ version in one transaction. Never edit a released migration: append a new one.
 
 from __future__ import annotations
 
+from daemon.monitoring.schema import MONITORING_TABLES
+
 _V1 = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     # One row per attempt at a session; a session is done once one attempt is 'completed'.
@@ -77,5 +79,5 @@ _V1 = (
         positions TEXT NOT NULL)""",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: MONITORING_TABLES}
 SCHEMA_VERSION = max(MIGRATIONS)

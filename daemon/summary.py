@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from daemon.monitoring.tracking import tracking_for
 from daemon.store import Store
 from shared.config import ProdConfig
 
@@ -55,7 +56,8 @@ def session_summary(store: Store, config: ProdConfig, session: date) -> dict[str
         if f.session == session
     ]
     stats = equity_stats(store, config.initial_cash, session)
-    return {**stats, "pairs": pairs, "orders": orders, "fills": fills}
+    tracking = tracking_for(store, session)
+    return {**stats, "pairs": pairs, "orders": orders, "fills": fills, "tracking": tracking}
 
 
 def status_report(store: Store) -> dict[str, Any]:

@@ -1,0 +1,137 @@
+"""Alerts: one ``alert`` log event with a severity and a stable code, also stored.
+
+Raising one is a single call wherever a condition is detected::
+
+    raise_alert(ctx.store, log, AlertCode.STALE_FEED, "no bar for SPY on 2025-03-14", session=d)
+
+The event is logged at the severity's level (so under systemd the journal entry gets the
+matching priority and ``journalctl -p warning`` lists it) and written to the store's ``alerts``
+table, where ``pairs-daemon check`` and ``report`` find the open ones. A completed session
+resolves every open alert; the conditions that still hold (kill switch, tracking beyond its
+threshold, a pair held for a missing leg) are raised again by that session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from daemon.store import Store
+
+
+class Severity(StrEnum):
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class AlertCode(StrEnum):
+    """Stable codes: dashboards and alert rules match on these strings."""
+
+    SESSION_FAILED = "session_failed"
+    SESSION_DEFERRED = "session_deferred"
+    TRADING_HALTED = "trading_halted"
+    TRACKING_DIFFERENCE = "tracking_difference"
+    STALE_FEED = "stale_feed"
+    MISSING_LEG = "missing_leg"
+    RECONCILE_MISMATCH = "reconcile_mismatch"
+
+    @property
+    def default_severity(self) -> Severity:
+        critical = (AlertCode.SESSION_FAILED, AlertCode.RECONCILE_MISMATCH)
+        return Severity.CRITICAL if self in critical else Severity.WARNING
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    id: int
+    code: str
+    severity: str
+    session: date | None
+    message: str
+    raised_at: str
+    resolved_at: str | None
+
+
+def raise_alert(
+    store: Store | None,
+    log: Any,
+    code: AlertCode,
+    message: str,
+    *,
+    session: date | None = None,
+    severity: Severity | None = None,
+    now: str | None = None,
+    **fields: Any,
+) -> None:
+    """Log the ``alert`` event and store it. Never raises: an alert must not turn a handled
+    failure into a crash (a store that cannot be written is said in the event)."""
+    level = severity or code.default_severity
+    stored = _store(store, code, level, message, session, now)
+    emit = log.critical if level is Severity.CRITICAL else log.warning
+    extra = {} if session is None else {"session": session.isoformat()}
+    emit(
+        "alert",
+        code=code.value,
+        severity=level.value,
+        message=message,
+        **({} if stored else {"stored": False}),
+        **extra,
+        **fields,
+    )
+
+
+def _store(
+    store: Store | None,
+    code: AlertCode,
+    level: Severity,
+    message: str,
+    session: date | None,
+    now: str | None,
+) -> bool:
+    if store is None or not store.has_table("alerts"):
+        return False
+    from datetime import UTC, datetime
+
+    raised_at = now or datetime.now(UTC).isoformat()
+    try:
+        with store.transaction():
+            store.sql(
+                "INSERT INTO alerts (code, severity, session, message, raised_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    code.value,
+                    level.value,
+                    None if session is None else session.isoformat(),
+                    message,
+                    raised_at,
+                ),
+            )
+    except sqlite3.Error:
+        return False
+    return True
+
+
+def resolve_alerts(store: Store, resolved_at: str) -> int:
+    """Close every open alert (call inside a transaction); returns how many were open."""
+    open_ids = store.sql("SELECT id FROM alerts WHERE resolved_at IS NULL")
+    store.sql("UPDATE alerts SET resolved_at = ? WHERE resolved_at IS NULL", (resolved_at,))
+    return len(open_ids)
+
+
+def alerts(store: Store, *, open_only: bool = False) -> list[Alert]:
+    if not store.has_table("alerts"):
+        return []
+    sql = "SELECT id, code, severity, session, message, raised_at, resolved_at FROM alerts"
+    if open_only:
+        sql += " WHERE resolved_at IS NULL"
+    rows: list[Any] = []
+    with contextlib.suppress(sqlite3.Error):
+        rows = store.sql(sql + " ORDER BY id")
+    return [
+        Alert(r[0], r[1], r[2], None if r[3] is None else date.fromisoformat(r[3]), *r[4:])
+        for r in rows
+    ]

@@ -1,0 +1,132 @@
+"""Tracking: paper vs model equity per session, stored with the session's completion.
+
+:func:`record_tracking` runs inside the transaction that completes a session (so a crash leaves
+either both the session and its tracking row or neither); :func:`tracking_for` gives the
+``tracking`` object of ``session_summary``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from daemon.monitoring.attribution import TERMS, attribute
+from daemon.monitoring.shadow import model_orders, model_sessions, step_model
+from daemon.ports import Account
+from daemon.store import Store
+from shared.config import ProdConfig
+
+_COLUMNS = (
+    "session, paper_equity, model_equity, difference, difference_bps, day_difference, "
+    "day_difference_bps, slippage, commission, dividends, unfilled, residual"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingRow:
+    session: date
+    paper_equity: float
+    model_equity: float
+    difference: float  # paper - model, cumulative since go-live
+    difference_bps: float  # of model equity
+    day_difference: float
+    day_difference_bps: float
+    attribution: dict[str, float]
+
+    def as_event(self) -> dict[str, Any]:
+        return {
+            "paper_equity": self.paper_equity,
+            "model_equity": self.model_equity,
+            "difference": self.difference,
+            "difference_bps": self.difference_bps,
+            "day_difference": self.day_difference,
+            "day_difference_bps": self.day_difference_bps,
+            "attribution": self.attribution,
+        }
+
+
+def _bps(amount: float, base: float) -> float:
+    return 1e4 * amount / base if base else 0.0
+
+
+def record_tracking(
+    store: Store,
+    config: ProdConfig,
+    session: date,
+    go_live: date,
+    strategy_closes: Mapping[str, float],
+    real_closes: Mapping[str, float],
+    account: Account,
+) -> TrackingRow | None:
+    """Step the shadow model to ``session`` and store paper vs model (inside a transaction)."""
+    today = step_model(store, config, session, go_live, strategy_closes, real_closes)
+    if today is None:
+        return None
+    sessions = {m.session: m for m in model_sessions(store)}
+    since = min(sessions)
+    fills = [f for f in store.fills() if f.session >= since]
+    difference = account.equity - today.equity
+    attribution = attribute(
+        initial_cash=config.initial_cash,
+        rate=config.commission,
+        fills=fills,
+        orders=model_orders(store),
+        sessions=sessions,
+        today=today,
+        paper_cash=account.cash,
+        difference=difference,
+    )
+    previous = tracking_rows(store)
+    before = previous[-1] if previous and previous[-1].session < session else None
+    day = difference - (before.difference if before else 0.0)
+    row = TrackingRow(
+        session=session,
+        paper_equity=account.equity,
+        model_equity=today.equity,
+        difference=difference,
+        difference_bps=_bps(difference, today.equity),
+        day_difference=day,
+        day_difference_bps=_bps(day, before.model_equity if before else config.initial_cash),
+        attribution=attribution.as_dict(),
+    )
+    store.sql(
+        f"INSERT OR REPLACE INTO tracking ({_COLUMNS}) VALUES ({', '.join('?' * 12)})",
+        (
+            session.isoformat(),
+            row.paper_equity,
+            row.model_equity,
+            row.difference,
+            row.difference_bps,
+            row.day_difference,
+            row.day_difference_bps,
+            *(row.attribution[t] for t in TERMS),
+        ),
+    )
+    return row
+
+
+def tracking_rows(store: Store) -> list[TrackingRow]:
+    if not store.has_table("tracking"):
+        return []
+    rows = store.sql(f"SELECT {_COLUMNS} FROM tracking ORDER BY session")
+    return [
+        TrackingRow(
+            date.fromisoformat(r[0]),
+            float(r[1]),
+            float(r[2]),
+            float(r[3]),
+            float(r[4]),
+            float(r[5]),
+            float(r[6]),
+            dict(zip(TERMS, (float(v) for v in r[7:]), strict=True)),
+        )
+        for r in rows
+    ]
+
+
+def tracking_for(store: Store, session: date) -> dict[str, Any] | None:
+    """The ``tracking`` object of ``session_summary`` (None before go-live)."""
+    rows = [r for r in tracking_rows(store) if r.session == session]
+    return rows[0].as_event() if rows else None
