@@ -34,6 +34,7 @@ th{background:#eef1f5;font-weight:600}td.l,th.l{text-align:left}
 .neg{color:#b42318}.pos{color:#067647}.ok{color:#067647;font-weight:600}
 .bad{color:#b42318;font-weight:600}.muted{color:#5b6475}
 .scroll{max-height:420px;overflow:auto;border-radius:8px}
+#alerts td:last-child{white-space:normal;min-width:320px}
 """
 
 
