@@ -28,7 +28,7 @@ from daemon.bars import BarUpdate, merge_bars
 from daemon.config_file import check_config_id, load_config
 from daemon.context import DaemonContext
 from daemon.decide import CLIENT_ID_PREFIX, Limits, client_order_id, gate, rebuild_states, step_all
-from daemon.monitoring.alerts import AlertCode, raise_alert
+from daemon.monitoring.alerts import AlertCode, alert_failure, raise_alert
 from daemon.monitoring.session import after_completed, track
 from daemon.ports import OrderRequest, OrderStatus, TimeInForce
 from daemon.reconcile import reconcile
@@ -382,13 +382,13 @@ def run_once(ctx: DaemonContext, session: date) -> RunResult:
     except PairsError as exc:
         _fail(ctx, run_id, started, session, config_id, str(exc))
         log.error("session_failed", error=str(exc), error_type=type(exc).__name__)
-        raise_alert(ctx.store, log, AlertCode.SESSION_FAILED, str(exc), session=session)
+        alert_failure(ctx.store, log, exc, session)
         return RunResult("failed", session, str(exc), run_id)
     except Exception as exc:  # a bug or an outage: record it, keep the daemon alive
         message = f"{type(exc).__name__}: {exc}"
         _fail(ctx, run_id, started, session, config_id, message)
         log.exception("session_failed", error=str(exc), error_type=type(exc).__name__)
-        raise_alert(ctx.store, log, AlertCode.SESSION_FAILED, message, session=session)
+        alert_failure(ctx.store, log, exc, session, message)
         return RunResult("failed", session, message, run_id)
     after_completed(ctx.store, ctx.settings, session, _now(ctx), log)
     summary = session_summary(ctx.store, config, session)

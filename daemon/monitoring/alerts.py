@@ -16,11 +16,12 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
 from daemon.store import Store
+from shared.errors import DataError
 
 
 class Severity(StrEnum):
@@ -94,8 +95,6 @@ def _store(
 ) -> bool:
     if store is None or not store.has_table("alerts"):
         return False
-    from datetime import UTC, datetime
-
     raised_at = now or datetime.now(UTC).isoformat()
     try:
         with store.transaction():
@@ -113,6 +112,31 @@ def _store(
     except sqlite3.Error:
         return False
     return True
+
+
+def cause_codes(exc: BaseException) -> list[AlertCode]:
+    """The specific alerts a failed session's error stands for, beside ``session_failed``: the
+    bar validation says "stale feed" or "a missing leg" in its message (daemon/bars.py)."""
+    if not isinstance(exc, DataError):
+        return []
+    text = str(exc)
+    codes = []
+    if "stale feed" in text:
+        codes.append(AlertCode.STALE_FEED)
+    if "missing leg" in text:
+        codes.append(AlertCode.MISSING_LEG)
+    return codes
+
+
+def alert_failure(
+    store: Store | None, log: Any, exc: BaseException, session: date, message: str | None = None
+) -> None:
+    """A failed session: its specific alerts (stale feed, missing leg), then session_failed."""
+    symbol = getattr(exc, "symbol", None)
+    extra = {} if symbol is None else {"symbol": symbol}
+    for code in cause_codes(exc):
+        raise_alert(store, log, code, str(exc), session=session, **extra)
+    raise_alert(store, log, AlertCode.SESSION_FAILED, message or str(exc), session=session)
 
 
 def resolve_alerts(store: Store, resolved_at: str) -> int:

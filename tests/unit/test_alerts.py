@@ -90,3 +90,31 @@ def test_raise_alert_is_one_call_and_never_raises_without_a_store() -> None:
     assert event["event"] == "alert" and event["code"] == "stale_feed"
     assert event["severity"] == "warning" and event["level"] == "warning"
     assert event["symbol"] == "SPY" and event["stored"] is False
+
+
+def test_a_stale_feed_raises_its_own_alert_beside_session_failed(tmp_path: Path) -> None:
+    settings, sessions = _setup(tmp_path)
+    run_sessions(settings, sessions[40:42])
+    logs = io.StringIO()
+    after = date.fromordinal(sessions[-1].toordinal() + 3)  # a day the feed has no bar for yet
+    (result,) = run_sessions(settings, [after], logs)
+    assert result.status == "failed" and "stale feed" in result.message
+    raised = [(e["code"], e["severity"]) for e in log_events(logs) if e["event"] == "alert"]
+    assert raised == [("stale_feed", "warning"), ("session_failed", "critical")]
+
+
+def test_a_missing_leg_raises_its_alert_naming_the_symbol(tmp_path: Path) -> None:
+    settings, sessions = _setup(tmp_path)
+    prices = settings.data.csv_path  # type: ignore[attr-defined]
+    frame = prices.read_text().splitlines()
+    header = frame[0].split(",")
+    drop = header.index("DDD")
+    prices.write_text(
+        "\n".join(",".join(c for i, c in enumerate(r.split(",")) if i != drop) for r in frame)
+        + "\n"
+    )
+    logs = io.StringIO()
+    (result,) = run_sessions(settings, [sessions[40]], logs)
+    assert result.status == "failed"
+    (missing,) = [e for e in log_events(logs) if e.get("code") == "missing_leg"]
+    assert missing["symbol"] == "DDD" and missing["severity"] == "warning"
