@@ -16,13 +16,16 @@ difference by construction; on the local paper broker each of them is exactly 0.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
 
-from daemon.monitoring.shadow import ModelOrder, ModelSession
+from daemon.monitoring.shadow import ModelOrder
 from daemon.store import FillRecord
 
 TERMS = ("slippage", "commission", "dividends", "unfilled", "residual")
+# The model's real closes of a session (None if it did not model that session).
+ClosesOn = Callable[[date], Mapping[str, float] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,7 @@ class OrderComparison:
 def compare_orders(
     fills: list[FillRecord],
     orders: list[ModelOrder],
-    sessions: dict[date, ModelSession],
+    closes_on: ClosesOn,
     intents: dict[str, tuple[date, int]],
 ) -> list[OrderComparison]:
     """Pair paper fills with model orders by ``client_order_id`` (orders of either side)."""
@@ -67,7 +70,7 @@ def compare_orders(
         fill, order = paper.get(cid), model.get(cid)
         fill_session = fill.session if fill else (order.fill_session if order else None)
         symbol = fill.symbol if fill else order.symbol  # type: ignore[union-attr]
-        ref = _reference_price(fill, order, sessions)
+        ref = _reference_price(fill, order, closes_on)
         q_b = fill.signed_quantity if fill else 0
         decided = order.decision_session if order else intents.get(cid, (None, 0))[0]
         out.append(
@@ -88,15 +91,16 @@ def compare_orders(
 
 
 def _reference_price(
-    fill: FillRecord | None, order: ModelOrder | None, sessions: dict[date, ModelSession]
+    fill: FillRecord | None, order: ModelOrder | None, closes_on: ClosesOn
 ) -> float | None:
     if order is not None and order.filled_quantity and order.fill_price is not None:
         return order.fill_price
     when = fill.session if fill else (order.fill_session if order else None)
-    if when is None or when not in sessions:
+    closes = None if when is None else closes_on(when)
+    if closes is None:
         return None
     symbol = fill.symbol if fill else order.symbol  # type: ignore[union-attr]
-    return sessions[when].closes.get(symbol)
+    return closes.get(symbol)
 
 
 def attribute(
@@ -105,12 +109,12 @@ def attribute(
     rate: float,
     fills: list[FillRecord],
     orders: list[ModelOrder],
-    sessions: dict[date, ModelSession],
-    today: ModelSession,
+    closes_on: ClosesOn,
+    today: Mapping[str, float],
     paper_cash: float,
     difference: float,
 ) -> Attribution:
-    """The cumulative attribution at ``today`` of ``difference`` (paper minus model equity),
+    """The cumulative attribution, at ``today``'s closes, of ``difference`` (paper minus model equity),
     see the module doc. ``fills`` are the paper fills of the modelled sessions in the order the
     store recorded them (the broker's order, so the implied cash is summed as the broker did)."""
     paper = {f.client_order_id: f for f in fills}
@@ -119,7 +123,7 @@ def attribute(
     implied_cash = initial_cash
     for cid in [*paper, *(c for c in model if c not in paper)]:
         fill, order = paper.get(cid), model.get(cid)
-        ref = _reference_price(fill, order, sessions)
+        ref = _reference_price(fill, order, closes_on)
         if fill is not None:
             implied_cash = implied_cash - fill.signed_quantity * fill.price - fill.commission
         if ref is None:  # a paper fill on a session the model has no closes for: residual
@@ -130,7 +134,7 @@ def attribute(
         share = abs(q_b) * ref * rate
         slippage += -q_b * (p_b - ref) if q_b else 0.0
         commission += share - c_b
-        unfilled += (q_b - q_m) * (today.closes[symbol] - ref) + (c_m - share)
+        unfilled += (q_b - q_m) * (today[symbol] - ref) + (c_m - share)
     dividends = paper_cash - implied_cash
     explained = slippage + commission + dividends + unfilled
     return Attribution(

@@ -23,7 +23,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from daemon.monitoring.alerts import Alert, alerts
-from daemon.monitoring.tracking import TrackingRow, tracking_rows
+from daemon.monitoring.tracking import TrackingRow, last_tracking
 from daemon.scheduler import Calendar, CatchUpPolicy
 from daemon.settings import DaemonSettings
 from daemon.store import Store
@@ -76,8 +76,7 @@ def evaluate(
         due = past[-1] if past else None
     behind = _behind(calendar, last, due)
     open_alerts = tuple(alerts(store, open_only=True))
-    rows = tracking_rows(store)
-    row = rows[-1] if rows else None
+    row = last_tracking(store)
     verdicts = [
         _lateness(last, due, behind),
         _alerts(open_alerts),

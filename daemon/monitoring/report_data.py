@@ -65,7 +65,8 @@ def gather(store: Store, config: ProdConfig) -> ReportData:
     fills = [f for f in store.fills() if since is not None and f.session >= since]
     orders = model_orders(store)
     intents = {i.client_order_id: (i.session, _signed(i.side, i.quantity)) for i in store.intents()}
-    trades = compare_orders(fills, orders, sessions, intents) if sessions else []
+    closes = {d: m.closes for d, m in sessions.items()}
+    trades = compare_orders(fills, orders, closes.get, intents) if sessions else []
     last_closes = sessions[max(sessions)].closes if sessions else {}
     evidence = dict(config.provenance.evidence or {})
     paper_values = [r.paper_equity for r in rows]

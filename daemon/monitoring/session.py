@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from daemon.monitoring.alerts import AlertCode, Severity, raise_alert, resolve_alerts
-from daemon.monitoring.tracking import TrackingRow, record_tracking, tracking_rows
+from daemon.monitoring.tracking import TrackingRow, record_tracking, tracking_at
 from daemon.ports import Account
 from daemon.settings import DaemonSettings
 from daemon.store import Store
@@ -51,9 +51,9 @@ def after_completed(
         raise_alert(
             store, log, AlertCode.TRADING_HALTED, halted, session=session, now=now, reason=halted
         )
-    rows = [r for r in tracking_rows(store) if r.session == session]
-    if rows:
-        tracking_alert(store, settings, rows[0], now, log)
+    row = tracking_at(store, session)
+    if row is not None:
+        tracking_alert(store, settings, row, now, log)
 
 
 def tracking_alert(

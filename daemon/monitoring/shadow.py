@@ -90,6 +90,17 @@ def _model_session(row: Sequence[object]) -> ModelSession:
     )
 
 
+def model_closes(store: Store, session: date) -> dict[str, float] | None:
+    """The real closes the model used on ``session`` (None if it did not model it)."""
+    rows = store.sql("SELECT closes FROM model_sessions WHERE session = ?", (session.isoformat(),))
+    return {str(k): float(v) for k, v in json.loads(rows[0][0]).items()} if rows else None
+
+
+def first_model_session(store: Store) -> date | None:
+    rows = store.sql("SELECT MIN(session) FROM model_sessions")
+    return date.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
+
+
 def model_orders(store: Store, *, status: str | None = None) -> list[ModelOrder]:
     sql = (
         "SELECT client_order_id, decision_session, pair_index, leg, symbol, signed_quantity, "

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from daemon.monitoring.attribution import TERMS, attribute
-from daemon.monitoring.shadow import model_orders, model_sessions, step_model
+from daemon.monitoring.shadow import first_model_session, model_closes, model_orders, step_model
 from daemon.ports import Account
 from daemon.store import Store
 from shared.config import ProdConfig
@@ -64,8 +64,7 @@ def record_tracking(
     today = step_model(store, config, session, go_live, strategy_closes, real_closes)
     if today is None:
         return None
-    sessions = {m.session: m for m in model_sessions(store)}
-    since = min(sessions)
+    since = first_model_session(store) or session
     fills = [f for f in store.fills() if f.session >= since]
     difference = account.equity - today.equity
     attribution = attribute(
@@ -73,13 +72,12 @@ def record_tracking(
         rate=config.commission,
         fills=fills,
         orders=model_orders(store),
-        sessions=sessions,
-        today=today,
+        closes_on=lambda d: today.closes if d == session else model_closes(store, d),
+        today=today.closes,
         paper_cash=account.cash,
         difference=difference,
     )
-    previous = tracking_rows(store)
-    before = previous[-1] if previous and previous[-1].session < session else None
+    before = last_tracking(store, before=session)
     day = difference - (before.difference if before else 0.0)
     row = TrackingRow(
         session=session,
@@ -110,7 +108,30 @@ def record_tracking(
 def tracking_rows(store: Store) -> list[TrackingRow]:
     if not store.has_table("tracking"):
         return []
-    rows = store.sql(f"SELECT {_COLUMNS} FROM tracking ORDER BY session")
+    return _rows(store.sql(f"SELECT {_COLUMNS} FROM tracking ORDER BY session"))
+
+
+def last_tracking(store: Store, *, before: date | None = None) -> TrackingRow | None:
+    """The latest tracking row (strictly before ``before`` if given)."""
+    if not store.has_table("tracking"):
+        return None
+    sql = f"SELECT {_COLUMNS} FROM tracking"
+    params: tuple[str, ...] = ()
+    if before is not None:
+        sql, params = sql + " WHERE session < ?", (before.isoformat(),)
+    found = _rows(store.sql(sql + " ORDER BY session DESC LIMIT 1", params))
+    return found[0] if found else None
+
+
+def tracking_at(store: Store, session: date) -> TrackingRow | None:
+    if not store.has_table("tracking"):
+        return None
+    sql = f"SELECT {_COLUMNS} FROM tracking WHERE session = ?"
+    found = _rows(store.sql(sql, (session.isoformat(),)))
+    return found[0] if found else None
+
+
+def _rows(rows: list[Any]) -> list[TrackingRow]:
     return [
         TrackingRow(
             date.fromisoformat(r[0]),
@@ -128,5 +149,5 @@ def tracking_rows(store: Store) -> list[TrackingRow]:
 
 def tracking_for(store: Store, session: date) -> dict[str, Any] | None:
     """The ``tracking`` object of ``session_summary`` (None before go-live)."""
-    rows = [r for r in tracking_rows(store) if r.session == session]
-    return rows[0].as_event() if rows else None
+    row = tracking_at(store, session)
+    return row.as_event() if row else None
