@@ -60,10 +60,11 @@ class ReportData:
 
 def gather(store: Store, config: ProdConfig) -> ReportData:
     rows = tracking_rows(store)
-    sessions = {m.session: m for m in model_sessions(store)}
+    modelled = store.has_table("model_sessions")  # a store from before monitoring: nothing yet
+    sessions = {m.session: m for m in model_sessions(store)} if modelled else {}
     since = min(sessions) if sessions else None
     fills = [f for f in store.fills() if since is not None and f.session >= since]
-    orders = model_orders(store)
+    orders = model_orders(store) if modelled else []
     intents = {i.client_order_id: (i.session, _signed(i.side, i.quantity)) for i in store.intents()}
     closes = {d: m.closes for d, m in sessions.items()}
     trades = compare_orders(fills, orders, closes.get, intents) if sessions else []

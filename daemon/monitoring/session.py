@@ -7,6 +7,7 @@ whose condition still holds (kill switch, tracking beyond its threshold).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -42,6 +43,16 @@ def track(
 
 
 def after_completed(
+    store: Store, settings: DaemonSettings, session: date, now: str, log: Any
+) -> None:
+    """Never raises: the session is already completed, monitoring must not undo that."""
+    try:
+        _after_completed(store, settings, session, now, log)
+    except sqlite3.Error as exc:
+        log.error("monitoring_failed", error=str(exc), note="alerts not updated this session")
+
+
+def _after_completed(
     store: Store, settings: DaemonSettings, session: date, now: str, log: Any
 ) -> None:
     with store.transaction():

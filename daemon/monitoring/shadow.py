@@ -139,13 +139,38 @@ def _initial(
     stands and the daemon's last pair states (tracking starts from there)."""
     last = store.last_completed_session()
     if session > go_live and last is not None and len(store.decisions(last)) == len(config.pairs):
-        equity = store.equity_series()
-        cash = equity[-1].cash if equity else config.initial_cash
-        return cash, store.expected_positions(), [d.pair_state for d in store.decisions(last)]
+        # This session's fills and equity are already recorded: start from the last one's.
+        cash = next(e.cash for e in store.equity_series() if e.session == last)
+        _adopt_sent_orders(store, last)
+        store.set_meta("tracking_start_cash", repr(cash))
+        positions = store.expected_positions(through=last)
+        return cash, positions, [d.pair_state for d in store.decisions(last)]
     bars = store.bars(config.symbols)
     history = bars.loc[[d < session for d in bars.index]]
     states = rebuild_states(config.pair_list, config.params, history, go_live, lambda d: {})
     return config.initial_cash, {}, states
+
+
+def _adopt_sent_orders(store: Store, last: date) -> None:
+    """Starting mid-way, the model takes over the orders the paper account sent on the last
+    completed session (they fill on this one), so both accounts start level."""
+    for i in store.intents(last):
+        if i.status in ("blocked", "rejected"):
+            continue
+        store.sql(
+            "INSERT INTO model_orders (client_order_id, decision_session, pair_index, leg, "
+            "symbol, signed_quantity, creation_price, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+            (
+                i.client_order_id,
+                i.session.isoformat(),
+                i.pair_index,
+                i.leg,
+                i.symbol,
+                i.quantity if i.side == "buy" else -i.quantity,
+                i.reference_price,
+            ),
+        )
 
 
 def _fill_pending(

@@ -68,7 +68,7 @@ def record_tracking(
     fills = [f for f in store.fills() if f.session >= since]
     difference = account.equity - today.equity
     attribution = attribute(
-        initial_cash=config.initial_cash,
+        initial_cash=float(store.get_meta("tracking_start_cash") or config.initial_cash),
         rate=config.commission,
         fills=fills,
         orders=model_orders(store),

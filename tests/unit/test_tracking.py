@@ -122,3 +122,41 @@ def test_sessions_before_go_live_carry_no_tracking(tmp_path: Path) -> None:
     summaries = [e for e in log_events(logs) if e["event"] == "session_summary"]
     assert [s["tracking"] is None for s in summaries] == [True] * 5 + [False] * 5
     assert summaries[5]["tracking"]["model_equity"] == 100_000.0
+
+
+def test_a_store_from_before_monitoring_starts_tracking_level_with_the_paper_account(
+    tmp_path: Path,
+) -> None:
+    closes = make_closes(100, seed=11)
+    prices, cfg = write_inputs(tmp_path, closes, make_config(closes))
+    settings = settings_for(tmp_path, prices, cfg)
+    sessions = list(closes.index[40:])
+    cut = 0
+    while cut == 0 or not _holds(tmp_path):  # upgrade while positions are held
+        run_sessions(settings, [sessions[cut]])
+        cut += 1
+    store = Store.open(tmp_path / "state", durable=False)
+    try:
+        with store.transaction():  # what a store written before the monitoring tables holds
+            for table in ("model_sessions", "model_orders", "tracking"):
+                store.sql(f"DELETE FROM {table}")
+    finally:
+        store.close()
+    run_sessions(settings, sessions[cut:])
+    store = Store.open(tmp_path / "state", read_only=True)
+    try:
+        rows = tracking_rows(store)
+    finally:
+        store.close()
+    assert [r.session for r in rows] == sessions[cut:]
+    assert any(r.paper_equity != 100_000.0 for r in rows)
+    assert all(r.difference == 0.0 for r in rows)
+    assert all(r.attribution == dict.fromkeys(TERMS, 0.0) for r in rows)
+
+
+def _holds(tmp_path: Path) -> bool:
+    store = Store.open(tmp_path / "state", read_only=True)
+    try:
+        return bool(store.expected_positions())
+    finally:
+        store.close()
