@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from daemon.monitoring.svg import Series, bar_chart, line_chart, nice_ticks
@@ -11,7 +12,7 @@ def test_ticks_cover_every_value_with_round_steps() -> None:
     for low, high in [(-594.84, 210.25), (98_000.0, 100_250.0), (-1.87, 0.0), (5.0, 5.0)]:
         ticks = nice_ticks(low, high)
         assert ticks[0] <= low and ticks[-1] >= high
-        steps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:], strict=False)}
+        steps = {round(b - a, 9) for a, b in itertools.pairwise(ticks)}
         assert len(steps) == 1
 
 
