@@ -19,8 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-import pandas as pd
-
 from daemon.decide import client_order_id, rebuild_states, step_all
 from daemon.store import Store, pair_state_from_json, pair_state_to_json
 from shared.config import ProdConfig
@@ -278,7 +276,3 @@ def step_model(
         ),
     )
     return result
-
-
-def strategy_row(closes: pd.DataFrame, session: date) -> dict[str, float]:
-    return {str(s): float(v) for s, v in closes.loc[session].items()}
