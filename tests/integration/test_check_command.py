@@ -148,7 +148,8 @@ def test_critical_on_an_open_critical_alert(
     assert result.status == "failed"
     code, out = _check(_settings_file(tmp_path, _evening(sessions[-2])))
     assert code == 2, out
-    assert "open alert (session_failed)" in out
+    # A NaN close is a leg without a bar: missing_leg (warning) beside session_failed.
+    assert "2 open alerts (missing_leg, session_failed)" in out
 
 
 def test_unknown_when_there_is_no_state_or_the_settings_are_broken(tmp_path: Path) -> None:
