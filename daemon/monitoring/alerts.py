@@ -7,14 +7,16 @@ Raising one is a single call wherever a condition is detected::
 The event is logged at the severity's level (so under systemd the journal entry gets the
 matching priority and ``journalctl -p warning`` lists it) and written to the store's ``alerts``
 table, where ``pairs-daemon check`` and ``report`` find the open ones. A completed session
-resolves every open alert; the conditions that still hold (kill switch, tracking beyond its
-threshold, a pair held for a missing leg) are raised again by that session.
+resolves the open alerts whose condition has cleared; one that still holds (kill switch,
+tracking beyond its threshold) is raised again, which updates its open row (one open alert per
+code) and logs the event again, so the journal keeps saying it every session.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -96,18 +98,23 @@ def _store(
     if store is None or not store.has_table("alerts"):
         return False
     raised_at = now or datetime.now(UTC).isoformat()
+    day = None if session is None else session.isoformat()
     try:
         with store.transaction():
+            # One open alert per code: a condition that persists updates it, not a new row.
+            ongoing = store.sql(
+                "SELECT id FROM alerts WHERE code = ? AND resolved_at IS NULL", (code.value,)
+            )
+            if ongoing:
+                store.sql(
+                    "UPDATE alerts SET severity = ?, session = ?, message = ? WHERE id = ?",
+                    (level.value, day, message, ongoing[0][0]),
+                )
+                return True
             store.sql(
                 "INSERT INTO alerts (code, severity, session, message, raised_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (
-                    code.value,
-                    level.value,
-                    None if session is None else session.isoformat(),
-                    message,
-                    raised_at,
-                ),
+                (code.value, level.value, day, message, raised_at),
             )
     except sqlite3.Error:
         return False
@@ -139,11 +146,17 @@ def alert_failure(
     raise_alert(store, log, AlertCode.SESSION_FAILED, message or str(exc), session=session)
 
 
-def resolve_alerts(store: Store, resolved_at: str) -> int:
-    """Close every open alert (call inside a transaction); returns how many were open."""
-    open_ids = store.sql("SELECT id FROM alerts WHERE resolved_at IS NULL")
-    store.sql("UPDATE alerts SET resolved_at = ? WHERE resolved_at IS NULL", (resolved_at,))
-    return len(open_ids)
+def resolve_alerts(store: Store, resolved_at: str, keep: Iterable[AlertCode] = ()) -> int:
+    """Close every open alert except those whose code is in ``keep`` (conditions that still
+    hold); call inside a transaction. Returns how many were closed."""
+    kept = [c.value for c in keep]
+    sql = "SELECT id FROM alerts WHERE resolved_at IS NULL"
+    if kept:
+        sql += f" AND code NOT IN ({', '.join('?' * len(kept))})"
+    ids = [r[0] for r in store.sql(sql, kept)]
+    for alert_id in ids:
+        store.sql("UPDATE alerts SET resolved_at = ? WHERE id = ?", (resolved_at, alert_id))
+    return len(ids)
 
 
 def alerts(store: Store, *, open_only: bool = False) -> list[Alert]:

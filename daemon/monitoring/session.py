@@ -1,7 +1,7 @@
 """What monitoring does at the end of a completed session (called by :mod:`daemon.cycle`).
 
 ``track`` steps the shadow model and stores the tracking row inside the completion
-transaction; ``after_completed`` resolves the alerts a good session clears and raises the ones
+transaction; ``after_completed`` resolves the alerts a good session clears and raises again the ones
 whose condition still holds (kill switch, tracking beyond its threshold).
 """
 
@@ -55,14 +55,19 @@ def after_completed(
 def _after_completed(
     store: Store, settings: DaemonSettings, session: date, now: str, log: Any
 ) -> None:
-    with store.transaction():
-        resolve_alerts(store, now)
     halted = settings.kill_switch_engaged()
+    row = tracking_at(store, session)
+    drifting = (
+        row is not None and abs(row.difference_bps) > settings.monitoring.tracking_warning_bps
+    )
+    holding = [AlertCode.TRADING_HALTED] if halted else []
+    holding += [AlertCode.TRACKING_DIFFERENCE] if drifting else []
+    with store.transaction():
+        resolve_alerts(store, now, keep=holding)
     if halted:
         raise_alert(
             store, log, AlertCode.TRADING_HALTED, halted, session=session, now=now, reason=halted
         )
-    row = tracking_at(store, session)
     if row is not None:
         tracking_alert(store, settings, row, now, log)
 
