@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,12 +63,16 @@ def cmd_check(args: argparse.Namespace, load: SettingsLoader) -> int:
             result = evaluate(store, settings, _now(settings), _calendar(settings))
         finally:
             store.close()
-    except (PairsError, OSError, ValueError) as exc:
+    except (PairsError, OSError, ValueError, sqlite3.Error) as exc:
         # Nagios: a check that cannot judge says UNKNOWN, never OK or CRITICAL.
         print(f"PAIRS-DAEMON UNKNOWN - {exc}")
         return int(CheckStatus.UNKNOWN)
     if args.textfile is not None:
-        write_textfile(args.textfile, result)
+        try:
+            write_textfile(args.textfile, result)
+        except OSError as exc:
+            print(f"PAIRS-DAEMON UNKNOWN - cannot write --textfile {args.textfile}: {exc}")
+            return int(CheckStatus.UNKNOWN)
     print(result.line)
     return int(result.status)
 

@@ -88,6 +88,9 @@ def test_ok_when_the_due_session_is_done_and_textfile_has_the_figures(
     assert 'pairs_daemon_tracking_attribution_dollars{term="residual"} 0.0' in text
     assert 'pairs_daemon_open_alerts{severity="critical"} 0.0' in text
     assert "pairs_daemon_tracking_difference_bps 0.0" in text
+    nowhere = str(tmp_path / "no" / "such" / "dir" / "pairs_daemon.prom")
+    code, out = _check(_settings_file(tmp_path, _evening(sessions[-1])), "--textfile", nowhere)
+    assert code == 3 and out.startswith("PAIRS-DAEMON UNKNOWN - cannot write --textfile")
 
 
 def test_warning_one_session_behind_and_critical_two_behind(
