@@ -10,7 +10,8 @@ Steps, each ending in a committed transaction and a ``ctx.checkpoint(step)`` cal
                     decisions and new pair states written in ONE transaction before sending
 6. ``sent:<id>``    after each order reaches the broker (before it is recorded), then
    ``submitted``    once every intent is recorded as submitted
-7. ``completed``    equity and run completion written together; one ``session_summary`` event
+7. ``completed``    equity, the shadow model's step and tracking row (daemon/monitoring) and
+                    run completion written together; alerts updated; one ``session_summary``
 
 A crash anywhere resumes on the next call: the intents of step 5 are re-sent only after looking
 their ``client_order_id`` up at the broker, so no order is ever duplicated. A completed session

@@ -95,11 +95,13 @@ def _store(
     session: date | None,
     now: str | None,
 ) -> bool:
-    if store is None or not store.has_table("alerts"):
+    if store is None:
         return False
     raised_at = now or datetime.now(UTC).isoformat()
     day = None if session is None else session.isoformat()
     try:
+        if not store.has_table("alerts"):
+            return False
         with store.transaction():
             # One open alert per code: a condition that persists updates it, not a new row.
             ongoing = store.sql(
