@@ -136,7 +136,8 @@ def _initial(
     go-live; for a store that trades since before monitoring existed, the paper account as it
     stands and the daemon's last pair states (tracking starts from there)."""
     last = store.last_completed_session()
-    if session > go_live and last is not None and len(store.decisions(last)) == len(config.pairs):
+    traded = any(i.session < session for i in store.intents())
+    if traded and last is not None and len(store.decisions(last)) == len(config.pairs):
         # This session's fills and equity are already recorded: start from the last one's.
         cash = next(e.cash for e in store.equity_series() if e.session == last)
         _adopt_sent_orders(store, last)
