@@ -107,6 +107,7 @@ def status_report(store: Store) -> dict[str, Any]:
         "last_error": None
         if last_error is None
         else {"session": last_error.session.isoformat(), "message": last_error.message},
+        "tracking": _last_tracking(store),
     }
     if series:
         last = series[-1]
@@ -121,6 +122,11 @@ def status_report(store: Store) -> dict[str, Any]:
                 equity_stats(store, float(initial), last.session) | {"positions": last.positions}
             )
     return report
+
+
+def _last_tracking(store: Store) -> dict[str, Any] | None:
+    last = store.last_completed_session()
+    return tracking_for(store, last) if last is not None else None
 
 
 def _iso(d: date | None) -> str | None:

@@ -19,6 +19,7 @@ from daemon.monitoring.tracking import tracking_rows
 from daemon.replay import replay, replay_settings
 from daemon.settings import RiskSettings
 from daemon.store import Store
+from daemon.summary import status_report
 from shared.simulation import simulate
 from tests.unit.daemon_helpers import (
     log_events,
@@ -91,6 +92,7 @@ def test_blocked_orders_are_unfilled_model_trades_and_the_terms_add_up(tmp_path:
         rows = tracking_rows(store)
         blocked = [i for i in store.intents() if i.status == "blocked"]
         stored = alerts(store)
+        status = status_report(store)
     finally:
         store.close()
     assert blocked, "the kill switch should have blocked at least one decision"
@@ -102,6 +104,7 @@ def test_blocked_orders_are_unfilled_model_trades_and_the_terms_add_up(tmp_path:
         assert last.attribution[term] == 0.0
     assert abs(last.attribution["residual"]) < 1e-9
     assert last.difference_bps == pytest.approx(1e4 * last.difference / last.model_equity)
+    assert status["tracking"]["difference"] == last.difference  # status --json
     # The kill switch is one open trading_halted alert, updated by every halted session.
     (halted,) = [a for a in stored if a.code == "trading_halted"]
     assert halted.resolved_at is None and halted.session == sessions[-1]
