@@ -45,7 +45,8 @@ demo: $(STAMP)
 	$(BIN)/pairs-daemon status --state-dir $(DEMO_DIR)/daemon --config $(DEMO_CONFIG)
 	@echo "== last session_summary event of $(DEMO_DIR)/daemon/daemon.log (JSON lines)"
 	@grep '"session_summary"' $(DEMO_DIR)/daemon/daemon.log | tail -n 1
-	@echo "== artifacts: $(DEMO_DIR)/research (config, reports, plots), $(DEMO_DIR)/daemon (state, replay.json, log)"
+	$(BIN)/pairs-daemon report --state-dir $(DEMO_DIR)/daemon --config $(DEMO_CONFIG) --out $(DEMO_DIR)/report
+	@echo "== artifacts: $(DEMO_DIR)/research (config, reports, plots), $(DEMO_DIR)/daemon (state, replay.json, log), $(DEMO_DIR)/report/report.html (paper vs backtest)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -6,6 +6,8 @@
     pairs-daemon [--settings FILE] reconcile
     pairs-daemon [--settings FILE] rewarm       # re-warm on the feed's corrected history
     pairs-daemon [--settings FILE] run          # the scheduled service (systemd)
+    pairs-daemon [--settings FILE] check [--textfile PATH]   # Nagios exit codes
+    pairs-daemon [--settings FILE] report --out DIR          # report.html, tracking.json
 
 Without ``--settings`` the embedded default is used (local paper broker, CSV feed, paths
 relative to the working directory); ``--config``/``--state-dir``/``--prices`` override the
@@ -24,6 +26,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
+from daemon.monitoring.commands import add_commands as add_monitoring_commands
 from shared.errors import PairsError
 
 
@@ -92,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run as the scheduled service")
     _path_options(run, argparse.SUPPRESS)
     run.set_defaults(func=_cmd_run)
+    add_monitoring_commands(sub, _path_options, _settings)
     return parser
 
 

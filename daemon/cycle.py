@@ -10,7 +10,8 @@ Steps, each ending in a committed transaction and a ``ctx.checkpoint(step)`` cal
                     decisions and new pair states written in ONE transaction before sending
 6. ``sent:<id>``    after each order reaches the broker (before it is recorded), then
    ``submitted``    once every intent is recorded as submitted
-7. ``completed``    equity and run completion written together; one ``session_summary`` event
+7. ``completed``    equity, the shadow model's step and tracking row (daemon/monitoring) and
+                    run completion written together; alerts updated; one ``session_summary``
 
 Before reading bars, and again before sending, the broker's clock decides (``session_timing``):
 a session whose daily bar is not final yet, or whose orders Alpaca would refuse now (``cls``
@@ -43,6 +44,8 @@ from daemon.bars import BarUpdate, merge_bars
 from daemon.config_file import check_config_id, load_config
 from daemon.context import DaemonContext
 from daemon.decide import CLIENT_ID_PREFIX, Limits, client_order_id, gate, rebuild_states, step_all
+from daemon.monitoring.alerts import AlertCode, alert_failure, raise_alert
+from daemon.monitoring.session import after_completed, track
 from daemon.order_sending import send_pending, timing_gate
 from daemon.ports import Logger
 from daemon.reconcile import reconcile
@@ -171,10 +174,12 @@ def _reconcile(
     if report.foreign_positions:
         log.warning("foreign_positions", positions=report.foreign_positions)
     if not report.consistent:
-        raise StateError(
+        message = (
             f"broker and store disagree: {report.describe()}; not trading. Find the cause "
             "(manual trades? orders sent by another process?) and fix it at the broker"
         )
+        raise_alert(ctx.store, log, AlertCode.RECONCILE_MISMATCH, message, session=session)
+        raise StateError(message)
     earlier = [
         i
         for i in ctx.store.intents(unfinished=True)
@@ -298,11 +303,15 @@ def _decide(
         store.save_decisions(records)
 
 
-def _complete(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str) -> None:
+def _complete(
+    ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, update: BarUpdate
+) -> None:
     account = ctx.broker.account()
     positions = {s: q for s, q in sorted(ctx.broker.positions().items()) if q}
+    closes = {str(s): float(v) for s, v in update.strategy_closes.loc[session].items()}
     with ctx.store.transaction():
         ctx.store.record_equity(session, account.cash, account.equity, positions)
+        track(ctx.store, config, session, closes, update.real_closes, account)
         ctx.store.finish_run(run_id, RunStatus.COMPLETED, _now(ctx), None)
         note_feed_health(ctx.store, session, None, _now(ctx))
 
@@ -323,7 +332,7 @@ def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, l
     ctx.checkpoint("decided")
     send_pending(ctx, session, gate, log)
     ctx.checkpoint("submitted")
-    _complete(ctx, config, session, run_id)
+    _complete(ctx, config, session, run_id, update)
     ctx.checkpoint("completed")
 
 
@@ -355,6 +364,7 @@ def _deferred(
     log.info(
         "session_deferred", reason=exc.reason, resume_at=exc.resume_at.isoformat(), detail=str(exc)
     )
+    raise_alert(ctx.store, log, AlertCode.SESSION_DEFERRED, message, session=session)
     return RunResult(RunStatus.DEFERRED, session, message, run_id, resume_at=exc.resume_at)
 
 
@@ -399,6 +409,7 @@ def run_once(ctx: DaemonContext, session: date) -> RunResult:
         _fail(ctx, run_id, started, session, config_id, str(exc), exc)
         log_feed_problem(log, exc)
         log.error("session_failed", error=str(exc), error_type=type(exc).__name__)
+        alert_failure(ctx.store, log, exc, session)
         return RunResult(
             RunStatus.FAILED,
             session,
@@ -410,7 +421,9 @@ def run_once(ctx: DaemonContext, session: date) -> RunResult:
         message = f"{type(exc).__name__}: {exc}"
         _fail(ctx, run_id, started, session, config_id, message)
         log.exception("session_failed", error=str(exc), error_type=type(exc).__name__)
+        alert_failure(ctx.store, log, exc, session, message)
         return RunResult(RunStatus.FAILED, session, redact_text(message), run_id)
+    after_completed(ctx.store, ctx.settings, session, _now(ctx), log)
     summary = session_summary(ctx.store, config, session)
     log.info("session_summary", **summary)
     return RunResult(RunStatus.COMPLETED, session, "", run_id, summary)

@@ -9,6 +9,7 @@ reach the journal even through an exception message or an error body that echoes
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from typing import Any, Literal, TextIO
@@ -16,6 +17,7 @@ from typing import Any, Literal, TextIO
 import structlog
 from structlog.typing import EventDict, WrappedLogger
 
+from daemon.journal import JournalLogger, JournalWriter, stdout_is_journal, with_priority
 from daemon.redaction import redact_text
 
 REDACTED = "[REDACTED]"
@@ -54,7 +56,7 @@ def redact_secrets(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDic
     return event_dict
 
 
-def _processors(log_format: Literal["json", "console"]) -> list[Any]:
+def _processors(log_format: Literal["json", "console"], journal: bool = False) -> list[Any]:
     shared: list[Any] = [
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -68,7 +70,8 @@ def _processors(log_format: Literal["json", "console"]) -> list[Any]:
         )
     else:
         renderer = structlog.processors.JSONRenderer(sort_keys=False)
-    return [*shared, _redacting(renderer)]
+    line = _redacting(renderer)
+    return [*shared, with_priority(line) if journal else line]
 
 
 def _redacting(renderer: Any) -> Any:
@@ -82,16 +85,28 @@ def _redacting(renderer: Any) -> Any:
     return render
 
 
+def _journal(stream: TextIO | None, journal: JournalWriter | None) -> JournalWriter | None:
+    """The journal to write to: the one given, or journald's own when stdout is the journal
+    (under systemd; see :mod:`daemon.journal`), else None (plain lines to the stream)."""
+    if journal is not None or stream is not None:
+        return journal
+    return JournalWriter() if stdout_is_journal(os.environ) else None
+
+
 def make_logger(
     log_format: Literal["json", "console"] = "json",
     stream: TextIO | None = None,
+    journal: JournalWriter | None = None,
     **context: Any,
 ) -> Any:
-    """A bound logger writing to ``stream`` (stdout by default). No global configuration."""
+    """A bound logger writing to ``stream`` (stdout by default; under systemd, the journal
+    with a priority per line). No global configuration."""
     target = stream if stream is not None else sys.stdout
+    writer = _journal(stream, journal)
+    sink: Any = JournalLogger(writer) if writer else structlog.PrintLogger(file=target)
     logger = structlog.wrap_logger(
-        structlog.PrintLogger(file=target),
-        processors=_processors(log_format),
+        sink,
+        processors=_processors(log_format, journal=writer is not None),
         wrapper_class=structlog.make_filtering_bound_logger(0),
         context_class=dict,
     )
@@ -103,10 +118,12 @@ def configure_structlog(
 ) -> None:
     """Route module-level ``structlog.get_logger()`` loggers (e.g. the Alpaca adapters') through
     the same renderer and redaction. Called once by the command line, never at import time."""
+    writer = _journal(stream, None)
+    factory: Any = (lambda *_: JournalLogger(writer)) if writer else None
     structlog.configure(
-        processors=_processors(log_format),
+        processors=_processors(log_format, journal=writer is not None),
         wrapper_class=structlog.make_filtering_bound_logger(0),
         # file=None: each logger resolves sys.stdout when it is created, not now.
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=factory or structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )

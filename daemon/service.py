@@ -322,7 +322,7 @@ def _stale_check(ctx: DaemonContext, settings: DaemonSettings) -> Any:
     if isinstance(ctx.bars, CsvBarSource) and not settings.data.check_calendar:
         from daemon.staleness import stale_feed_check
 
-        return stale_feed_check(ctx.bars.sessions, catch_up_policy(settings), ctx.store)
+        return stale_feed_check(ctx.bars.sessions, catch_up_policy(settings), ctx.store, ctx.logger)
     return None
 
 

@@ -21,6 +21,7 @@ Layout (see ``configs/daemon.toml`` for a documented example)::
     [clock]   fixed_now (tests only)
     [alpaca]  trading_url, data_url, feed ("sip" | "iex"), sip_delay_minutes, timeout_s, paper,
               allow_live
+    [monitoring] tracking_warning_bps, tracking_critical_bps, late_after_minutes
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from pydantic import (
     model_validator,
 )
 
+from daemon.monitoring.settings import MonitoringSettings
 from daemon.ports import TimeInForce
 from shared.errors import ConfigError
 
@@ -194,6 +196,7 @@ class DaemonSettings(_Model):
     schedule: ScheduleSettings = ScheduleSettings()
     clock: ClockSettings = ClockSettings()
     alpaca: AlpacaSettings = AlpacaSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
     # Where these settings came from (a path, or the embedded default); not a TOML key.
     source: str = Field(default=EMBEDDED_SOURCE, exclude=True)
 

@@ -15,14 +15,20 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
 from daemon.bar_reports import STALE_META
+from daemon.monitoring.alerts import AlertCode, raise_alert
+from daemon.ports import EventLog
 from daemon.scheduler import CatchUpPolicy, XnysCalendar, latest_due_session
 from daemon.store import Store
 
 
 def stale_feed_check(
-    feed_dates: Callable[[], Sequence[date]], policy: CatchUpPolicy, store: Store
+    feed_dates: Callable[[], Sequence[date]],
+    policy: CatchUpPolicy,
+    store: Store,
+    log: EventLog | None = None,
 ) -> Callable[[datetime], str | None]:
-    """``check(now)``: why the feed is stale (and noted in the store), or None."""
+    """``check(now)``: why the feed is stale (noted in the store, and a ``stale_feed`` alert when
+    ``log`` is given), or None."""
 
     def check(now: datetime) -> str | None:
         due = latest_due_session(now, XnysCalendar(), policy)
@@ -36,6 +42,8 @@ def stale_feed_check(
         )
         with store.transaction():
             store.set_meta(STALE_META, _note(due, message, now))
+        if log is not None:
+            raise_alert(store, log, AlertCode.STALE_FEED, message, session=due, now=now.isoformat())
         return message
 
     return check

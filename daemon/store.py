@@ -131,6 +131,15 @@ class Store:
     def _q(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
         return self._conn.execute(sql, params).fetchall()
 
+    def sql(self, statement: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
+        """Run one statement on the store's connection (inside :meth:`transaction` to write).
+        For modules that own their tables (daemon/monitoring) without growing this class."""
+        return self._q(statement, params)
+
+    def has_table(self, name: str) -> bool:
+        rows = self._q("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        return bool(rows)
+
     def _migrate(self) -> None:
         with self.transaction():
             self._conn.execute(

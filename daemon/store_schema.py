@@ -6,6 +6,8 @@ version in one transaction. Never edit a released migration: append a new one.
 
 from __future__ import annotations
 
+from daemon.monitoring.schema import MONITORING_TABLES
+
 _V1 = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     # One row per attempt at a session; a session is done once one attempt is 'completed'.
@@ -90,5 +92,5 @@ _V2 = (
         PRIMARY KEY (symbol, session))""",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: MONITORING_TABLES}
 SCHEMA_VERSION = max(MIGRATIONS)

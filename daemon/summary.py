@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from daemon.monitoring.tracking import tracking_for
 from daemon.store import Store
 from shared.config import ProdConfig
 
@@ -55,7 +56,8 @@ def session_summary(store: Store, config: ProdConfig, session: date) -> dict[str
         if f.session == session
     ]
     stats = equity_stats(store, config.initial_cash, session)
-    return {**stats, "pairs": pairs, "orders": orders, "fills": fills}
+    tracking = tracking_for(store, session)
+    return {**stats, "pairs": pairs, "orders": orders, "fills": fills, "tracking": tracking}
 
 
 def status_report(store: Store) -> dict[str, Any]:
@@ -105,6 +107,7 @@ def status_report(store: Store) -> dict[str, Any]:
         "last_error": None
         if last_error is None
         else {"session": last_error.session.isoformat(), "message": last_error.message},
+        "tracking": _last_tracking(store),
     }
     if series:
         last = series[-1]
@@ -119,6 +122,11 @@ def status_report(store: Store) -> dict[str, Any]:
                 equity_stats(store, float(initial), last.session) | {"positions": last.positions}
             )
     return report
+
+
+def _last_tracking(store: Store) -> dict[str, Any] | None:
+    last = store.last_completed_session()
+    return tracking_for(store, last) if last is not None else None
 
 
 def _iso(d: date | None) -> str | None:

@@ -181,6 +181,8 @@ class AccountBook:
     # closing auction only partly filled).
     cancel_remainder: set[str] = field(default_factory=set)
     faults: list[Fault] = field(default_factory=list)
+    # Client id -> dollars the closing auction fills that order away from the close.
+    fill_offsets: dict[str, float] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -254,7 +256,7 @@ class AccountBook:
                     order.status = "canceled"
                     order.canceled_at = order.updated_at = self.now
                 elif order.symbol in closes:
-                    self._fill(order, closes[order.symbol])
+                    self._fill(order, self.auction_price(order, closes[order.symbol]))
                     if order.status in OPEN_STATUSES and order.client_order_id in (
                         self.cancel_remainder
                     ):
@@ -286,6 +288,17 @@ class AccountBook:
         order.filled_notional += qty * price
         order.status = "filled" if order.filled_qty == order.qty else "partially_filled"
         order.filled_at = order.updated_at = self.now
+
+    def auction_price(self, order: ServerOrder, close: float) -> float:
+        """The price an order fills at: the close, moved by an injected ``fill_offsets``."""
+        return close + self.fill_offsets.get(order.client_order_id, 0.0)
+
+    def pay_dividend(self, symbol: str, per_share: float) -> float:
+        """Credit longs and debit shorts ``per_share`` (the payable date); returns the cash."""
+        with self.lock:
+            amount = self.positions.get(symbol, 0) * per_share
+            self.cash += amount
+            return amount
 
     # ---- what the endpoints read and do ------------------------------------------------
 

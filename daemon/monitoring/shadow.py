@@ -1,0 +1,279 @@
+"""The shadow model: the research backtest's account, kept incrementally beside the paper one.
+
+From the go-live session on, every completed session also steps the research fill model
+(:mod:`shared.fill_model`, backtrader's broker) on the same bars: the model fills the orders it
+decided on the previous session at this session's real closes (creation-price cash check, then
+execution in creation order), then the strategy steps on the stored closes reading the *model's*
+positions, and the model's equity is marked at the real closes. That is exactly what
+``pairs-research backtest --trade-from <go-live>`` computes, one bar at a time, so on the local
+paper broker (the same fill model) the paper and model accounts agree to the last bit.
+
+Model orders carry the ``client_order_id`` the daemon gives the same (session, pair, leg), so
+each paper fill is matched with the model's fill of the same order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from daemon.decide import client_order_id, rebuild_states, step_all
+from daemon.store import Store, pair_state_from_json, pair_state_to_json
+from shared.config import ProdConfig
+from shared.fill_model import Book, check_submitted, execute_order
+from shared.orders import Leg, OrderIntent, Side
+from shared.strategy import PairState
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSession:
+    session: date
+    cash: float
+    positions: dict[str, int]
+    pair_states: list[PairState]
+    closes: dict[str, float]  # real closes of the session
+    equity: float
+
+
+@dataclass(frozen=True, slots=True)
+class ModelOrder:
+    client_order_id: str
+    decision_session: date
+    pair_index: int
+    leg: str
+    symbol: str
+    signed_quantity: int
+    creation_price: float
+    status: str  # pending | filled | partly_filled | rejected
+    fill_session: date | None = None
+    filled_quantity: int = 0  # signed
+    fill_price: float | None = None
+    commission: float = 0.0
+
+
+def mark(cash: float, positions: Mapping[str, int], closes: Mapping[str, float]) -> float:
+    """Equity as the local paper broker computes it (positions summed in symbol order), so the
+    two accounts' figures are bit for bit comparable."""
+    ordered = {s: positions[s] for s in sorted(positions)}
+    return Book(cash=cash, positions=ordered).value(closes)
+
+
+def last_model_session(store: Store, before: date) -> ModelSession | None:
+    rows = store.sql(
+        "SELECT session, cash, positions, pair_states, closes, equity FROM model_sessions "
+        "WHERE session < ? ORDER BY session DESC LIMIT 1",
+        (before.isoformat(),),
+    )
+    return _model_session(rows[0]) if rows else None
+
+
+def model_sessions(store: Store) -> list[ModelSession]:
+    rows = store.sql(
+        "SELECT session, cash, positions, pair_states, closes, equity FROM model_sessions "
+        "ORDER BY session"
+    )
+    return [_model_session(r) for r in rows]
+
+
+def _model_session(row: Sequence[object]) -> ModelSession:
+    return ModelSession(
+        session=date.fromisoformat(str(row[0])),
+        cash=float(row[1]),  # type: ignore[arg-type]
+        positions={str(k): int(v) for k, v in json.loads(str(row[2])).items()},
+        pair_states=[pair_state_from_json(json.dumps(s)) for s in json.loads(str(row[3]))],
+        closes={str(k): float(v) for k, v in json.loads(str(row[4])).items()},
+        equity=float(row[5]),  # type: ignore[arg-type]
+    )
+
+
+def model_closes(store: Store, session: date) -> dict[str, float] | None:
+    """The real closes the model used on ``session`` (None if it did not model it)."""
+    rows = store.sql("SELECT closes FROM model_sessions WHERE session = ?", (session.isoformat(),))
+    return {str(k): float(v) for k, v in json.loads(rows[0][0]).items()} if rows else None
+
+
+def first_model_session(store: Store) -> date | None:
+    rows = store.sql("SELECT MIN(session) FROM model_sessions")
+    return date.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
+
+
+def model_orders(store: Store, *, status: str | None = None) -> list[ModelOrder]:
+    sql = (
+        "SELECT client_order_id, decision_session, pair_index, leg, symbol, signed_quantity, "
+        "creation_price, status, fill_session, filled_quantity, fill_price, commission "
+        "FROM model_orders"
+    )
+    params: tuple[str, ...] = ()
+    if status is not None:
+        sql += " WHERE status = ?"
+        params = (status,)
+    rows = store.sql(sql + " ORDER BY rowid", params)
+    return [
+        ModelOrder(
+            r[0],
+            date.fromisoformat(r[1]),
+            int(r[2]),
+            r[3],
+            r[4],
+            int(r[5]),
+            float(r[6]),
+            r[7],
+            None if r[8] is None else date.fromisoformat(r[8]),
+            int(r[9]),
+            r[10],
+            float(r[11]),
+        )
+        for r in rows
+    ]
+
+
+def _initial(
+    store: Store, config: ProdConfig, session: date, go_live: date
+) -> tuple[float, dict[str, int], list[PairState]]:
+    """The model's account and pair states just before ``session``: the research start at
+    go-live; for a store that trades since before monitoring existed, the paper account as it
+    stands and the daemon's last pair states (tracking starts from there)."""
+    last = store.last_completed_session()
+    traded = any(i.session < session for i in store.intents())
+    if traded and last is not None and len(store.decisions(last)) == len(config.pairs):
+        # This session's fills and equity are already recorded: start from the last one's.
+        cash = next(e.cash for e in store.equity_series() if e.session == last)
+        _adopt_sent_orders(store, last)
+        store.set_meta("tracking_start_cash", repr(cash))
+        positions = store.expected_positions(through=last)
+        return cash, positions, [d.pair_state for d in store.decisions(last)]
+    bars = store.bars(config.symbols)
+    history = bars.loc[[d < session for d in bars.index]]
+    states = rebuild_states(config.pair_list, config.params, history, go_live, lambda d: {})
+    return config.initial_cash, {}, states
+
+
+def _adopt_sent_orders(store: Store, last: date) -> None:
+    """Starting mid-way, the model takes over the orders the paper account sent on the last
+    completed session (they fill on this one), so both accounts start level."""
+    for i in store.intents(last):
+        if i.status in ("blocked", "rejected"):
+            continue
+        store.sql(
+            "INSERT INTO model_orders (client_order_id, decision_session, pair_index, leg, "
+            "symbol, signed_quantity, creation_price, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+            (
+                i.client_order_id,
+                i.session.isoformat(),
+                i.pair_index,
+                i.leg,
+                i.symbol,
+                i.quantity if i.side == "buy" else -i.quantity,
+                i.reference_price,
+            ),
+        )
+
+
+def _fill_pending(
+    store: Store, book: Book, session: date, closes: Mapping[str, float], commission: float
+) -> Book:
+    """The previous session's model orders, exactly as :func:`shared.fill_model.process_bar`
+    does it, order by order so each fill keeps its ``client_order_id``."""
+    pending = model_orders(store, status="pending")
+    intents = [
+        OrderIntent(
+            0,
+            Leg.A,
+            o.symbol,
+            Side.BUY if o.signed_quantity > 0 else Side.SELL,
+            abs(o.signed_quantity),
+            o.creation_price,
+        )
+        for o in pending
+    ]
+    accepted, _ = check_submitted(book.cash, intents, commission)
+    accepted_ids = {id(i) for i in accepted}
+    for order, intent in zip(pending, intents, strict=True):
+        executed, price, fee = 0, None, 0.0
+        if id(intent) in accepted_ids:
+            price = float(closes[order.symbol])
+            book, executed = execute_order(
+                book, order.symbol, order.signed_quantity, price, commission
+            )
+            fee = abs(executed) * price * commission
+        status = (
+            "filled"
+            if executed == order.signed_quantity
+            else ("rejected" if executed == 0 else "partly_filled")
+        )
+        store.sql(
+            "UPDATE model_orders SET status = ?, fill_session = ?, filled_quantity = ?, "
+            "fill_price = ?, commission = ? WHERE client_order_id = ?",
+            (
+                status,
+                session.isoformat(),
+                executed,
+                price if executed else None,
+                fee,
+                order.client_order_id,
+            ),
+        )
+    return book
+
+
+def step_model(
+    store: Store,
+    config: ProdConfig,
+    session: date,
+    go_live: date,
+    strategy_closes: Mapping[str, float],
+    real_closes: Mapping[str, float],
+) -> ModelSession | None:
+    """Advance the model to ``session`` (call inside the completion transaction). Before
+    go-live there is nothing to model and None is returned."""
+    if session < go_live:
+        return None
+    previous = last_model_session(store, session)
+    if previous is None:
+        cash, positions, states = _initial(store, config, session, go_live)
+    else:
+        cash, positions, states = previous.cash, previous.positions, previous.pair_states
+    book = Book(cash=cash, positions=dict(positions))
+    book = _fill_pending(store, book, session, real_closes, config.commission)
+    held = {s: q for s, q in book.positions.items() if q}
+    decisions = step_all(config.pair_list, config.params, states, strategy_closes, held, False)
+    for k, decision in enumerate(decisions):
+        for order in decision.orders:
+            store.sql(
+                "INSERT INTO model_orders (client_order_id, decision_session, pair_index, leg, "
+                "symbol, signed_quantity, creation_price, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                (
+                    client_order_id(config.config_id, session, k, order.leg.value, 1),
+                    session.isoformat(),
+                    k,
+                    order.leg.value,
+                    order.symbol,
+                    order.signed_quantity,
+                    float(real_closes[order.symbol]),
+                ),
+            )
+    result = ModelSession(
+        session=session,
+        cash=book.cash,
+        positions=held,
+        pair_states=[d.state for d in decisions],
+        closes={s: float(v) for s, v in real_closes.items()},
+        equity=mark(book.cash, held, real_closes),
+    )
+    store.sql(
+        "INSERT INTO model_sessions (session, cash, positions, pair_states, closes, equity) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            session.isoformat(),
+            result.cash,
+            json.dumps(result.positions, sort_keys=True),
+            json.dumps([json.loads(pair_state_to_json(s)) for s in result.pair_states]),
+            json.dumps(result.closes, sort_keys=True),
+            result.equity,
+        ),
+    )
+    return result
