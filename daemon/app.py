@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from datetime import date
 from typing import TextIO
 
-from daemon.bar_sanity import BAR_REFUSED_EVENT, exchange_date
-from daemon.bars import CsvBarSource, YFinanceBarSource
 from daemon.clock import FixedClock, SystemClock
 from daemon.config_file import load_config
 from daemon.context import DaemonContext
 from daemon.fault_injection import install_kill_hook
+from daemon.feeds.bars import CsvBarSource, YFinanceBarSource
+from daemon.feeds.sanity import BAR_REFUSED_EVENT, exchange_date
 from daemon.local_broker import BROKER_DB_NAME, LocalPaperBroker
 from daemon.logging import make_logger
 from daemon.ports import BarSource, Broker, Clock, Logger

@@ -210,7 +210,7 @@ def _print_status(report: dict[str, Any]) -> None:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from daemon.bar_reports import feed_report
+    from daemon.feeds.reports import feed_report
     from daemon.store import Store
     from daemon.summary import status_report
 

@@ -31,7 +31,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from daemon.bar_reports import (
+from daemon.config_file import check_config_id, load_config
+from daemon.context import DaemonContext
+from daemon.decide import CLIENT_ID_PREFIX, Limits, client_order_id, gate, rebuild_states, step_all
+from daemon.feeds.bars import BarUpdate, merge_bars
+from daemon.feeds.reports import (
     REWARM_META,
     is_feed_problem,
     log_feed_problem,
@@ -39,11 +43,7 @@ from daemon.bar_reports import (
     note_feed_health,
     record_revisions,
 )
-from daemon.bar_sanity import exchange_date
-from daemon.bars import BarUpdate, merge_bars
-from daemon.config_file import check_config_id, load_config
-from daemon.context import DaemonContext
-from daemon.decide import CLIENT_ID_PREFIX, Limits, client_order_id, gate, rebuild_states, step_all
+from daemon.feeds.sanity import exchange_date
 from daemon.monitoring.alerts import AlertCode, alert_failure, raise_alert
 from daemon.monitoring.session import after_completed, track
 from daemon.order_sending import send_pending, timing_gate

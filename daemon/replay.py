@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from daemon.app import build_context
-from daemon.bars import CsvBarSource
 from daemon.clock import FixedClock
 from daemon.cycle import run_once
+from daemon.feeds.bars import CsvBarSource
 from daemon.logging import make_logger
 from daemon.settings import BrokerSettings, DaemonSettings, DataSettings
 from daemon.store import DB_NAME, Store

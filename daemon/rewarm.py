@@ -1,6 +1,6 @@
 """``pairs-daemon rewarm``: put the strategy on the feed's corrected history, on purpose.
 
-The daemon never rewrites the history it traded on by itself (see :mod:`daemon.revisions`).
+The daemon never rewrites the history it traded on by itself (see :mod:`daemon.feeds.revisions`).
 When the feed restated bars, or filled in rows it had missed, and the operator wants the
 strategy on the corrected history, this command (run with the service stopped: it takes the
 state directory's lock) replaces the stored closes with the feed's current ones from the
@@ -15,12 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from daemon.bar_reports import REWARM_META
-from daemon.bar_sanity import check_jumps
-from daemon.bars import validate_closes
 from daemon.config_file import check_config_id, load_config
 from daemon.context import DaemonContext
-from daemon.revisions import SymbolComparison, compare_symbol
+from daemon.feeds.bars import validate_closes
+from daemon.feeds.reports import REWARM_META
+from daemon.feeds.revisions import SymbolComparison, compare_symbol
+from daemon.feeds.sanity import check_jumps
 from daemon.sessions import xnys_sessions
 from shared.errors import StateError
 

@@ -194,7 +194,7 @@ class SessionJob:
     policy: CatchUpPolicy = field(default_factory=CatchUpPolicy)
     calendar: Calendar = field(default_factory=XnysCalendar)
     should_stop: Callable[[], bool] = lambda: False
-    # Why the feed is stale at ``now`` (None: it is not); see daemon.staleness.
+    # Why the feed is stale at ``now`` (None: it is not); see daemon.feeds.staleness.
     stale_check: Callable[[datetime], str | None] | None = None
     halted_reason: str | None = None
     failures: dict[date, int] = field(default_factory=dict)

@@ -34,11 +34,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from daemon import sessions
 from daemon.app import build_context
-from daemon.bars import CsvBarSource
 from daemon.clock import FixedClock
 from daemon.config_file import load_config
 from daemon.context import DaemonContext
 from daemon.cycle import RunResult, run_once
+from daemon.feeds.bars import CsvBarSource
 from daemon.notify import SystemdNotifier, watchdog_interval
 from daemon.ports import Clock
 from daemon.scheduler import (
@@ -320,7 +320,7 @@ class Service:
 
 def _stale_check(ctx: DaemonContext, settings: DaemonSettings) -> Any:
     if isinstance(ctx.bars, CsvBarSource) and not settings.data.check_calendar:
-        from daemon.staleness import stale_feed_check
+        from daemon.feeds.staleness import stale_feed_check
 
         return stale_feed_check(ctx.bars.sessions, catch_up_policy(settings), ctx.store, ctx.logger)
     return None

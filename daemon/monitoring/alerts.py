@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from daemon.bar_sanity import StaleFeed
+from daemon.feeds.sanity import StaleFeed
 from daemon.store import Store
 from shared.errors import DataError
 
@@ -126,7 +126,7 @@ def _store(
 
 def cause_codes(exc: BaseException) -> list[AlertCode]:
     """The specific alerts a failed session's error stands for, beside ``session_failed``: a
-    :class:`StaleFeed`, or bar validation naming "a missing leg" (daemon/bars.py)."""
+    :class:`StaleFeed`, or bar validation naming "a missing leg" (daemon/feeds/bars.py)."""
     if not isinstance(exc, DataError):
         return []
     text = str(exc)

@@ -44,7 +44,7 @@ def _now(settings: Any) -> datetime:
 
 
 def _calendar(settings: Any) -> Any:
-    from daemon.bars import CsvBarSource
+    from daemon.feeds.bars import CsvBarSource
     from daemon.scheduler import FeedCalendar, XnysCalendar
 
     if settings.data.feed == "csv" and not settings.data.check_calendar:

@@ -33,7 +33,7 @@ from daemon.scheduler import SessionJob, TickStatus
 from daemon.service import catch_up_policy, session_calendar
 from daemon.settings import DaemonSettings
 from daemon.store import DB_NAME
-from daemon.store_files import LOCK_NAME
+from daemon.store.files import LOCK_NAME
 from shared.errors import StateError
 from tests.integration.crash_support import local_book, store_view
 from tests.unit.daemon_helpers import make_closes, make_config, settings_for, write_inputs

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from daemon.bars import CsvBarSource, merge_bars, validate_closes
+from daemon.feeds.bars import CsvBarSource, merge_bars, validate_closes
 from daemon.sessions import xnys_sessions
 from shared.errors import DataError
 
@@ -93,7 +93,7 @@ def test_csv_feed_reads_a_wide_file_and_names_a_missing_column(tmp_path: Path) -
 
 @pytest.mark.network
 def test_yfinance_feed_returns_dated_float_columns() -> None:
-    from daemon.bars import YFinanceBarSource
+    from daemon.feeds.bars import YFinanceBarSource
 
     frame = YFinanceBarSource().daily_closes(["SPY", "QQQ"], date(2024, 11, 25), date(2024, 12, 3))
     out = validate_closes(frame, ["SPY", "QQQ"], SESSIONS, "yfinance")

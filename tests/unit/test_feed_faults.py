@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from daemon.bar_reports import feed_report
+from daemon.feeds.reports import feed_report
+from daemon.feeds.revisions import DEFAULT_TOLERANCE, compare_symbol
 from daemon.replay import replay_report
-from daemon.revisions import DEFAULT_TOLERANCE, compare_symbol
 from daemon.store import Store
 from tests.unit.daemon_helpers import (
     log_events,

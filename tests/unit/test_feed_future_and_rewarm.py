@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from daemon.app import latest_session
-from daemon.bar_reports import REWARM_META
 from daemon.cycle import run_once
+from daemon.feeds.reports import REWARM_META
 from daemon.rewarm import rewarm
 from daemon.store import Store
 from tests.unit.daemon_helpers import (

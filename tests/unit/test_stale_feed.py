@@ -12,12 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from daemon.bar_reports import feed_report
 from daemon.cli import main
 from daemon.cycle import run_once
+from daemon.feeds.reports import feed_report
+from daemon.feeds.staleness import stale_feed_check
 from daemon.scheduler import CatchUpPolicy, FeedCalendar, SessionJob, TickStatus
 from daemon.sessions import xnys_sessions
-from daemon.staleness import stale_feed_check
 from daemon.store import Store
 from tests.unit.daemon_helpers import (
     log_events,

@@ -17,7 +17,7 @@ from daemon.store import (
     pair_state_from_json,
     pair_state_to_json,
 )
-from daemon.store_schema import SCHEMA_VERSION
+from daemon.store.schema import SCHEMA_VERSION
 from shared.errors import StateError
 from shared.kalman import KalmanState
 from shared.strategy import PairState

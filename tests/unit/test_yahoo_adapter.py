@@ -9,8 +9,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from daemon.bar_sanity import StaleFeed
-from daemon.bars import YFinanceBarSource
+from daemon.feeds.bars import YFinanceBarSource
+from daemon.feeds.sanity import StaleFeed
 from shared.adapters.yahoo import (
     RATE_LIMIT_BACKOFF_MULTIPLIER,
     FetchAnswer,

@@ -17,9 +17,9 @@ import sqlite3
 from datetime import date
 from typing import Any
 
-from daemon.bar_sanity import BAR_REFUSED_EVENT, STALE_FEED_EVENT, BarRefused, StaleFeed
-from daemon.bars import BarUpdate
-from daemon.revisions import describe_sessions
+from daemon.feeds.bars import BarUpdate
+from daemon.feeds.revisions import describe_sessions
+from daemon.feeds.sanity import BAR_REFUSED_EVENT, STALE_FEED_EVENT, BarRefused, StaleFeed
 from daemon.store import RevisionRecord, Store
 
 REVISED_EVENT = "bars_revised"

@@ -22,13 +22,13 @@ import numpy as np
 import pandas as pd
 
 from daemon.statuses import UNFINISHED, IntentStatus, RunStatus
-from daemon.store_files import (
+from daemon.store.files import (
     acquire_lock,
     check_not_corrupted,
     check_state_path,
     connect_writable,
 )
-from daemon.store_records import (
+from daemon.store.records import (
     DecisionRecord,
     EquityRecord,
     FillRecord,
@@ -38,7 +38,7 @@ from daemon.store_records import (
     pair_state_from_json,
     pair_state_to_json,
 )
-from daemon.store_schema import MIGRATIONS, SCHEMA_VERSION
+from daemon.store.schema import MIGRATIONS, SCHEMA_VERSION
 from shared.errors import StateError
 
 DB_NAME = "pairs_daemon.sqlite"

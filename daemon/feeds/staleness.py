@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
-from daemon.bar_reports import STALE_META
+from daemon.feeds.reports import STALE_META
 from daemon.monitoring.alerts import AlertCode, raise_alert
 from daemon.ports import EventLog
 from daemon.scheduler import CatchUpPolicy, XnysCalendar, latest_due_session

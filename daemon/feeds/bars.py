@@ -3,14 +3,14 @@
 Validation stops a session on the first bad bar with a :class:`DataError` that names the symbol
 and the session: NaN, a duplicated date, a missing leg, a missing session (vs the XNYS calendar
 when enabled), a stale feed (no bar for the requested session, :class:`StaleFeed`), and the bad
-prints of :mod:`daemon.bar_sanity` (non-finite, non-positive, a one-day move beyond
+prints of :mod:`daemon.feeds.sanity` (non-finite, non-positive, a one-day move beyond
 ``data.max_daily_move``, a session after the clock's today: :class:`BarRefused`). All of it
 happens before anything is stored.
 
 Adjusted prices move (a dividend rescales a ticker's whole adjusted history, a split rescales it
 by the split ratio), and the Kalman filter is not scale-invariant. So the strategy runs on the
 bars the daemon stored when it first consumed them, and only new sessions are appended. Fresh
-bars for stored sessions are compared with the stored ones (:mod:`daemon.revisions`): the
+bars for stored sessions are compared with the stored ones (:mod:`daemon.feeds.revisions`): the
 per-ticker factor is undone on the new bars; single bars restated beyond the tolerance and rows
 filled in late are reported, never applied. Orders and equity use the real (fresh) closes.
 """
@@ -25,14 +25,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from daemon.bar_sanity import (
+from daemon.feeds.revisions import SymbolComparison, compare_symbol, late_filled
+from daemon.feeds.sanity import (
     StaleFeed,
     check_jumps,
     check_not_future,
     check_values,
     finite_or_nan,
 )
-from daemon.revisions import SymbolComparison, compare_symbol, late_filled
 from shared.adapters.yahoo import PriceFetcher, YFinanceFetcher, fetch_closes
 from shared.errors import DataError
 
@@ -200,7 +200,7 @@ def merge_bars(
     ``expected`` are the sessions the history must contain through ``session`` (the XNYS
     sessions, or the feed's own dates when the calendar check is off). Nothing here writes:
     a refused bar leaves the store as it was. Stored bars are never changed; a restated or
-    late-filled one is reported in the result (see :mod:`daemon.revisions`).
+    late-filled one is reported in the result (see :mod:`daemon.feeds.revisions`).
     """
     if today is not None:
         check_not_future(session, today, source)
