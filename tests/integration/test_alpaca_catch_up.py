@@ -10,44 +10,22 @@ each session's orders fill.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, time
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from daemon.store import Store
 from shared.config import ProdConfig
-from tests.alpaca_server.harness import Harness, running_harness
+from tests.alpaca_server.harness import Harness
 from tests.integration.alpaca_cli import log_events, pairs_daemon, plain_lines, write_settings
 from tests.integration.test_alpaca_timing_daemon import prepare, run
 from tests.integration.test_daemon_on_alpaca_server import (
     FIRST_RUN,
     Replay,
-    make_market,
-    replay_locally,
 )
 
 EX_TEMPFAIL = 75
-
-
-@pytest.fixture(scope="module")
-def market() -> tuple[pd.DataFrame, ProdConfig]:
-    return make_market()
-
-
-@pytest.fixture(scope="module")
-def local_replay(
-    market: tuple[pd.DataFrame, ProdConfig], tmp_path_factory: pytest.TempPathFactory
-) -> Replay:
-    return replay_locally(tmp_path_factory.mktemp("local"), market)
-
-
-@pytest.fixture
-def harness() -> Iterator[Harness]:
-    with running_harness() as h:
-        yield h
 
 
 def _day(client_order_id: str) -> date:

@@ -28,24 +28,10 @@ from tests.integration.test_alpaca_timing_daemon import prepare
 from tests.integration.test_daemon_on_alpaca_server import (
     FIRST_RUN,
     Replay,
-    make_market,
-    replay_locally,
 )
 
 KEY = "PKECHO5T6Y7U8I9O0P1Q"
 SECRET = "echoed-Secret-9f8e7d6c5b4a3210zyx"
-
-
-@pytest.fixture(scope="module")
-def market() -> tuple[pd.DataFrame, ProdConfig]:
-    return make_market()
-
-
-@pytest.fixture(scope="module")
-def local_replay(
-    market: tuple[pd.DataFrame, ProdConfig], tmp_path_factory: pytest.TempPathFactory
-) -> Replay:
-    return replay_locally(tmp_path_factory.mktemp("local"), market)
 
 
 @pytest.fixture

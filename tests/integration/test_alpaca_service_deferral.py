@@ -8,18 +8,17 @@ import io
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pytest
 
 from daemon.service import Service
 from daemon.settings import ScheduleSettings
 from shared.config import ProdConfig
-from tests.alpaca_server.harness import Harness, running_harness
+from tests.alpaca_server.harness import Harness
 from tests.integration.test_alpaca_timing_daemon import (
     prepare,
     run_between,
@@ -28,27 +27,7 @@ from tests.integration.test_alpaca_timing_daemon import (
 from tests.integration.test_daemon_on_alpaca_server import (
     FIRST_RUN,
     Replay,
-    make_market,
-    replay_locally,
 )
-
-
-@pytest.fixture(scope="module")
-def market() -> tuple[pd.DataFrame, ProdConfig]:
-    return make_market()
-
-
-@pytest.fixture(scope="module")
-def local_replay(
-    market: tuple[pd.DataFrame, ProdConfig], tmp_path_factory: pytest.TempPathFactory
-) -> Replay:
-    return replay_locally(tmp_path_factory.mktemp("local"), market)
-
-
-@pytest.fixture
-def harness() -> Iterator[Harness]:
-    with running_harness() as h:
-        yield h
 
 
 def _events(stream: io.StringIO) -> list[dict[str, Any]]:

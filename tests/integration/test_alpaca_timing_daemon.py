@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-import pytest
 
 from daemon.alpaca.factory import build_alpaca_broker
 from daemon.app import build_context
@@ -25,7 +24,7 @@ from daemon.scheduler import XnysCalendar
 from daemon.settings import DaemonSettings
 from daemon.store import Store
 from shared.config import ProdConfig
-from tests.alpaca_server.harness import Harness, running_harness
+from tests.alpaca_server.harness import Harness
 from tests.alpaca_server.state import Fault
 from tests.integration.test_daemon_on_alpaca_server import (
     FIRST_RUN,
@@ -33,31 +32,11 @@ from tests.integration.test_daemon_on_alpaca_server import (
     _collect,
     alpaca_settings,
     assert_same_trading,
-    make_market,
-    replay_locally,
 )
 from tests.unit.daemon_helpers import write_inputs
 
 NY = ZoneInfo("America/New_York")
 Events = list[dict[str, Any]]
-
-
-@pytest.fixture(scope="module")
-def market() -> tuple[pd.DataFrame, ProdConfig]:
-    return make_market()
-
-
-@pytest.fixture(scope="module")
-def local_replay(
-    market: tuple[pd.DataFrame, ProdConfig], tmp_path_factory: pytest.TempPathFactory
-) -> Replay:
-    return replay_locally(tmp_path_factory.mktemp("local"), market)
-
-
-@pytest.fixture
-def harness() -> Iterator[Harness]:
-    with running_harness() as h:
-        yield h
 
 
 def run(

@@ -8,7 +8,6 @@ terms must add up to paper minus model equity.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from daemon.monitoring.shadow import model_orders
 from daemon.monitoring.tracking import tracking_rows
 from daemon.store import Store
 from shared.config import ProdConfig
-from tests.alpaca_server.harness import Harness, running_harness
+from tests.alpaca_server.harness import Harness
 from tests.alpaca_server.state import OPEN_STATUSES, Fault
 from tests.integration.test_daemon_on_alpaca_server import FIRST_RUN, N_BARS, replay_on_server
 from tests.unit.daemon_helpers import make_closes, make_config
@@ -27,12 +26,6 @@ from tests.unit.daemon_helpers import make_closes, make_config
 OFFSET = 0.05  # dollars per share, against the order
 RATE = 0.0005  # the model's commission; Alpaca charges none
 DIVIDEND = 0.25  # per share
-
-
-@pytest.fixture
-def harness() -> Iterator[Harness]:
-    with running_harness() as h:
-        yield h
 
 
 @pytest.fixture(scope="module")
