@@ -7,7 +7,8 @@ Steps, each ending in a committed transaction and a ``ctx.checkpoint(step)`` cal
 3. ``settled``      ``broker.settle(session, real closes)`` (the local broker fills here)
 4. ``reconciled``   broker order statuses and fills recorded; positions must match the store
 5. ``decided``      pair states restored or rebuilt, pairs stepped, limits applied; intents,
-                    decisions and new pair states written in ONE transaction before sending
+                    decisions and new pair states written in ONE transaction before sending;
+                    a pair with a missing leg (no bar) holds (daemon/missing_legs.py)
 6. ``sent:<id>``    after each order reaches the broker (before it is recorded), then
    ``submitted``    once every intent is recorded as submitted
 7. ``completed``    equity, the shadow model's step and tracking row (daemon/monitoring) and
@@ -44,6 +45,7 @@ from daemon.feeds.reports import (
     record_revisions,
 )
 from daemon.feeds.sanity import exchange_date
+from daemon.missing_legs import alert_missing_legs
 from daemon.monitoring.alerts import AlertCode, alert_failure, raise_alert
 from daemon.monitoring.session import after_completed, track
 from daemon.order_sending import send_pending, timing_gate
@@ -423,7 +425,9 @@ def run_once(ctx: DaemonContext, session: date) -> RunResult:
         log.exception("session_failed", error=str(exc), error_type=type(exc).__name__)
         alert_failure(ctx.store, log, exc, session, message)
         return RunResult(RunStatus.FAILED, session, redact_text(message), run_id)
-    after_completed(ctx.store, ctx.settings, session, _now(ctx), log)
+    delisted_after = ctx.settings.data.delisted_after_sessions
+    holding = alert_missing_legs(ctx.store, config, session, delisted_after, _now(ctx), log)
+    after_completed(ctx.store, ctx.settings, session, _now(ctx), log, holding)
     summary = session_summary(ctx.store, config, session)
     log.info("session_summary", **summary)
     return RunResult(RunStatus.COMPLETED, session, "", run_id, summary)

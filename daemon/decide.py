@@ -7,10 +7,14 @@ free to enter on a later bar; a blocked exit leaves it in its trade, so the next
 again. Either way the signal state stays consistent with the positions actually held. A decision
 is blocked as a whole (both legs), never half a pair. Orders that only reduce a position are
 never blocked by the risk limits (they reduce risk); the kill switch and dry run block everything.
+
+A pair with a missing leg (a NaN close: no bar for the session) holds: see
+:func:`hold_missing_leg`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -19,6 +23,7 @@ import pandas as pd
 
 from shared.fill_model import split_closing_opening
 from shared.strategy import (
+    Action,
     Decision,
     Pair,
     PairState,
@@ -55,12 +60,24 @@ def step_all(
     out = []
     for k, pair in enumerate(pairs):
         pa, pb = closes[pair.asset_1], closes[pair.asset_2]
-        if observe:
+        if math.isnan(pa) or math.isnan(pb):
+            out.append(hold_missing_leg(states[k]))
+        elif observe:
             out.append(observe_pair(k, pair, states[k], pa, pb, params))
         else:
             pos_a, pos_b = positions.get(pair.asset_1, 0), positions.get(pair.asset_2, 0)
             out.append(step_pair(k, pair, states[k], pa, pb, pos_a, pos_b, params))
     return out
+
+
+def hold_missing_leg(state: PairState) -> Decision:
+    """A pair with a leg that has no bar this session: no order (no entry, no half-exit) and
+    the state does not step, so the session is skipped for this pair. It resumes on the next
+    bar both legs have, exactly as a backtest on the pair's own closes (the research step's
+    per-pair dropna + intersection of dates) would go from the bar before the gap to the bar
+    after it. The spread is the last one seen (0.0 before any), z is None."""
+    spread = state.spreads[-1] if state.spreads else 0.0
+    return Decision(state, (), Action.HOLD, state.kalman.beta, spread, None)
 
 
 def rebuild_states(

@@ -95,6 +95,9 @@ class DataSettings(_Model):
     # as a bad print before it is stored. Adjusted feeds rescale history at splits, so a real
     # split never shows as a jump; raise this only for a feed that does not adjust.
     max_daily_move: float = Field(default=2.0, gt=1, le=1000)
+    # A symbol with no bar this many sessions in a row is treated as delisted: an error-level
+    # leg_delisted alert asks the operator to act (README, "A missing or delisted leg").
+    delisted_after_sessions: int = Field(default=5, ge=1, le=250)
 
     @property
     def check_calendar(self) -> bool:

@@ -1,11 +1,14 @@
 """Daily closes: the CSV and yfinance feeds, validation, and keeping the stored scale.
 
 Validation stops a session on the first bad bar with a :class:`DataError` that names the symbol
-and the session: NaN, a duplicated date, a missing leg, a missing session (vs the XNYS calendar
+and the session: a duplicated date, a ticker absent from the feed, a session with no close at
+all, a missing session (vs the XNYS calendar
 when enabled), a stale feed (no bar for the requested session, :class:`StaleFeed`), and the bad
 prints of :mod:`daemon.feeds.sanity` (non-finite, non-positive, a one-day move beyond
 ``data.max_daily_move``, a session after the clock's today: :class:`BarRefused`). All of it
-happens before anything is stored.
+happens before anything is stored. One symbol without a close (NaN: halted, suspended,
+delisted) does not stop the session: it is a *missing leg*, stored as absent, and only the pairs
+that trade it hold (:mod:`daemon.missing_legs`).
 
 Adjusted prices move (a dividend rescales a ticker's whole adjusted history, a split rescales it
 by the split ratio), and the Kalman filter is not scale-invariant. So the strategy runs on the
@@ -155,16 +158,36 @@ def validate_closes(
             raise _fail(f"{source}: session {d} is missing from the bars", None, d)
     check_values(frame, required, source)
     for d in required:
-        for symbol in symbols:
-            value = frame.at[d, symbol]
-            if value is None or math.isnan(value):
-                raise _fail(
-                    f"{source}: no close for {symbol} on {d} (NaN or a missing leg); "
-                    "nothing traded on partial data",
-                    symbol,
-                    d,
-                )
+        values = [frame.at[d, symbol] for symbol in symbols]
+        if all(v is None or math.isnan(v) for v in values):
+            raise _fail(
+                f"{source}: no close for any symbol on {d}; nothing traded on an empty row",
+                None,
+                d,
+            )
     return frame
+
+
+def missing_legs(frame: pd.DataFrame, session: date) -> tuple[str, ...]:
+    """The symbols with no close on ``session`` (halted, suspended, delisted): the pairs that
+    trade them hold for the session (:mod:`daemon.missing_legs`)."""
+    row = frame.loc[session]
+    return tuple(str(s) for s, v in row.items() if v is None or math.isnan(float(v)))
+
+
+def _last_close(fresh: pd.DataFrame, symbol: str, session: date, source: str) -> float:
+    """A missing leg's latest delivered close before ``session``: the price its position is
+    marked (and settled) at while it has no bar. Never traded at: its pair holds."""
+    before = fresh.loc[[d < session for d in fresh.index], symbol].astype(float)
+    finite = before[before.notna() & (before > 0)]
+    if not len(finite):
+        raise _fail(
+            f"{source}: no close for {symbol} on {session} nor on any session before it; "
+            "a leg with no price at all cannot be marked. Check the symbol in the config",
+            symbol,
+            session,
+        )
+    return float(finite.iloc[-1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +200,7 @@ class BarUpdate:
     factors: dict[str, float] = field(default_factory=dict)  # fresh / stored, when rescaled
     comparisons: dict[str, SymbolComparison] = field(default_factory=dict)
     late_filled: list[date] = field(default_factory=list)  # reported, never stored
+    missing: tuple[str, ...] = ()  # symbols with no bar on the session (their pairs hold)
 
     @property
     def restated(self) -> dict[str, SymbolComparison]:
@@ -234,8 +258,12 @@ def merge_bars(
                 new_rows[symbol] = new_rows[symbol] / found.factor
     check_jumps(_jump_reference(comparable, stored, factors), sorted(required), max_move, source)
     history = pd.concat([stored.loc[:, list(symbols)], new_rows]) if len(stored) else new_rows
-    real = {s: float(fresh.at[session, s]) for s in symbols}
-    return BarUpdate(history.sort_index(), real, new_sessions, factors, comparisons, late)
+    missing = missing_legs(fresh, session)
+    real = {
+        s: _last_close(fresh, s, session, source) if s in missing else float(fresh.at[session, s])
+        for s in symbols
+    }
+    return BarUpdate(history.sort_index(), real, new_sessions, factors, comparisons, late, missing)
 
 
 def _jump_reference(

@@ -41,11 +41,12 @@ class AlertCode(StrEnum):
     TRACKING_DIFFERENCE = "tracking_difference"
     STALE_FEED = "stale_feed"
     MISSING_LEG = "missing_leg"
+    LEG_DELISTED = "leg_delisted"
     RECONCILE_MISMATCH = "reconcile_mismatch"
 
     @property
     def default_severity(self) -> Severity:
-        critical = (AlertCode.SESSION_FAILED, AlertCode.RECONCILE_MISMATCH)
+        critical = (AlertCode.SESSION_FAILED, AlertCode.RECONCILE_MISMATCH, AlertCode.LEG_DELISTED)
         return Severity.CRITICAL if self in critical else Severity.WARNING
 
 

@@ -8,7 +8,7 @@ whose condition still holds (kill switch, tracking beyond its threshold).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -43,24 +43,35 @@ def track(
 
 
 def after_completed(
-    store: Store, settings: DaemonSettings, session: date, now: str, log: Any
+    store: Store,
+    settings: DaemonSettings,
+    session: date,
+    now: str,
+    log: Any,
+    holding: Sequence[AlertCode] = (),
 ) -> None:
-    """Never raises: the session is already completed, monitoring must not undo that."""
+    """Never raises: the session is already completed, monitoring must not undo that.
+    ``holding``: alerts raised for this session elsewhere, kept open."""
     try:
-        _after_completed(store, settings, session, now, log)
+        _after_completed(store, settings, session, now, log, holding)
     except sqlite3.Error as exc:
         log.error("monitoring_failed", error=str(exc), note="alerts not updated this session")
 
 
 def _after_completed(
-    store: Store, settings: DaemonSettings, session: date, now: str, log: Any
+    store: Store,
+    settings: DaemonSettings,
+    session: date,
+    now: str,
+    log: Any,
+    still: Sequence[AlertCode],
 ) -> None:
     halted = settings.kill_switch_engaged()
     row = tracking_at(store, session)
     drifting = (
         row is not None and abs(row.difference_bps) > settings.monitoring.tracking_warning_bps
     )
-    holding = [AlertCode.TRADING_HALTED] if halted else []
+    holding = [*still, *([AlertCode.TRADING_HALTED] if halted else [])]
     holding += [AlertCode.TRACKING_DIFFERENCE] if drifting else []
     with store.transaction():
         resolve_alerts(store, now, keep=holding)

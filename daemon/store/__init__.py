@@ -10,6 +10,7 @@ truncated file is reported and never written to.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -235,11 +236,13 @@ class Store:
         return pd.DataFrame(values, index=index, columns=list(symbols))
 
     def append_bars(self, closes: pd.DataFrame) -> None:
-        """Store new sessions' closes; existing (session, symbol) rows are never changed."""
+        """Store new sessions' closes; existing (session, symbol) rows are never changed.
+        A NaN (a missing leg) is not stored: :meth:`bars` reads it back as NaN."""
         rows = [
             (d.isoformat(), symbol, float(closes.at[d, symbol]))
             for d in closes.index
             for symbol in closes.columns
+            if not math.isnan(float(closes.at[d, symbol]))
         ]
         self._conn.executemany(
             "INSERT OR IGNORE INTO bars (session, symbol, close) VALUES (?, ?, ?)", rows

@@ -35,6 +35,7 @@ def test_every_code_is_a_stable_string_with_a_default_severity() -> None:
         "tracking_difference",
         "stale_feed",
         "missing_leg",
+        "leg_delisted",
         "reconcile_mismatch",
     ]
     assert AlertCode.SESSION_FAILED.default_severity is Severity.CRITICAL

@@ -36,12 +36,31 @@ def test_good_bars_pass_and_come_back_sorted() -> None:
     assert list(out.index) == SESSIONS
 
 
-def test_nan_close_names_symbol_and_session() -> None:
+def test_a_nan_close_is_a_missing_leg_marked_at_its_last_close() -> None:
     frame = _good()
-    frame.loc[SESSIONS[2], "BBB"] = np.nan
+    frame.loc[SESSIONS[-1], "BBB"] = np.nan
+    update = _merge(frame)
+    assert update.missing == ("BBB",)  # type: ignore[attr-defined]
+    assert np.isnan(update.strategy_closes.at[SESSIONS[-1], "BBB"])  # type: ignore[attr-defined]
+    last_good = 20.0 + len(SESSIONS) - 2
+    assert update.real_closes == {"AAA": 10.0 + len(SESSIONS) - 1, "BBB": last_good}  # type: ignore[attr-defined]
+
+
+def test_a_missing_leg_with_no_close_ever_names_symbol_and_session() -> None:
+    frame = _good()
+    frame["BBB"] = np.nan
+    frame.loc[SESSIONS[0], "AAA"] = 10.0
     with pytest.raises(DataError, match="BBB") as err:
         _merge(frame)
-    assert err.value.symbol == "BBB" and err.value.session == SESSIONS[2].isoformat()
+    assert err.value.symbol == "BBB" and err.value.session == SESSIONS[-1].isoformat()
+
+
+def test_a_session_with_no_close_at_all_is_refused_naming_it() -> None:
+    frame = _good()
+    frame.loc[SESSIONS[2]] = np.nan
+    with pytest.raises(DataError, match="no close for any symbol") as err:
+        _merge(frame)
+    assert err.value.session == SESSIONS[2].isoformat()
 
 
 def test_non_positive_close_names_symbol_and_session() -> None:

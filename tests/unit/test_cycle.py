@@ -113,7 +113,7 @@ def test_bad_data_fails_the_session_and_trades_nothing(env: Any, tmp_path: Path)
     run_sessions(settings, sessions[:ENTRY_BAR])
     text = settings.data.csv_path.read_text().splitlines()
     cells = text[ENTRY_BAR + 1].split(",")
-    cells[2] = ""  # BBB's close on the entry session is missing
+    cells[2] = "0"  # BBB's close on the entry session is a bad print (a missing one holds)
     text[ENTRY_BAR + 1] = ",".join(cells)
     settings.data.csv_path.write_text("\n".join(text) + "\n")
     logs = io.StringIO()
