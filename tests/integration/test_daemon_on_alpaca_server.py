@@ -9,7 +9,7 @@ fills, same positions and the same equity (commission is 0 in these configs, as 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -25,7 +25,7 @@ from daemon.logging import make_logger
 from daemon.settings import AlpacaSettings, BrokerSettings, DaemonSettings, DataSettings
 from daemon.store import Store
 from shared.config import ProdConfig
-from tests.alpaca_server.harness import Harness, running_harness
+from tests.alpaca_server.harness import Harness
 from tests.alpaca_server.state import OPEN_STATUSES, Fault
 from tests.unit.daemon_helpers import make_closes, make_config, settings_for, write_inputs
 
@@ -46,18 +46,6 @@ def make_market() -> tuple[pd.DataFrame, ProdConfig]:
     return closes, make_config(closes, commission=0.0, stake=40)
 
 
-@pytest.fixture(scope="module")
-def market() -> tuple[pd.DataFrame, ProdConfig]:
-    return make_market()
-
-
-@pytest.fixture(scope="module")
-def local_replay(
-    market: tuple[pd.DataFrame, ProdConfig], tmp_path_factory: pytest.TempPathFactory
-) -> Replay:
-    return replay_locally(tmp_path_factory.mktemp("local"), market)
-
-
 def replay_locally(tmp: Path, market: tuple[pd.DataFrame, ProdConfig]) -> Replay:
     """The same sessions on the local paper broker: what the Alpaca runs must equal."""
     closes, config = market
@@ -68,12 +56,6 @@ def replay_locally(tmp: Path, market: tuple[pd.DataFrame, ProdConfig]) -> Replay
         replay.results.append(_run(settings, session, {}))
     _collect(settings, replay)
     return replay
-
-
-@pytest.fixture
-def harness() -> Iterator[Harness]:
-    with running_harness() as h:
-        yield h
 
 
 def _run(
