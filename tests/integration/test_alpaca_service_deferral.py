@@ -19,13 +19,8 @@ from daemon.service import Service
 from daemon.settings import ScheduleSettings
 from shared.config import ProdConfig
 from tests.alpaca_server.harness import Harness
-from tests.integration.test_alpaca_timing_daemon import (
-    prepare,
-    run_between,
-    sessions_with_orders,
-)
+from tests.integration.test_alpaca_timing_daemon import at_first_order_session
 from tests.integration.test_daemon_on_alpaca_server import (
-    FIRST_RUN,
     Replay,
 )
 
@@ -49,11 +44,9 @@ def test_the_service_defers_a_session_and_completes_it_when_the_window_opens(
     harness: Harness,
     local_replay: Replay,
 ) -> None:
-    closes, settings = prepare(tmp_path, market, harness)
-    first = sessions_with_orders(local_replay)[0]
-    run_between(closes, settings, harness, closes.index[FIRST_RUN], first)
-    harness.book.advance_session(closes.loc[first].to_dict(), first)
-    harness.book.set_time(first, dtime(17, 0))
+    _, settings, first = at_first_order_session(
+        tmp_path, market, harness, local_replay, dtime(17, 0)
+    )
     settings = settings.model_copy(
         update={"schedule": ScheduleSettings(run_at=dtime(16, 30), interval_s=3600)}
     )

@@ -145,6 +145,23 @@ def run_between(
             assert result.status == "completed", result.message
 
 
+def at_first_order_session(
+    tmp: Path,
+    market: tuple[pd.DataFrame, ProdConfig],
+    harness: Harness,
+    local_replay: Replay,
+    at: time,
+) -> tuple[pd.DataFrame, DaemonSettings, date]:
+    """Every session before the first one with orders run; that session closed at the
+    server and its clock set to ``at`` (New York time)."""
+    closes, settings = prepare(tmp, market, harness)
+    first = sessions_with_orders(local_replay)[0]
+    run_between(closes, settings, harness, closes.index[FIRST_RUN], first)
+    harness.book.advance_session(closes.loc[first].to_dict(), first)
+    harness.book.set_time(first, at)
+    return closes, settings, first
+
+
 def test_every_order_action_has_its_event(
     tmp_path: Path,
     market: tuple[pd.DataFrame, ProdConfig],
@@ -207,11 +224,9 @@ def test_once_with_wait_sleeps_until_the_window_opens_on_the_brokers_clock(
     harness: Harness,
     local_replay: Replay,
 ) -> None:
-    closes, settings = prepare(tmp_path, market, harness)
-    first = sessions_with_orders(local_replay)[0]
-    run_between(closes, settings, harness, closes.index[FIRST_RUN], first)
-    harness.book.advance_session(closes.loc[first].to_dict(), first)
-    harness.book.set_time(first, time(17, 0))
+    closes, settings, first = at_first_order_session(
+        tmp_path, market, harness, local_replay, time(17, 0)
+    )
     slept: list[float] = []
 
     def sleep(seconds: float) -> None:  # the broker's clock moves instead of the test waiting
