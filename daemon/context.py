@@ -1,4 +1,5 @@
-"""What one daemon process works with: settings, store, broker, bars, clock and logger.
+"""What one daemon process works with: settings, store, broker, bars, corporate-action
+source, clock and logger.
 
 Built by :func:`daemon.app.build_context` (the composition root); :func:`daemon.cycle.run_once`
 only reads it. ``checkpoint`` is called between the cycle's steps with the step's name: tests
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from daemon.corporate_actions import ActionSource, NoActions
 from daemon.ports import BarSource, Broker, Clock, Logger
 from daemon.settings import DaemonSettings
 from daemon.store import Store
@@ -30,6 +32,8 @@ class DaemonContext:
     clock: Clock
     logger: Logger
     checkpoint: Callable[[str], None] = field(default=_no_checkpoint)
+    # The feed's corporate actions (splits, dividends): daemon/corporate_actions.py
+    actions: ActionSource = field(default_factory=NoActions)
 
     def close(self) -> None:
         """Release the store (and its lock) and the broker's resources, if it has any."""
