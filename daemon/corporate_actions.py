@@ -131,3 +131,30 @@ class NoActions:
         self, symbols: Sequence[str], start: date, end: date
     ) -> list[CorporateAction]:
         return []
+
+
+def split_position(held: int, ratio: float) -> tuple[int, float]:
+    """A position of ``held`` shares after a split: the whole shares (toward zero, as brokers
+    book a short too) and the signed fraction left over. 103 shares at 1:4 -> (25, 0.75)."""
+    exact = held * ratio
+    nearest = round(exact)
+    if abs(exact - nearest) < 1e-9:  # 2:1, 3:2 on an even count, ...: no float dust
+        return int(nearest), 0.0
+    whole = math.trunc(exact)
+    return whole, exact - whole
+
+
+def split_factor(
+    actions: Sequence[CorporateAction], symbol: str, after: date, through: date
+) -> float:
+    """The factor adjusted bars of ``symbol`` move by for the splits with an ex-date in
+    ``(after, through]``: ``prod(1 / ratio)`` (0.5 for a 2:1 split)."""
+    factor = 1.0
+    for action in actions:
+        if (
+            action.symbol == symbol
+            and action.kind is ActionKind.SPLIT
+            and after < action.ex_date <= through
+        ):
+            factor /= action.ratio
+    return factor

@@ -4,6 +4,9 @@ Steps, each ending in a committed transaction and a ``ctx.checkpoint(step)`` cal
 
 1. ``started``      config loaded and checked against the store's config id, run recorded
 2. ``bars_stored``  bars through the session validated; new sessions appended (stored scale)
+   ``actions_applied`` corporate actions fetched, stored, applied on their ex-date (splits
+                    change the expected positions, dividends are recorded cash flows):
+                    daemon/apply_actions.py
 3. ``settled``      ``broker.settle(session, real closes)`` (the local broker fills here)
 4. ``reconciled``   broker order statuses and fills recorded; positions must match the store
 5. ``decided``      pair states restored or rebuilt, pairs stepped, limits applied; intents,
@@ -28,10 +31,11 @@ is not run again (``session_already_done``).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from daemon.apply_actions import books_corporate_actions, sync_corporate_actions
 from daemon.config_file import check_config_id, load_config
 from daemon.context import DaemonContext
 from daemon.decide import CLIENT_ID_PREFIX, Limits, client_order_id, gate, rebuild_states, step_all
@@ -103,7 +107,20 @@ def _fetch_bars(ctx: DaemonContext, config: ProdConfig, session: date) -> BarUpd
         max_move=ctx.settings.data.max_daily_move,
         today=exchange_date(ctx.clock.now()),
     )
+    if not books_corporate_actions(ctx.broker):
+        return on_stored_scale(update)
     return update
+
+
+def on_stored_scale(update: BarUpdate) -> BarUpdate:
+    """The local paper broker is the research fill model on adjusted closes: it fills and marks
+    at the stored scale, so a feed's re-adjustment (a dividend, a split) is no jump in its
+    account, as it is none in the backtest. Brokers that book corporate actions trade the
+    real closes."""
+    if not update.factors:
+        return update
+    real = {s: p / update.factors.get(s, 1.0) for s, p in update.real_closes.items()}
+    return replace(update, real_closes=real)
 
 
 def _check_order(store: Store, update: BarUpdate, session: date) -> None:
@@ -325,6 +342,8 @@ def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, l
     _check_order(ctx.store, update, session)
     _store_bars(ctx, update, session, log)
     ctx.checkpoint("bars_stored")
+    sync_corporate_actions(ctx, config, session, update, log)
+    ctx.checkpoint("actions_applied")
     ctx.broker.settle(session, update.real_closes)
     ctx.checkpoint("settled")
     plan = _reconcile(ctx, config, session, gate, log)

@@ -6,7 +6,7 @@ process at every step of :func:`daemon.cycle.run_once` and check that a restart 
 nor duplicates anything. Never set it in production::
 
     PAIRS_DAEMON_TEST_KILL_AT = [YYYY-MM-DD@]STEP
-    STEP = started | bars_stored | settled | reconciled | decided | submitted | completed
+    STEP = started | bars_stored | actions_applied | settled | reconciled | decided | submitted | completed
          | sent#N         after the N-th order of the run reached the broker, before the store
                           records it
          | sql:FRAGMENT   when a store statement containing FRAGMENT starts: inside its
@@ -31,6 +31,7 @@ KILL_ENV = "PAIRS_DAEMON_TEST_KILL_AT"
 CHECKPOINTS = (
     "started",
     "bars_stored",
+    "actions_applied",
     "settled",
     "reconciled",
     "decided",

@@ -52,6 +52,9 @@ class LocalPaperBroker:
     """A :class:`daemon.ports.Broker` whose book is an SQLite file."""
 
     name = "local"
+    # The research fill model trades adjusted closes, which already contain splits and
+    # dividends: nothing to book (daemon/apply_actions.py).
+    books_corporate_actions = False
 
     def __init__(
         self,

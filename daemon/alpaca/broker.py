@@ -49,6 +49,8 @@ class AlpacaBroker:
     reason before it is sent."""
 
     name = "alpaca"
+    # Alpaca changes positions on a split's ex-date and pays dividends in cash.
+    books_corporate_actions = True
 
     def __init__(
         self,

@@ -43,6 +43,8 @@ class AlertCode(StrEnum):
     MISSING_LEG = "missing_leg"
     LEG_DELISTED = "leg_delisted"
     RECONCILE_MISMATCH = "reconcile_mismatch"
+    CORPORATE_ACTION_MISMATCH = "corporate_action_mismatch"
+    CORPORATE_ACTIONS_UNAVAILABLE = "corporate_actions_unavailable"
 
     @property
     def default_severity(self) -> Severity:

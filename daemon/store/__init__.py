@@ -365,8 +365,13 @@ class Store:
         return [FillRecord(r[0], date.fromisoformat(r[1]), *r[2:]) for r in rows]
 
     def expected_positions(self, through: date | None = None) -> dict[str, int]:
-        """Signed positions implied by the recorded fills (optionally up to a session)."""
-        sql = "SELECT symbol, SUM(signed_quantity) FROM fills"
+        """Signed positions implied by the recorded fills and the splits' position changes
+        (optionally up to a session: a split counts from its ex-date)."""
+        moves = (
+            "SELECT symbol, signed_quantity AS q, session FROM fills UNION ALL "
+            "SELECT symbol, quantity AS q, session FROM position_adjustments"
+        )
+        sql = f"SELECT symbol, SUM(q) FROM ({moves})"
         params: tuple[str, ...] = ()
         if through is not None:
             sql += " WHERE session <= ?"

@@ -92,5 +92,38 @@ _V2 = (
         PRIMARY KEY (symbol, session))""",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: MONITORING_TABLES}
+# Corporate actions (daemon/corporate_actions.py): the events the feed's source published,
+# the position changes a split made at the broker, and the cash dividends and cash in lieu
+# it booked. Expected positions are the fills plus the adjustments.
+_V4 = (
+    """CREATE TABLE corporate_actions (
+        key TEXT PRIMARY KEY,
+        symbol TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('split', 'dividend')),
+        ex_date TEXT NOT NULL,
+        ratio REAL NOT NULL CHECK (ratio > 0),
+        amount REAL NOT NULL CHECK (amount >= 0),
+        payable_date TEXT,
+        source TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        applied_session TEXT)""",
+    """CREATE TABLE position_adjustments (
+        action_key TEXT PRIMARY KEY REFERENCES corporate_actions (key),
+        session TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        held_before INTEGER NOT NULL,
+        quantity INTEGER NOT NULL,
+        fraction REAL NOT NULL)""",
+    """CREATE TABLE cash_flows (
+        action_key TEXT NOT NULL REFERENCES corporate_actions (key),
+        kind TEXT NOT NULL CHECK (kind IN ('dividend', 'cash_in_lieu')),
+        symbol TEXT NOT NULL,
+        ex_date TEXT NOT NULL,
+        pay_date TEXT NOT NULL,
+        shares REAL NOT NULL,
+        amount REAL NOT NULL,
+        PRIMARY KEY (action_key, kind))""",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: MONITORING_TABLES, 4: _V4}
 SCHEMA_VERSION = max(MIGRATIONS)

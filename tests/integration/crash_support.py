@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 FAULT_STEPS: tuple[tuple[str, str], ...] = (
     ("started", "any"),
     ("bars_stored", "any"),  # after reading (and storing) the bars
+    ("actions_applied", "any"),  # after storing and applying corporate actions
     ("settled", "fills"),  # before recording fills
     ("sql:INSERT OR REPLACE INTO fills", "fills"),  # mid-transaction: recording fills
     ("reconciled", "fills"),  # after recording fills

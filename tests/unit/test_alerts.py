@@ -37,6 +37,8 @@ def test_every_code_is_a_stable_string_with_a_default_severity() -> None:
         "missing_leg",
         "leg_delisted",
         "reconcile_mismatch",
+        "corporate_action_mismatch",
+        "corporate_actions_unavailable",
     ]
     assert AlertCode.SESSION_FAILED.default_severity is Severity.CRITICAL
     assert AlertCode.STALE_FEED.default_severity is Severity.WARNING

@@ -40,9 +40,11 @@ def _run(tmp_path: Path, factor: float | None, rewrite_one: bool = False) -> tup
     return replay_report(settings.state_dir), [*results, log_events(logs)]
 
 
-def test_a_constant_readjustment_changes_no_decision_and_fills_at_real_prices(
+def test_a_constant_readjustment_changes_nothing_on_the_local_paper_broker(
     tmp_path: Path,
 ) -> None:
+    """The local paper broker is the research fill model on adjusted closes: it trades the
+    stored scale, so a re-adjusted download (a dividend) is no jump in its account either."""
     base, _ = _run(tmp_path / "base", None)
     got, out = _run(tmp_path / "div", 0.97)
     *results, events = out
@@ -51,13 +53,15 @@ def test_a_constant_readjustment_changes_no_decision_and_fills_at_real_prices(
     assert len(rescaled) == 1 and rescaled[0]["symbol"] == "AAA"
     assert rescaled[0]["factor"] == pytest.approx(0.97, rel=1e-12)
     assert got["orders"] == base["orders"]  # same sessions, sides, quantities
-    assert [f["quantity"] for f in got["fills"]] == [f["quantity"] for f in base["fills"]]
-    late_aaa = [
-        (g["price"], b["price"])
+    late = [
+        (g, b)
         for g, b in zip(got["fills"], base["fills"], strict=True)
         if g["symbol"] == "AAA" and g["session"] > base["equity"][SWITCH - 1]["session"]
     ]
-    assert late_aaa and all(g == pytest.approx(0.97 * b, rel=1e-12) for g, b in late_aaa)
+    assert late and all(g["price"] == pytest.approx(b["price"], rel=1e-12) for g, b in late)
+    assert [e["equity"] for e in got["equity"]] == pytest.approx(
+        [e["equity"] for e in base["equity"]], rel=1e-12
+    )
 
 
 def test_a_rewritten_past_bar_is_reported_and_the_run_goes_on_unchanged(tmp_path: Path) -> None:

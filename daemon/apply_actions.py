@@ -1,0 +1,235 @@
+"""The cycle's corporate-action step: know the events, apply them, account for them.
+
+Runs after the bars are stored and before the broker is reconciled (``actions_applied``):
+
+1. **Know.** The feed's source (:attr:`DaemonContext.actions`) is asked for the splits and cash
+   dividends of the traded symbols from the config's first session through the broker's
+   today. New events are stored and logged (``corporate_action``, ``status="announced"``). A
+   source that cannot answer raises the ``corporate_actions_unavailable`` warning and the
+   session goes on with the stored events: a split the daemon does not know of still cannot
+   trade on wrong positions, because reconciliation refuses to trade on the difference.
+2. **Apply.** Every stored event whose ex-date the broker's today has reached is applied once
+   (``status="applied"``), on the position held at the close before its ex-date:
+   - a split books ``held * ratio`` at the broker; the store records the change in whole
+     shares (toward zero) so the expected positions (fills + adjustments) equal the broker's
+     and the next exit closes the whole position; the fraction a reverse split leaves is
+     cash in lieu (the estimate here: the fraction at this session's real close);
+   - a dividend records ``held * amount`` (longs receive, shorts pay), due on the payable date.
+   A broker that trades adjusted closes (the local paper broker: the research fill model)
+   books neither: the adjusted prices already contain them. The event is still stored.
+3. **Check.** The bars' re-adjustment factor of each symbol (fresh / stored, recorded by the
+   bars step) is compared with the splits known since the store's scale was fixed: a factor
+   that no known split explains (or a split the bars do not show) raises
+   ``corporate_action_mismatch``. Dividends move the factor by a few percent, so the check
+   only catches splits: the factor over the splits' must lie in ``[0.7, 1.02]``. Only for
+   live feeds (Alpaca, yfinance), whose every download is adjusted as of that day.
+
+The strategy never sees any of it: it runs on the stored scale (:mod:`daemon.feeds.bars`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from daemon.context import DaemonContext
+from daemon.corporate_actions import (
+    ActionKind,
+    CorporateAction,
+    format_ratio,
+    split_factor,
+    split_position,
+)
+from daemon.feeds.bars import BarUpdate
+from daemon.feeds.sanity import exchange_date
+from daemon.monitoring.alerts import AlertCode, raise_alert
+from daemon.ports import Broker, Logger
+from daemon.store import Store
+from daemon.store.actions import (
+    CashFlow,
+    PositionAdjustment,
+    mark_applied,
+    record_action,
+    record_adjustment,
+    record_cash_flow,
+    stored_actions,
+)
+from shared.config import ProdConfig
+from shared.errors import PairsError
+
+SCALE_META = "actions_scale_from"  # the broker's date when the stored bars' scale was fixed
+# Bars' factor over the known splits' factor: dividends only lower it (a few % a year).
+FACTOR_BAND = (0.7, 1.02)
+# Feeds whose every download is adjusted as of that day, so the factor tells what happened
+# since the store's scale was fixed. A CSV file's adjustment date is unknown: not checked.
+LIVE_FEEDS = ("alpaca", "yfinance")
+
+
+def books_corporate_actions(broker: Broker) -> bool:
+    """Whether the broker changes positions and cash for corporate actions (Alpaca does); the
+    local paper broker trades the adjusted closes instead, which already contain them."""
+    return bool(getattr(broker, "books_corporate_actions", False))
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    action: CorporateAction
+    held_before: int
+    adjustment: PositionAdjustment | None = None
+    flows: tuple[CashFlow, ...] = ()
+
+
+def sync_corporate_actions(
+    ctx: DaemonContext, config: ProdConfig, session: date, update: BarUpdate, log: Logger
+) -> list[Applied]:
+    """Steps 1-3 of the module doc; everything stored lands in one transaction."""
+    store, now = ctx.store, ctx.clock.now()
+    books = books_corporate_actions(ctx.broker)
+    # A broker books an event on its ex-date, whatever session the daemon is running (a
+    # catch-up run sees today's positions); the local broker lives on the session it settles.
+    today = max(session, exchange_date(now)) if books else session
+    fetched = _fetch(ctx, config, session, today, log)
+    with store.transaction():
+        if store.get_meta(SCALE_META) is None:
+            store.set_meta(SCALE_META, today.isoformat())
+        new, restated = [], []
+        for action in fetched:
+            if action.symbol not in config.symbols:
+                continue
+            known = record_action(store, action, now.isoformat())
+            if known is None:
+                new.append(action)
+            elif (known.action.ratio, known.action.amount) != (action.ratio, action.amount):
+                restated.append((known.action, action))
+        pending = [s.action for s in stored_actions(store, unapplied_through=today)]
+        applied = [_apply(store, a, books, update, session) for a in pending]
+    for action in new:
+        log.info("corporate_action", status="announced", **_fields(action))
+    for before, after in restated:
+        message = (
+            f"{ctx.actions.name} restated {before.describe()} as {after.describe()}; the first "
+            "version stays (it may already be applied). Check the event and the positions"
+        )
+        raise_alert(store, log, AlertCode.CORPORATE_ACTION_MISMATCH, message, session=session)
+    for done in applied:
+        _log_applied(log, done, books)
+    if ctx.bars.name in LIVE_FEEDS:
+        _check_factors(store, config, session, today, log)
+    return applied
+
+
+def _fetch(
+    ctx: DaemonContext, config: ProdConfig, session: date, today: date, log: Logger
+) -> list[CorporateAction]:
+    try:
+        return ctx.actions.corporate_actions(config.symbols, config.data.first_session, today)
+    except PairsError as exc:
+        message = (
+            f"corporate actions from {ctx.actions.name} unavailable ({exc}); the session goes "
+            "on with the events already stored. A split the daemon does not know of stops "
+            "trading at reconciliation, it cannot trade on wrong positions"
+        )
+        raise_alert(
+            ctx.store, log, AlertCode.CORPORATE_ACTIONS_UNAVAILABLE, message, session=session
+        )
+        return []
+
+
+def _price_on_ex_date(action: CorporateAction, update: BarUpdate, session: date) -> float:
+    price = float(update.real_closes.get(action.symbol, 0.0))
+    return price / action.ratio if session < action.ex_date else price
+
+
+def _apply(
+    store: Store, action: CorporateAction, books: bool, update: BarUpdate, session: date
+) -> Applied:
+    before = action.ex_date - timedelta(days=1)
+    held = store.expected_positions(through=before).get(action.symbol, 0)
+    mark_applied(store, action.key, session)
+    if not books or held == 0:
+        return Applied(action, held)
+    if action.kind is ActionKind.DIVIDEND:
+        flow = CashFlow(
+            action.key,
+            "dividend",
+            action.symbol,
+            action.ex_date,
+            action.pays_on,
+            held,
+            held * action.amount,
+        )
+        record_cash_flow(store, flow)
+        return Applied(action, held, flows=(flow,))
+    whole, fraction = split_position(held, action.ratio)
+    adjustment = PositionAdjustment(
+        action.key, action.ex_date, action.symbol, held, whole - held, fraction
+    )
+    record_adjustment(store, adjustment)
+    flows: tuple[CashFlow, ...] = ()
+    if fraction:
+        price = _price_on_ex_date(action, update, session)
+        flow = CashFlow(
+            action.key,
+            "cash_in_lieu",
+            action.symbol,
+            action.ex_date,
+            action.ex_date,
+            fraction,
+            fraction * price,
+        )
+        record_cash_flow(store, flow)
+        flows = (flow,)
+    return Applied(action, held, adjustment, flows)
+
+
+def _fields(action: CorporateAction) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "symbol": action.symbol,
+        "kind": action.kind.value,
+        "ex_date": action.ex_date.isoformat(),
+        "source": action.source,
+    }
+    if action.kind is ActionKind.SPLIT:
+        fields["ratio"] = format_ratio(action.ratio)
+    else:
+        fields["amount_per_share"] = action.amount
+        fields["payable_date"] = action.pays_on.isoformat()
+    return fields
+
+
+def _log_applied(log: Logger, done: Applied, books: bool) -> None:
+    fields = _fields(done.action) | {"held_before": done.held_before}
+    if not books:
+        fields["note"] = "the broker trades adjusted closes: nothing to book"
+    if done.adjustment is not None:
+        fields["held_after"] = done.held_before + done.adjustment.quantity
+    for flow in done.flows:
+        fields[f"{flow.kind}_amount"] = round(flow.amount, 6)
+        if flow.kind == "cash_in_lieu":
+            fields["fraction"] = flow.shares
+    log.info("corporate_action", status="applied", **fields)
+
+
+def _check_factors(
+    store: Store, config: ProdConfig, session: date, today: date, log: Logger
+) -> None:
+    scale_from = date.fromisoformat(store.get_meta(SCALE_META) or today.isoformat())
+    known = [s.action for s in stored_actions(store)]
+    factors = {symbol: factor for _, symbol, factor in store.rescales()}  # the latest wins
+    for symbol in config.symbols:
+        expected = split_factor(known, symbol, scale_from, today)
+        observed = factors.get(symbol, 1.0)
+        low, high = FACTOR_BAND
+        if low <= observed / expected <= high:
+            continue
+        message = (
+            f"{symbol}: the feed's bars are re-scaled by {observed:.6g} against the stored "
+            f"ones, but the known splits since {scale_from} explain {expected:.6g}. A split "
+            "the source has not published (add it to data.events_csv for a CSV feed), or a "
+            "feed that has not adjusted for a published one yet. The strategy stays on its "
+            "stored scale either way; check the broker's position in it"
+        )
+        raise_alert(
+            store, log, AlertCode.CORPORATE_ACTION_MISMATCH, message, session=session, symbol=symbol
+        )
