@@ -4,7 +4,7 @@ Runs after the bars are stored and before the broker is reconciled (``actions_ap
 
 1. **Know.** The feed's source (:attr:`DaemonContext.actions`) is asked for the splits and cash
    dividends of the traded symbols from the config's first session through the broker's
-   today. New events are stored and logged (``corporate_action``, ``status="announced"``). A
+   today and the next ``LOOKAHEAD_DAYS``. New events are stored and logged (``corporate_action``, ``status="announced"``). A
    source that cannot answer raises the ``corporate_actions_unavailable`` warning and the
    session goes on with the stored events: a split the daemon does not know of still cannot
    trade on wrong positions, because reconciliation refuses to trade on the difference.
@@ -44,6 +44,7 @@ from daemon.corporate_actions import (
 from daemon.feeds.bars import BarUpdate
 from daemon.feeds.sanity import exchange_date
 from daemon.monitoring.alerts import AlertCode, raise_alert
+from daemon.monitoring.shadow import BOOKS_ACTIONS_META
 from daemon.ports import Broker, Logger
 from daemon.store import Store
 from daemon.store.actions import (
@@ -58,6 +59,9 @@ from daemon.store.actions import (
 from shared.config import ProdConfig
 from shared.errors import PairsError
 
+# Events are asked for this far past today too: a split announced ahead is logged before it
+# happens (applied only once the broker's today reaches its ex-date).
+LOOKAHEAD_DAYS = 14
 SCALE_META = "actions_scale_from"  # the broker's date when the stored bars' scale was fixed
 # Bars' factor over the known splits' factor: dividends only lower it (a few % a year).
 FACTOR_BAND = (0.7, 1.02)
@@ -93,6 +97,7 @@ def sync_corporate_actions(
     with store.transaction():
         if store.get_meta(SCALE_META) is None:
             store.set_meta(SCALE_META, today.isoformat())
+        store.set_meta(BOOKS_ACTIONS_META, "1" if books else "0")
         new, restated = [], []
         for action in fetched:
             if action.symbol not in config.symbols:
@@ -123,7 +128,8 @@ def _fetch(
     ctx: DaemonContext, config: ProdConfig, session: date, today: date, log: Logger
 ) -> list[CorporateAction]:
     try:
-        return ctx.actions.corporate_actions(config.symbols, config.data.first_session, today)
+        end = today + timedelta(days=LOOKAHEAD_DAYS)
+        return ctx.actions.corporate_actions(config.symbols, config.data.first_session, end)
     except PairsError as exc:
         message = (
             f"corporate actions from {ctx.actions.name} unavailable ({exc}); the session goes "
@@ -233,3 +239,24 @@ def _check_factors(
         raise_alert(
             store, log, AlertCode.CORPORATE_ACTION_MISMATCH, message, session=session, symbol=symbol
         )
+
+
+def split_hint(mismatches: dict[str, tuple[int, int]]) -> str:
+    """A reconciliation mismatch that looks like an unknown split (the broker holds the store's
+    position times a simple ratio): say so, and how to tell the daemon."""
+    hints = []
+    for symbol, (expected, actual) in mismatches.items():
+        if not expected or not actual or expected * actual < 0:
+            continue
+        ratio = actual / expected
+        if abs(ratio - 1.0) < 0.2:
+            continue
+        label = format_ratio(ratio)
+        new, old = label.split(":")
+        if "." in label or int(old) > 10 or (int(old) > 1 and int(new) > 10):
+            continue  # not the ratio of a split (2:1, 3:2, 1:4, 1:10, ...)
+        hints.append(
+            f"{symbol} looks like a {label} split the daemon does not know of: check the "
+            "feed's corporate actions (for a CSV feed add it to data.events_csv) and rerun"
+        )
+    return "; ".join(hints)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from daemon.apply_actions import books_corporate_actions, sync_corporate_actions
+from daemon.apply_actions import books_corporate_actions, split_hint, sync_corporate_actions
 from daemon.config_file import check_config_id, load_config
 from daemon.context import DaemonContext
 from daemon.decide import CLIENT_ID_PREFIX, Limits, client_order_id, gate, rebuild_states, step_all
@@ -197,6 +197,9 @@ def _reconcile(
             f"broker and store disagree: {report.describe()}; not trading. Find the cause "
             "(manual trades? orders sent by another process?) and fix it at the broker"
         )
+        hint = split_hint(report.mismatches)
+        if hint:
+            message = f"{message}. {hint}"
         raise_alert(ctx.store, log, AlertCode.RECONCILE_MISMATCH, message, session=session)
         raise StateError(message)
     earlier = [

@@ -7,6 +7,7 @@ from typing import Any
 
 from daemon.monitoring.tracking import tracking_for
 from daemon.store import Store
+from daemon.store.actions import cash_flows, stored_actions
 from shared.config import ProdConfig
 
 
@@ -57,7 +58,29 @@ def session_summary(store: Store, config: ProdConfig, session: date) -> dict[str
     ]
     stats = equity_stats(store, config.initial_cash, session)
     tracking = tracking_for(store, session)
-    return {**stats, "pairs": pairs, "orders": orders, "fills": fills, "tracking": tracking}
+    return {
+        **stats,
+        "pairs": pairs,
+        "orders": orders,
+        "fills": fills,
+        "corporate_actions": corporate_action_summary(store, session),
+        "tracking": tracking,
+    }
+
+
+def corporate_action_summary(store: Store, session: date) -> dict[str, Any]:
+    """The events applied this session and the cash they moved to date: dividends received
+    (longs) and paid (shorts) by their payable date, cash in lieu, and what is still due."""
+    applied = [s.action.describe() for s in stored_actions(store) if s.applied_session == session]
+    flows = cash_flows(store)
+    paid = [f for f in flows if f.pay_date <= session]
+    return {
+        "applied": applied,
+        "dividends_received": sum(f.amount for f in paid if f.kind == "dividend" and f.amount > 0),
+        "dividends_paid": -sum(f.amount for f in paid if f.kind == "dividend" and f.amount < 0),
+        "cash_in_lieu": sum(f.amount for f in paid if f.kind == "cash_in_lieu"),
+        "dividends_due": sum(f.amount for f in flows if f.pay_date > session),
+    }
 
 
 def status_report(store: Store) -> dict[str, Any]:

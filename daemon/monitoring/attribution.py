@@ -113,9 +113,11 @@ def attribute(
     today: Mapping[str, float],
     paper_cash: float,
     difference: float,
+    model_corporate_cash: float = 0.0,
 ) -> Attribution:
     """The cumulative attribution, at ``today``'s closes, of ``difference`` (paper minus model equity),
-    see the module doc. ``fills`` are the paper fills of the modelled sessions in the order the
+    see the module doc. ``model_corporate_cash``: the model's cash in lieu of split fractions.
+    ``fills`` are the paper fills of the modelled sessions in the order the
     store recorded them (the broker's order, so the implied cash is summed as the broker did)."""
     paper = {f.client_order_id: f for f in fills}
     model = {o.client_order_id: o for o in orders if o.fill_session is not None}
@@ -135,7 +137,9 @@ def attribute(
         slippage += -q_b * (p_b - ref) if q_b else 0.0
         commission += share - c_b
         unfilled += (q_b - q_m) * (today[symbol] - ref) + (c_m - share)
-    dividends = paper_cash - implied_cash
+    # The broker's cash beyond the fills: dividends and cash in lieu; the model's own cash in
+    # lieu (it books the same splits) is netted out, so only what differs is explained here.
+    dividends = paper_cash - implied_cash - model_corporate_cash
     explained = slippage + commission + dividends + unfilled
     return Attribution(
         slippage=slippage,

@@ -8,6 +8,9 @@ positions, and the model's equity is marked at the real closes. That is exactly 
 ``pairs-research backtest --trade-from <go-live>`` computes, one bar at a time, so on the local
 paper broker (the same fill model) the paper and model accounts agree to the last bit.
 
+A split the paper broker books (Alpaca) is booked on the model's positions too, on its ex-date;
+dividends are not (the paper account's dividend cash is what attribution calls ``dividends``).
+
 Model orders carry the ``client_order_id`` the daemon gives the same (session, pair, leg), so
 each paper fill is matched with the model's fill of the same order.
 """
@@ -19,12 +22,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from daemon.corporate_actions import ActionKind, split_position
 from daemon.decide import client_order_id, rebuild_states, step_all
 from daemon.store import Store, pair_state_from_json, pair_state_to_json
+from daemon.store.actions import stored_actions
 from shared.config import ProdConfig
 from shared.fill_model import Book, check_submitted, execute_order
 from shared.orders import Leg, OrderIntent, Side
 from shared.strategy import PairState
+
+# Set by the corporate-action step: whether the paper broker books splits and dividends.
+BOOKS_ACTIONS_META = "broker_books_corporate_actions"
+MODEL_CASH_IN_LIEU = "model_cash_in_lieu"
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +228,31 @@ def _fill_pending(
     return book
 
 
+def _apply_splits(
+    store: Store, book: Book, after: date, session: date, closes: Mapping[str, float]
+) -> Book:
+    """The splits with an ex-date in ``(after, session]``, booked on the model's positions as
+    the broker booked them on the paper ones (whole shares, the fraction as cash in lieu at
+    the session's close), when the broker books corporate actions at all. The model's cash in
+    lieu is kept (``MODEL_CASH_IN_LIEU``) so attribution can net it out."""
+    if store.get_meta(BOOKS_ACTIONS_META) != "1":
+        return book
+    positions, cash = dict(book.positions), book.cash
+    lieu = float(store.get_meta(MODEL_CASH_IN_LIEU) or 0.0)
+    for stored in stored_actions(store):
+        action = stored.action
+        held = positions.get(action.symbol, 0)
+        if action.kind is not ActionKind.SPLIT or not (after < action.ex_date <= session):
+            continue
+        if held:
+            whole, fraction = split_position(held, action.ratio)
+            positions[action.symbol] = whole
+            cash += fraction * float(closes[action.symbol])
+            lieu += fraction * float(closes[action.symbol])
+    store.set_meta(MODEL_CASH_IN_LIEU, repr(lieu))
+    return Book(cash=cash, positions=positions)
+
+
 def step_model(
     store: Store,
     config: ProdConfig,
@@ -237,6 +271,8 @@ def step_model(
     else:
         cash, positions, states = previous.cash, previous.positions, previous.pair_states
     book = Book(cash=cash, positions=dict(positions))
+    if previous is not None:
+        book = _apply_splits(store, book, previous.session, session, real_closes)
     book = _fill_pending(store, book, session, real_closes, config.commission)
     held = {s: q for s, q in book.positions.items() if q}
     decisions = step_all(config.pair_list, config.params, states, strategy_closes, held, False)

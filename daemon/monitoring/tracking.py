@@ -13,7 +13,13 @@ from datetime import date
 from typing import Any
 
 from daemon.monitoring.attribution import TERMS, attribute
-from daemon.monitoring.shadow import first_model_session, model_closes, model_orders, step_model
+from daemon.monitoring.shadow import (
+    MODEL_CASH_IN_LIEU,
+    first_model_session,
+    model_closes,
+    model_orders,
+    step_model,
+)
 from daemon.ports import Account
 from daemon.store import Store
 from shared.config import ProdConfig
@@ -76,6 +82,7 @@ def record_tracking(
         today=today.closes,
         paper_cash=account.cash,
         difference=difference,
+        model_corporate_cash=float(store.get_meta(MODEL_CASH_IN_LIEU) or 0.0),
     )
     before = last_tracking(store, before=session)
     day = difference - (before.difference if before else 0.0)
