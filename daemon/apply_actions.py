@@ -24,6 +24,10 @@ Runs after the bars are stored and before the broker is reconciled (``actions_ap
    only catches splits: the factor over the splits' must lie in ``[0.7, 1.02]``. Only for
    live feeds (Alpaca, yfinance), whose every download is adjusted as of that day.
 
+4. **Fractions.** A broker that keeps a reverse split's fraction of a share (Alpaca since
+   2021-08) is asked to close it (:func:`close_fractions`): a DAY market order with a
+   deterministic client id turns it into the cash in lieu the store already expects.
+
 The strategy never sees any of it: it runs on the stored scale (:mod:`daemon.feeds.bars`).
 """
 
@@ -41,6 +45,7 @@ from daemon.corporate_actions import (
     split_factor,
     split_position,
 )
+from daemon.decide import CLIENT_ID_PREFIX
 from daemon.feeds.bars import BarUpdate
 from daemon.feeds.sanity import exchange_date
 from daemon.monitoring.alerts import AlertCode, raise_alert
@@ -50,6 +55,7 @@ from daemon.store import Store
 from daemon.store.actions import (
     CashFlow,
     PositionAdjustment,
+    cash_flows,
     mark_applied,
     record_action,
     record_adjustment,
@@ -57,7 +63,7 @@ from daemon.store.actions import (
     stored_actions,
 )
 from shared.config import ProdConfig
-from shared.errors import PairsError
+from shared.errors import PairsError, StateError
 
 # Events are asked for this far past today too: a split announced ahead is logged before it
 # happens (applied only once the broker's today reaches its ex-date).
@@ -260,3 +266,41 @@ def split_hint(mismatches: dict[str, tuple[int, int]]) -> str:
             "feed's corporate actions (for a CSV feed add it to data.events_csv) and rerun"
         )
     return "; ".join(hints)
+
+
+def fraction_order_id(config_id: str, ex_date: date, symbol: str) -> str:
+    """Deterministic: the order closing one split's fraction is sent once."""
+    return f"{CLIENT_ID_PREFIX}-{config_id}-{ex_date:%Y%m%d}-frac-{symbol}"
+
+
+def close_fractions(ctx: DaemonContext, config: ProdConfig, log: Logger) -> None:
+    """Close the fraction of a share a reverse split left at a broker that keeps fractions
+    (Alpaca since 2021-08; :mod:`daemon.alpaca.fractions`), so that a flat pair holds none of
+    its symbols. A fraction no applied split explains stops the session: it is not ours."""
+    remainders = getattr(ctx.broker, "fractional_remainders", None)
+    closer = getattr(ctx.broker, "close_fraction", None)
+    if remainders is None or closer is None:
+        return
+    fractions = {s: f for s, f in remainders().items() if s in config.symbols}
+    if not fractions:
+        return
+    lieu = {f.symbol: f for f in cash_flows(ctx.store) if f.kind == "cash_in_lieu"}
+    for symbol, fraction in sorted(fractions.items()):
+        flow = lieu.get(symbol)
+        if flow is None or abs(flow.shares - fraction) > 1e-6:
+            raise StateError(
+                f"the broker holds {fraction:+.6f} of a {symbol} share that no applied split "
+                "explains; close the fraction at the broker (Alpaca's dashboard: close "
+                "position, quantity = the fraction) and rerun"
+            )
+        cid = fraction_order_id(config.config_id, flow.ex_date, symbol)
+        status = closer(cid, symbol, fraction)
+        log.info(
+            "corporate_action",
+            status="fraction_closing",
+            symbol=symbol,
+            fraction=fraction,
+            client_order_id=cid,
+            order_status=status,
+            note="a reverse split left a fraction of a share; a DAY market order closes it",
+        )

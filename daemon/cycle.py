@@ -31,15 +31,20 @@ is not run again (``session_already_done``).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from daemon.apply_actions import books_corporate_actions, split_hint, sync_corporate_actions
+from daemon.apply_actions import (
+    books_corporate_actions,
+    close_fractions,
+    split_hint,
+    sync_corporate_actions,
+)
 from daemon.config_file import check_config_id, load_config
 from daemon.context import DaemonContext
 from daemon.decide import CLIENT_ID_PREFIX, Limits, client_order_id, gate, rebuild_states, step_all
-from daemon.feeds.bars import BarUpdate, merge_bars
+from daemon.feeds.bars import BarUpdate, merge_bars, on_stored_scale
 from daemon.feeds.reports import (
     REWARM_META,
     is_feed_problem,
@@ -110,17 +115,6 @@ def _fetch_bars(ctx: DaemonContext, config: ProdConfig, session: date) -> BarUpd
     if not books_corporate_actions(ctx.broker):
         return on_stored_scale(update)
     return update
-
-
-def on_stored_scale(update: BarUpdate) -> BarUpdate:
-    """The local paper broker is the research fill model on adjusted closes: it fills and marks
-    at the stored scale, so a feed's re-adjustment (a dividend, a split) is no jump in its
-    account, as it is none in the backtest. Brokers that book corporate actions trade the
-    real closes."""
-    if not update.factors:
-        return update
-    real = {s: p / update.factors.get(s, 1.0) for s, p in update.real_closes.items()}
-    return replace(update, real_closes=real)
 
 
 def _check_order(store: Store, update: BarUpdate, session: date) -> None:
@@ -346,6 +340,7 @@ def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, l
     _store_bars(ctx, update, session, log)
     ctx.checkpoint("bars_stored")
     sync_corporate_actions(ctx, config, session, update, log)
+    close_fractions(ctx, config, log)
     ctx.checkpoint("actions_applied")
     ctx.broker.settle(session, update.real_closes)
     ctx.checkpoint("settled")

@@ -14,7 +14,7 @@ from datetime import date
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, OrderType, QueryOrderStatus
 from alpaca.trading.enums import TimeInForce as AlpacaTif
-from alpaca.trading.models import Order
+from alpaca.trading.models import Order, Position
 from alpaca.trading.requests import GetCalendarRequest, GetOrdersRequest, MarketOrderRequest
 
 from daemon.alpaca.errors import (
@@ -25,11 +25,12 @@ from daemon.alpaca.errors import (
     OrderOutcomeUnknownError,
     OrderRejectedError,
 )
+from daemon.alpaca.fractions import close_fraction, fractions_of, is_fraction_order
 from daemon.alpaca.models import (
     AssetInfo,
     MarketClock,
     TradingDay,
-    signed_position,
+    position_parts,
     to_asset,
     to_broker_order,
     to_clock,
@@ -79,10 +80,21 @@ class AlpacaBroker:
         )
 
     def positions(self) -> dict[str, int]:
+        """Whole shares; a reverse split's fractional remainder is in
+        :meth:`fractional_remainders` (the daemon closes it)."""
+        held = {p.symbol: position_parts(p)[0] for p in self._positions()}
+        return {symbol: qty for symbol, qty in held.items() if qty != 0}
+
+    def fractional_remainders(self) -> dict[str, float]:
+        return fractions_of(self._positions())
+
+    def close_fraction(self, client_order_id: str, symbol: str, fraction: float) -> str:
+        return close_fraction(self._client, self._retry, client_order_id, symbol, fraction)
+
+    def _positions(self) -> list[Position]:
         found = call(self._client.get_all_positions, what="reading positions", policy=self._retry)
         assert isinstance(found, list)
-        held = {p.symbol: signed_position(p) for p in found}
-        return {symbol: qty for symbol, qty in held.items() if qty != 0}
+        return found
 
     def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
         what = f"looking up order {client_order_id}"
@@ -103,7 +115,7 @@ class AlpacaBroker:
             lambda: self._client.get_orders(query), what="listing open orders", policy=self._retry
         )
         assert isinstance(found, list)
-        return [to_broker_order(o) for o in found]
+        return [to_broker_order(o) for o in found if not is_fraction_order(o)]
 
     def clock(self) -> MarketClock:
         clock = call(self._client.get_clock, what="reading the market clock", policy=self._retry)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from alpaca.trading.enums import OrderSide
@@ -98,10 +98,20 @@ def to_broker_order(order: Order) -> BrokerOrder:
     )
 
 
-def signed_position(position: Position) -> int:
-    """Shares held, negative for a short whatever sign convention ``qty`` uses."""
-    size = abs(whole_shares(position.qty, f"the {position.symbol} position"))
-    return -size if position.side.value == "short" else size
+def position_parts(position: Position) -> tuple[int, Decimal]:
+    """Shares held, negative for a short whatever sign convention ``qty`` uses: the whole
+    shares (toward zero) and the fractional remainder a reverse split left (Alpaca keeps
+    fractions since 2021-08 instead of paying cash in lieu), both signed."""
+    try:
+        size = abs(Decimal(str(position.qty)))
+    except InvalidOperation:
+        raise BrokerError(
+            f"Alpaca sent a non-numeric quantity {position.qty!r} for the {position.symbol} "
+            "position"
+        ) from None
+    sign = -1 if position.side.value == "short" else 1
+    whole = int(size.to_integral_value(rounding=ROUND_DOWN))
+    return sign * whole, sign * (size - whole)
 
 
 def to_clock(clock: Clock) -> MarketClock:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -279,3 +279,14 @@ def _jump_reference(
             scaled = stored.loc[rows, symbol] * factors.get(str(symbol), 1.0)
             reference.loc[rows, symbol] = scaled.where(scaled.notna(), reference.loc[rows, symbol])
     return reference
+
+
+def on_stored_scale(update: BarUpdate) -> BarUpdate:
+    """The local paper broker is the research fill model on adjusted closes: it fills and marks
+    at the stored scale, so a feed's re-adjustment (a dividend, a split) is no jump in its
+    account, as it is none in the backtest. Brokers that book corporate actions trade the
+    real closes."""
+    if not update.factors:
+        return update
+    real = {s: p / update.factors.get(s, 1.0) for s, p in update.real_closes.items()}
+    return replace(update, real_closes=real)
