@@ -20,6 +20,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tests.alpaca_server import actions
+from tests.alpaca_server.actions import BookAction, FractionBooking
+
 NEW_YORK = ZoneInfo("America/New_York")
 OPEN_STATUSES = {"new", "accepted", "pending_new", "partially_filled"}
 # Tuesday 2024-01-02, 19:30 New York: after that session's close, when the daily run happens.
@@ -167,7 +170,8 @@ class AccountBook:
     cash: float = 100_000.0
     margin_multiplier: float = 2.0
     now: datetime = START
-    positions: dict[str, int] = field(default_factory=dict)
+    # Whole shares, except the remainders of splits booked "fractional" (see actions.py).
+    positions: dict[str, float] = field(default_factory=dict)
     avg_entry: dict[str, float] = field(default_factory=dict)
     marks: dict[str, float] = field(default_factory=dict)
     orders: list[ServerOrder] = field(default_factory=list)
@@ -184,6 +188,9 @@ class AccountBook:
     # Client id -> dollars the closing auction fills that order away from the close.
     fill_offsets: dict[str, float] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    # Splits and cash dividends (add_split/add_dividend), applied as the clock reaches them.
+    actions: list[BookAction] = field(default_factory=list)
+    fraction_booking: FractionBooking = "cash"  # or "fractional": how split remainders book
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # ---- test controls -----------------------------------------------------------------
@@ -231,18 +238,48 @@ class AccountBook:
                     order.status = "canceled"
                     order.canceled_at = order.updated_at = self.now
 
+    def add_split(self, symbol: str, ex_date: date, ratio: float) -> None:
+        """A split of ``ratio`` new shares per old share (2.0 for 2:1, 0.25 for 1:4). Booked
+        when the clock reaches ``ex_date``; at once if it already has."""
+        self._add_action(actions.new_split(symbol, ex_date, ratio))
+
+    def add_dividend(
+        self, symbol: str, ex_date: date, amount: float, payable_date: date | None = None
+    ) -> None:
+        """A cash dividend of ``amount`` dollars per share held before ``ex_date``, paid on
+        ``payable_date`` (default: the ex-date)."""
+        self._add_action(actions.new_dividend(symbol, ex_date, amount, payable_date))
+
+    def _add_action(self, action: BookAction) -> None:
+        with self.lock:
+            if self.fraction_booking not in actions.FRACTION_BOOKINGS:
+                raise ValueError(
+                    f"fraction_booking {self.fraction_booking!r}: use one of "
+                    f"{', '.join(actions.FRACTION_BOOKINGS)}"
+                )
+            self.actions.append(action)
+            actions.apply_due(self, self.today())
+
+    def today(self) -> date:
+        """The New York date of the book's clock."""
+        return self.now.astimezone(NEW_YORK).date()
+
     def set_time(self, session: date, clock: time) -> None:
         with self.lock:
             self.now = datetime.combine(session, clock, NEW_YORK).astimezone(UTC)
+            actions.apply_due(self, session)
 
     def advance_session(self, closes: dict[str, float], session: date | None = None) -> None:
         """Close a session: record its bars, mark positions and fill the orders queued for
         this session's auction in creation order at ``closes``, honouring partial-fill limits
         and broker-side cancellations queued for this session. The clock is left at 19:30 that
-        evening. Without ``session`` every open order fills (the interactive tool)."""
+        evening. Without ``session`` every open order fills (the interactive tool). Corporate
+        actions whose ex-date is ``session`` or earlier are booked first; ``closes`` are raw."""
         with self.lock:
             if session is not None:
                 self.now = datetime.combine(session, time(16, 0), NEW_YORK).astimezone(UTC)
+            actions.apply_due(self, self.today())
+            if session is not None:
                 for symbol, close in closes.items():
                     self.bars.setdefault(symbol, {})[session] = close
             self.marks.update(closes)
