@@ -66,6 +66,13 @@ def positions(book: AccountBook) -> list[dict[str, Any]]:
         return [_position(book, s, q) for s, q in sorted(book.positions.items())]
 
 
+def position(book: AccountBook, symbol: str) -> dict[str, Any]:
+    with book.lock:
+        if not book.positions.get(symbol):
+            raise ApiError(404, 40410000, "position does not exist")
+        return _position(book, symbol, book.positions[symbol])
+
+
 def quantity(qty: float) -> str:
     """Alpaca's share counts: "13" for whole shares, "13.25" for a fractional position."""
     if qty == int(qty):

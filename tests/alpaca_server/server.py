@@ -101,6 +101,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return 200, render.account(book)
             if method == "GET" and path == "/v2/positions":
                 return 200, render.positions(book)
+            if method == "GET" and path.startswith("/v2/positions/"):
+                return 200, render.position(book, path.rsplit("/", 1)[1])
             if method == "GET" and path == "/v2/clock":
                 return 200, render.clock(book)
             if method == "GET" and path == "/v2/calendar":

@@ -5,16 +5,22 @@ corporate-actions endpoint and the adjusted history over HTTP."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, time
+from datetime import date, datetime, time
 
 import pytest
 import requests
-from alpaca.data.enums import CorporateActionsType
+from alpaca.data.enums import Adjustment, CorporateActionsType, DataFeed
 from alpaca.data.historical.corporate_actions import CorporateActionsClient
+from alpaca.data.historical.stock import StockHistoricalDataClient
+from alpaca.data.models import Bar
 from alpaca.data.models.corporate_actions import CashDividend, ForwardSplit, ReverseSplit
-from alpaca.data.requests import CorporateActionsRequest
+from alpaca.data.requests import CorporateActionsRequest, StockBarsRequest
+from alpaca.data.timeframe import TimeFrame
+from alpaca.trading.client import TradingClient
+from alpaca.trading.models import Position, TradeAccount
 
 from tests.alpaca_server.harness import Harness, running_harness
+from tests.alpaca_server.state import NEW_YORK
 
 # The book's clock starts the evening of Tuesday 2024-01-02.
 D1, D2, D3, D4, D5 = (date(2024, 1, d) for d in (2, 3, 4, 5, 8))
@@ -109,3 +115,206 @@ def test_endpoint_defaults_to_the_clocks_date_and_rejects_a_bad_date(harness: Ha
         timeout=5,
     )
     assert answer.status_code == 400 and "start" in answer.json()["message"]
+
+
+# ---- positions and cash on the ex-date and the payable date -------------------------------
+
+
+def trading(harness: Harness) -> TradingClient:
+    return TradingClient(
+        harness.book.key_id, harness.book.secret_key, url_override=harness.server.url
+    )
+
+
+def hold(harness: Harness, fills: dict[str, tuple[int, float]]) -> None:
+    """Orders placed the evening of D1 fill at D2's close: qty > 0 buys, < 0 sells short."""
+    for symbol, (qty, _) in fills.items():
+        harness.book.submit(
+            {"symbol": symbol, "qty": str(abs(qty)), "side": "buy" if qty > 0 else "sell"}
+            | {"time_in_force": "cls", "client_order_id": f"open-{symbol}"}
+        )
+    harness.book.advance_session({s: price for s, (_, price) in fills.items()}, D2)
+
+
+def position(harness: Harness, symbol: str) -> Position:
+    found = trading(harness).get_open_position(symbol)
+    assert isinstance(found, Position)
+    return found
+
+
+def account(harness: Harness) -> TradeAccount:
+    found = trading(harness).get_account()
+    assert isinstance(found, TradeAccount)
+    return found
+
+
+def test_split_changes_qty_avg_price_and_mark_when_the_clock_reaches_the_ex_date(
+    harness: Harness,
+) -> None:
+    hold(harness, {"AAA": (100, 80.0)})
+    harness.book.add_split("AAA", D3, 2.0)  # announced ahead of its ex-date
+    before = position(harness, "AAA")
+    assert (before.qty, before.avg_entry_price, before.current_price) == (
+        "100",
+        "80.000000",
+        "80.0000",
+    )
+    equity = account(harness).equity
+    harness.book.set_time(D3, time(9, 0))  # the morning of the ex-date
+    after = position(harness, "AAA")
+    assert (after.qty, after.avg_entry_price, after.current_price) == (
+        "200",
+        "40.000000",
+        "40.0000",
+    )
+    assert account(harness).equity == equity  # a split moves no value
+    harness.book.set_time(D3, time(12, 0))
+    assert position(harness, "AAA").qty == "200"  # booked once, not at every clock move
+
+
+def test_split_is_booked_before_the_ex_dates_fills_and_open_orders_stay_as_they_are(
+    harness: Harness,
+) -> None:
+    hold(harness, {"AAA": (100, 80.0)})
+    harness.book.add_split("AAA", D3, 2.0)
+    queued = harness.book.submit(
+        {"symbol": "AAA", "qty": "200", "side": "sell", "time_in_force": "cls"}
+        | {"client_order_id": "exit-AAA"}
+    )
+    harness.book.advance_session({"AAA": 41.0}, D3)  # the raw post-split close
+    assert queued.qty == 200 and queued.filled_qty == 200  # not re-sized by the server
+    assert queued.json()["filled_avg_price"] == "41.000000"  # fills at the raw close
+    assert trading(harness).get_all_positions() == []
+    assert float(account(harness).cash) == pytest.approx(100_000 - 100 * 80.0 + 200 * 41.0)
+
+
+def test_a_split_announced_after_its_ex_date_is_booked_at_once(harness: Harness) -> None:
+    hold(harness, {"AAA": (100, 80.0)})
+    harness.book.set_time(D3, time(20, 0))
+    harness.book.add_split("AAA", D3, 2.0)
+    assert position(harness, "AAA").qty == "200"
+
+
+@pytest.mark.parametrize(
+    ("booking", "long_qty", "short_qty", "cash_moved"),
+    [
+        # 10 -> 2.5 and -6 -> -1.5 shares; the half shares are paid / charged at 4x the close
+        ("cash", "2", "-1", 0.5 * 40.0 * 4 - 0.5 * 20.0 * 4),
+        ("fractional", "2.5", "-1.5", 0.0),
+    ],
+)
+def test_reverse_split_books_the_fraction_as_the_book_says(
+    harness: Harness, booking: str, long_qty: str, short_qty: str, cash_moved: float
+) -> None:
+    harness.book.fraction_booking = booking  # type: ignore[assignment]
+    hold(harness, {"BBB": (10, 40.0), "CCC": (-6, 20.0)})
+    harness.book.add_split("BBB", D3, 0.25)
+    harness.book.add_split("CCC", D3, 0.25)
+    cash, equity = float(account(harness).cash), float(account(harness).equity)
+    harness.book.advance_session({}, D3)
+    assert (position(harness, "BBB").qty, position(harness, "CCC").qty) == (long_qty, short_qty)
+    assert position(harness, "BBB").avg_entry_price == "160.000000"
+    assert position(harness, "CCC").current_price == "80.0000"
+    after = account(harness)
+    assert float(after.cash) == pytest.approx(cash + cash_moved)
+    assert float(after.equity) == pytest.approx(equity)  # value kept, in shares or in cash
+
+
+def test_reverse_split_of_fewer_shares_than_one_new_share_closes_the_position_in_cash(
+    harness: Harness,
+) -> None:
+    hold(harness, {"BBB": (3, 40.0)})
+    harness.book.add_split("BBB", D3, 0.25)
+    harness.book.advance_session({}, D3)
+    assert trading(harness).get_all_positions() == []
+    assert float(account(harness).cash) == pytest.approx(100_000 - 3 * 40.0 + 0.75 * 160.0)
+
+
+def test_dividends_are_fixed_on_the_ex_date_and_paid_on_the_payable_date(
+    harness: Harness,
+) -> None:
+    hold(harness, {"AAA": (100, 80.0), "BBB": (-50, 40.0)})
+    harness.book.add_dividend("AAA", D3, 0.5, payable_date=D5)
+    harness.book.add_dividend("BBB", D3, 0.2, payable_date=D5)
+    cash = float(account(harness).cash)
+    for symbol, qty in (("AAA", 100), ("BBB", -50)):  # close both on the ex-date
+        harness.book.submit(
+            {"symbol": symbol, "qty": str(abs(qty)), "side": "sell" if qty > 0 else "buy"}
+            | {"time_in_force": "cls", "client_order_id": f"exit-{symbol}"}
+        )
+    harness.book.advance_session({"AAA": 79.5, "BBB": 39.8}, D3)
+    harness.book.advance_session({"AAA": 79.5, "BBB": 39.8}, D4)
+    traded = 100 * 79.5 - 50 * 39.8
+    assert float(account(harness).cash) == pytest.approx(cash + traded)  # not paid yet
+    harness.book.advance_session({"AAA": 79.5, "BBB": 39.8}, D5)
+    paid = 100 * 0.5 - 50 * 0.2  # the long receives, the short pays
+    assert float(account(harness).cash) == pytest.approx(cash + traded + paid)
+    assert float(account(harness).equity) == pytest.approx(cash + traded + paid)
+
+
+def test_a_position_opened_on_the_ex_date_gets_no_dividend(harness: Harness) -> None:
+    harness.book.add_dividend("AAA", D2, 1.0)  # ex-date = payable date = D2
+    hold(harness, {"AAA": (100, 80.0)})  # fills at D2's close: bought ex-dividend
+    assert float(account(harness).cash) == pytest.approx(100_000 - 100 * 80.0)
+
+
+# ---- adjusted bars ----------------------------------------------------------------------
+
+
+def daily_bars(harness: Harness, symbol: str, adjustment: Adjustment | None) -> list[Bar]:
+    client = StockHistoricalDataClient(
+        harness.book.key_id, harness.book.secret_key, url_override=harness.server.url
+    )
+    request = StockBarsRequest(
+        symbol_or_symbols=symbol,
+        timeframe=TimeFrame.Day,
+        start=datetime.combine(D1, time.min, NEW_YORK),
+        feed=DataFeed.IEX,
+        adjustment=adjustment,
+    )
+    return list(client.get_stock_bars(request).data.get(symbol, []))
+
+
+def closes(harness: Harness, symbol: str, adjustment: Adjustment | None) -> list[float]:
+    return [bar.close for bar in daily_bars(harness, symbol, adjustment)]
+
+
+def test_adjusted_history_rescales_only_once_the_clock_passes_the_ex_date(
+    harness: Harness,
+) -> None:
+    harness.book.add_bars("AAA", {D1: 100.0, D2: 102.0})
+    harness.book.add_bars("CCC", {D1: 49.0, D2: 50.0})
+    harness.book.add_split("AAA", D3, 2.0)
+    harness.book.add_dividend("CCC", D3, 1.0, payable_date=D5)
+    harness.book.set_time(D2, time(20, 0))
+    assert closes(harness, "AAA", Adjustment.ALL) == [100.0, 102.0]  # ex-date not reached
+    assert closes(harness, "CCC", Adjustment.ALL) == [49.0, 50.0]
+    harness.book.advance_session({"AAA": 51.5, "CCC": 49.2}, D3)
+    assert closes(harness, "AAA", Adjustment.ALL) == [50.0, 51.0, 51.5]
+    assert closes(harness, "AAA", Adjustment.SPLIT) == [50.0, 51.0, 51.5]
+    assert closes(harness, "AAA", Adjustment.RAW) == [100.0, 102.0, 51.5]
+    assert closes(harness, "AAA", None) == [100.0, 102.0, 51.5]  # Alpaca's default is raw
+    factor = 1 - 1.0 / 50.0  # the dividend over the close before the ex-date
+    assert closes(harness, "CCC", Adjustment.ALL) == pytest.approx([49 * factor, 50 * factor, 49.2])
+    assert closes(harness, "CCC", Adjustment.DIVIDEND) == closes(harness, "CCC", Adjustment.ALL)
+    assert closes(harness, "CCC", Adjustment.SPLIT) == [49.0, 50.0, 49.2]
+
+
+def test_adjusted_volume_scales_with_the_split(harness: Harness) -> None:
+    harness.book.add_bars("AAA", {D1: 100.0, D2: 102.0})
+    harness.book.add_split("AAA", D3, 0.25)
+    harness.book.advance_session({"AAA": 410.0}, D3)
+    bars = daily_bars(harness, "AAA", Adjustment.ALL)
+    assert [(b.close, b.volume) for b in bars] == [
+        (400.0, 25_000),
+        (408.0, 25_000),
+        (410.0, 100_000),
+    ]
+
+
+def test_the_daemons_bars_adapter_reads_history_on_the_post_split_scale(harness: Harness) -> None:
+    harness.book.add_bars("AAA", {D1: 100.0, D2: 102.0})
+    harness.book.add_split("AAA", D3, 2.0)
+    harness.book.advance_session({"AAA": 51.5}, D3)
+    frame = harness.bars(feed="iex").daily_closes(["AAA"], D1, D3)
+    assert frame["AAA"].tolist() == [50.0, 51.0, 51.5]
