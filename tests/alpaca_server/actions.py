@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
+from tests.alpaca_server.errors import ApiError
+
 if TYPE_CHECKING:
     from tests.alpaca_server.state import AccountBook
 
@@ -204,8 +206,6 @@ def corporate_actions(book: AccountBook, params: dict[str, str], page_size: int)
 
 
 def _day(params: dict[str, str], name: str, default: date) -> date:
-    from tests.alpaca_server.state import ApiError  # state imports this module
-
     try:
         return date.fromisoformat(params[name]) if params.get(name) else default
     except ValueError:

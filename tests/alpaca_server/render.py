@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from tests.alpaca_server.actions import price_factors
-from tests.alpaca_server.state import NEW_YORK, VALIDATION, AccountBook, ApiError, iso
+from tests.alpaca_server.errors import VALIDATION, ApiError, quantity
+from tests.alpaca_server.state import NEW_YORK, AccountBook, iso
 
 # The free plan's SIP delay: requests must end at least this long before now.
 SIP_DELAY = timedelta(minutes=15)
@@ -71,13 +72,6 @@ def position(book: AccountBook, symbol: str) -> dict[str, Any]:
         if not book.positions.get(symbol):
             raise ApiError(404, 40410000, "position does not exist")
         return _position(book, symbol, book.positions[symbol])
-
-
-def quantity(qty: float) -> str:
-    """Alpaca's share counts: "13" for whole shares, "13.25" for a fractional position."""
-    if qty == int(qty):
-        return str(int(qty))
-    return f"{qty:.9f}".rstrip("0")
 
 
 def _position(book: AccountBook, symbol: str, qty: float) -> dict[str, Any]:

@@ -22,13 +22,13 @@ from zoneinfo import ZoneInfo
 
 from tests.alpaca_server import actions
 from tests.alpaca_server.actions import BookAction, FractionBooking
+from tests.alpaca_server.errors import VALIDATION, ApiError, order_quantity, quantity
 
 NEW_YORK = ZoneInfo("America/New_York")
 OPEN_STATUSES = {"new", "accepted", "pending_new", "partially_filled"}
 # Tuesday 2024-01-02, 19:30 New York: after that session's close, when the daily run happens.
 START = datetime(2024, 1, 3, 0, 30, tzinfo=UTC)
 EVENING = time(19, 30)  # where advance_session leaves the clock
-VALIDATION = 40010001  # Alpaca's generic 422 code
 
 
 def next_weekday(day: date) -> date:
@@ -58,17 +58,6 @@ def fill_session_or_refuse(tif: str, now: datetime) -> date:
     if tif == "day":
         return today if is_session and clock < time(16, 0) else next_weekday(today)
     raise ApiError(422, VALIDATION, "invalid time_in_force")
-
-
-class ApiError(Exception):
-    """An Alpaca error answer: HTTP status and Alpaca's JSON body."""
-
-    def __init__(self, status: int, code: int | None, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body: dict[str, Any] = {"message": message}
-        if code is not None:
-            self.body["code"] = code
 
 
 @dataclass
@@ -104,12 +93,12 @@ class ServerOrder:
     client_order_id: str
     symbol: str
     side: str
-    qty: int
+    qty: float  # whole shares, or a fraction in a day order
     time_in_force: str
     created_at: datetime
     fill_session: date | None = None
     status: str = "accepted"
-    filled_qty: int = 0
+    filled_qty: float = 0
     filled_notional: float = 0.0
     filled_at: datetime | None = None
     canceled_at: datetime | None = None
@@ -134,8 +123,8 @@ class ServerOrder:
             "symbol": self.symbol,
             "asset_class": "us_equity",
             "notional": None,
-            "qty": str(self.qty),
-            "filled_qty": str(self.filled_qty),
+            "qty": quantity(self.qty),
+            "filled_qty": quantity(self.filled_qty),
             "filled_avg_price": None if avg is None else f"{avg:.6f}",
             "order_class": "",
             "order_type": "market",
@@ -310,7 +299,7 @@ class AccountBook:
         signed = qty if order.side == "buy" else -qty
         self.cash -= signed * price
         held = self.positions.get(order.symbol, 0)
-        new = held + signed
+        new = round(held + signed, 9)  # fractional positions: 2.5 - 2.5 is flat
         if held * signed >= 0:  # opening or growing: the entry price averages in
             old = self.avg_entry.get(order.symbol, 0.0)
             self.avg_entry[order.symbol] = (abs(held) * old + qty * price) / abs(new)
@@ -352,7 +341,7 @@ class AccountBook:
             )
             return max(0.0, self.margin_multiplier * self.equity() - pending)
 
-    def _opening_notional(self, symbol: str, side: str, qty: int) -> float:
+    def _opening_notional(self, symbol: str, side: str, qty: float) -> float:
         """Notional of the part of an order that opens or grows a position."""
         held = self.positions.get(symbol, 0)
         signed = qty if side == "buy" else -qty
@@ -363,11 +352,9 @@ class AccountBook:
         with self.lock:
             client_id = str(body.get("client_order_id") or uuid.uuid4())
             symbol, side, tif = str(body["symbol"]), str(body["side"]), str(body["time_in_force"])
-            qty = int(float(body["qty"]))
             if self.orders_with_client_id(client_id):  # also when that order was cancelled
                 raise ApiError(422, VALIDATION, "client_order_id must be unique")
-            if qty <= 0:
-                raise ApiError(422, VALIDATION, "qty must be > 0")
+            qty = order_quantity(body.get("qty"), tif)
             fills_on = fill_session_or_refuse(tif, self.now)
             if symbol in self.not_tradable:
                 raise ApiError(422, 42210000, f"asset {symbol} is not tradable")
@@ -376,6 +363,8 @@ class AccountBook:
             held = self.positions.get(symbol, 0)
             if side == "sell" and qty > held and symbol in self.not_shortable:
                 raise ApiError(422, 42210000, f'asset "{symbol}" cannot be sold short')
+            if side == "sell" and qty > held and qty != int(qty):
+                raise ApiError(403, 40310000, "fractional orders cannot be sold short")
             if self._opening_notional(symbol, side, qty) > self.buying_power():
                 raise ApiError(403, 40310000, "insufficient buying power")
             order = ServerOrder(

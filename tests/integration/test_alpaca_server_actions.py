@@ -9,6 +9,7 @@ from datetime import date, datetime, time
 
 import pytest
 import requests
+from alpaca.common.exceptions import APIError
 from alpaca.data.enums import Adjustment, CorporateActionsType, DataFeed
 from alpaca.data.historical.corporate_actions import CorporateActionsClient
 from alpaca.data.historical.stock import StockHistoricalDataClient
@@ -17,7 +18,9 @@ from alpaca.data.models.corporate_actions import CashDividend, ForwardSplit, Rev
 from alpaca.data.requests import CorporateActionsRequest, StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.client import TradingClient
-from alpaca.trading.models import Position, TradeAccount
+from alpaca.trading.enums import OrderSide, TimeInForce
+from alpaca.trading.models import Order, Position, TradeAccount
+from alpaca.trading.requests import MarketOrderRequest
 
 from tests.alpaca_server.harness import Harness, running_harness
 from tests.alpaca_server.state import NEW_YORK
@@ -318,3 +321,24 @@ def test_the_daemons_bars_adapter_reads_history_on_the_post_split_scale(harness:
     harness.book.advance_session({"AAA": 51.5}, D3)
     frame = harness.bars(feed="iex").daily_closes(["AAA"], D1, D3)
     assert frame["AAA"].tolist() == [50.0, 51.0, 51.5]
+
+
+def test_a_fractional_position_closes_with_a_day_order_only(harness: Harness) -> None:
+    harness.book.fraction_booking = "fractional"
+    hold(harness, {"BBB": (10, 40.0)})
+    harness.book.add_split("BBB", D3, 0.25)
+    harness.book.set_time(D3, time(10, 0))
+    client = trading(harness)
+
+    def sell(qty: float, tif: TimeInForce) -> MarketOrderRequest:
+        return MarketOrderRequest(symbol="BBB", qty=qty, side=OrderSide.SELL, time_in_force=tif)
+
+    with pytest.raises(APIError, match="fractional orders must be DAY orders"):
+        client.submit_order(sell(2.5, TimeInForce.CLS))
+    with pytest.raises(APIError, match="cannot be sold short"):
+        client.submit_order(sell(3.5, TimeInForce.DAY))
+    order = client.submit_order(sell(2.5, TimeInForce.DAY))
+    assert isinstance(order, Order) and order.qty == "2.5"
+    harness.book.advance_session({"BBB": 161.0}, D3)
+    assert client.get_all_positions() == []
+    assert client.get_order_by_id(order.id).filled_qty == "2.5"  # type: ignore[union-attr]
