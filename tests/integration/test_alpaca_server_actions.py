@@ -4,6 +4,8 @@ corporate-actions endpoint and the adjusted history over HTTP."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date, datetime, time
 
@@ -342,3 +344,29 @@ def test_a_fractional_position_closes_with_a_day_order_only(harness: Harness) ->
     harness.book.advance_session({"BBB": 161.0}, D3)
     assert client.get_all_positions() == []
     assert client.get_order_by_id(order.id).filled_qty == "2.5"  # type: ignore[union-attr]
+
+
+def test_the_interactive_server_announces_actions_typed_on_stdin() -> None:
+    tool = subprocess.Popen(
+        [sys.executable, "-m", "tests.alpaca_server", "--port", "0"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert tool.stdin is not None and tool.stdout is not None
+    url = tool.stdout.readline().split()[-1]
+    key, secret = (tool.stdout.readline().strip().split("=", 1)[1] for _ in range(2))
+    answers = []
+    for line in (f"split AAA {D3} 1:4", f"dividend AAA {D3} 0.5", "split AAA soon 2"):
+        tool.stdin.write(line + "\n")
+        tool.stdin.flush()
+        answers.append(tool.stdout.readline())
+    client = CorporateActionsClient(key, secret, url_override=url)
+    found = client.get_corporate_actions(CorporateActionsRequest(start=D3, end=D3)).data
+    tool.stdin.write("\n")
+    tool.stdin.flush()
+    assert tool.wait(timeout=10) == 0
+    assert answers[0].startswith("announced") and answers[1].startswith("announced")
+    assert answers[2].startswith("expected split SYMBOL YYYY-MM-DD NEW:OLD")
+    assert [a.new_rate for a in found["reverse_splits"]] == [1.0]
+    assert [a.rate for a in found["cash_dividends"]] == [0.5]
