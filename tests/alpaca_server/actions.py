@@ -96,7 +96,8 @@ def new_dividend(
 def apply_due(book: AccountBook, today: date) -> None:
     """Book every event whose ex-date is ``today`` or earlier (once each, in ex-date order,
     a dividend before a split of the same day since its amount is in pre-split shares), then
-    pay every entitlement whose payable date has come. The caller holds the book's lock."""
+    pay every entitlement whose payable date has come. An event announced after its ex-date
+    is booked with the positions held when it is announced. The caller holds the book's lock."""
     order = sorted(book.actions, key=lambda a: (a.ex_date, a.kind != "dividend"))
     for action in order:
         if action.applied or action.ex_date > today:
@@ -115,8 +116,8 @@ def apply_due(book: AccountBook, today: date) -> None:
 def _split_positions(book: AccountBook, split: BookAction) -> None:
     symbol, ratio = split.symbol, split.ratio
     pre_close = _close_before(book, symbol, split.ex_date)
-    if symbol in book.marks:
-        book.marks[symbol] /= ratio
+    if symbol in book.marks and not any(d >= split.ex_date for d in book.bars.get(symbol, {})):
+        book.marks[symbol] /= ratio  # else the mark is already a raw post-split close
     held = book.positions.get(symbol)
     if not held:
         return

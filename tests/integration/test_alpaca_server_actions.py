@@ -195,9 +195,14 @@ def test_split_is_booked_before_the_ex_dates_fills_and_open_orders_stay_as_they_
 
 def test_a_split_announced_after_its_ex_date_is_booked_at_once(harness: Harness) -> None:
     hold(harness, {"AAA": (100, 80.0)})
-    harness.book.set_time(D3, time(20, 0))
+    harness.book.advance_session({"AAA": 40.5}, D3)  # the raw close is post-split already
     harness.book.add_split("AAA", D3, 2.0)
-    assert position(harness, "AAA").qty == "200"
+    booked = position(harness, "AAA")
+    assert (booked.qty, booked.current_price, booked.avg_entry_price) == (
+        "200",
+        "40.5000",
+        "40.000000",
+    )
 
 
 @pytest.mark.parametrize(
@@ -370,3 +375,16 @@ def test_the_interactive_server_announces_actions_typed_on_stdin() -> None:
     assert answers[2].startswith("expected split SYMBOL YYYY-MM-DD NEW:OLD")
     assert [a.new_rate for a in found["reverse_splits"]] == [1.0]
     assert [a.rate for a in found["cash_dividends"]] == [0.5]
+
+
+def test_a_dividend_after_a_split_adjusts_in_post_split_prices(harness: Harness) -> None:
+    harness.book.add_bars("AAA", {D1: 100.0, D2: 102.0})
+    harness.book.add_split("AAA", D3, 2.0)
+    harness.book.add_dividend("AAA", D4, 0.5)  # per post-split share
+    harness.book.advance_session({"AAA": 50.0}, D3)
+    harness.book.advance_session({"AAA": 49.0}, D4)
+    factor = 1 - 0.5 / 50.0  # over D3's raw, post-split close
+    assert closes(harness, "AAA", Adjustment.ALL) == pytest.approx(
+        [50.0 * factor, 51.0 * factor, 50.0 * factor, 49.0]
+    )
+    assert closes(harness, "AAA", Adjustment.RAW) == [100.0, 102.0, 50.0, 49.0]
