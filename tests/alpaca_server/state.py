@@ -5,7 +5,8 @@ is a session, 9:30-16:00): ``cls`` is refused 15:50-19:00 and otherwise queues f
 close after the cut-off (after 19:00: the next session's), ``opg`` is refused 9:28-19:00,
 ``day`` trades in the session or queues for the next one. ``advance_session`` fills only the
 orders whose session it is. Validation errors answer 422 with Alpaca's generic code 40010001,
-and only a reused client id says "client_order_id must be unique".
+and only a reused client id says "client_order_id must be unique". Splits and dividends
+(``add_split``/``add_dividend``) are booked as the clock passes their dates: see ``actions.py``.
 
 Every public method takes the lock, because the HTTP server answers on several threads while
 the test thread advances sessions and queues faults.
@@ -246,6 +247,8 @@ class AccountBook:
                     f"fraction_booking {self.fraction_booking!r}: use one of "
                     f"{', '.join(actions.FRACTION_BOOKINGS)}"
                 )
+            if any(known.id == action.id for known in self.actions):
+                raise ValueError(f"{action.kind} of {action.symbol} on {action.ex_date} is known")
             self.actions.append(action)
             actions.apply_due(self, self.today())
 

@@ -388,3 +388,13 @@ def test_a_dividend_after_a_split_adjusts_in_post_split_prices(harness: Harness)
         [50.0 * factor, 51.0 * factor, 50.0 * factor, 49.0]
     )
     assert closes(harness, "AAA", Adjustment.RAW) == [100.0, 102.0, 50.0, 49.0]
+
+
+def test_the_book_refuses_an_event_twice_and_a_nonsense_ratio(harness: Harness) -> None:
+    harness.book.add_split("AAA", D3, 2.0)
+    with pytest.raises(ValueError, match="split of AAA on 2024-01-04 is known"):
+        harness.book.add_split("AAA", D3, 2.0)
+    with pytest.raises(ValueError, match=r"ratio 1\.0"):
+        harness.book.add_split("BBB", D3, 1.0)
+    with pytest.raises(ValueError, match="payable 2024-01-02 before ex-date"):
+        harness.book.add_dividend("BBB", D3, 0.1, payable_date=D1)
