@@ -6,7 +6,11 @@
 
 Orders queue until a session is closed; type ``[YYYY-MM-DD] SYMBOL=PRICE ...`` lines on stdin
 to close one at those prices (fills queued orders; with a date, also serves them as that
-session's daily bars), or an empty line to quit.
+session's daily bars), or an empty line to quit. Announce corporate actions (booked when a
+session on or after the ex-date closes, served by ``/v1/corporate-actions``) with
+
+    split SYMBOL EX-DATE NEW:OLD              e.g. split AAA 2024-01-10 2:1 (or 1:4)
+    dividend SYMBOL EX-DATE AMOUNT [PAYABLE]  e.g. dividend AAA 2024-01-10 0.25 2024-01-24
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import sys
 from datetime import date
 
 from tests.alpaca_server.server import AlpacaServer
+from tests.alpaca_server.state import AccountBook
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
             if not line.strip():
                 break
             words = line.split()
+            if words[0] in ("split", "dividend"):
+                print(_announce(server.book, words), flush=True)
+                continue
             try:
                 session = date.fromisoformat(words[0]) if "=" not in words[0] else None
                 pairs = words[1:] if session else words
@@ -42,6 +50,24 @@ def main(argv: list[str] | None = None) -> int:
             server.book.advance_session(closes, session)
             print(f"filled at {closes}; equity {server.book.equity():.2f}", flush=True)
     return 0
+
+
+def _announce(book: AccountBook, words: list[str]) -> str:
+    """``split SYMBOL EX-DATE NEW:OLD`` or ``dividend SYMBOL EX-DATE AMOUNT [PAYABLE]``."""
+    try:
+        kind, symbol, ex_date, value, *rest = words
+        day = date.fromisoformat(ex_date)
+        if kind == "split":
+            new, _, old = value.partition(":")
+            book.add_split(symbol, day, float(new) / float(old or 1))
+        else:
+            payable = date.fromisoformat(rest[0]) if rest else None
+            book.add_dividend(symbol, day, float(value), payable)
+    except (ValueError, ZeroDivisionError) as exc:
+        return (
+            f"expected split SYMBOL YYYY-MM-DD NEW:OLD or dividend SYMBOL YYYY-MM-DD AMOUNT ({exc})"
+        )
+    return f"announced {' '.join(words)}; equity {book.equity():.2f}"
 
 
 if __name__ == "__main__":

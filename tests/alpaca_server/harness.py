@@ -66,7 +66,9 @@ class Harness:
 
 @contextmanager
 def running_harness(
-    book: AccountBook | None = None, *, bars_page_size: int = 1000
+    book: AccountBook | None = None, *, bars_page_size: int = 1000, actions_page_size: int = 1000
 ) -> Iterator[Harness]:
-    with AlpacaServer(book, bars_page_size=bars_page_size) as server:
+    with AlpacaServer(
+        book, bars_page_size=bars_page_size, actions_page_size=actions_page_size
+    ) as server:
         yield Harness(server)

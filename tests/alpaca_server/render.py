@@ -8,7 +8,9 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from tests.alpaca_server.state import NEW_YORK, AccountBook, ApiError, iso
+from tests.alpaca_server.actions import price_factors
+from tests.alpaca_server.errors import VALIDATION, ApiError, quantity
+from tests.alpaca_server.state import NEW_YORK, AccountBook, iso
 
 # The free plan's SIP delay: requests must end at least this long before now.
 SIP_DELAY = timedelta(minutes=15)
@@ -65,7 +67,14 @@ def positions(book: AccountBook) -> list[dict[str, Any]]:
         return [_position(book, s, q) for s, q in sorted(book.positions.items())]
 
 
-def _position(book: AccountBook, symbol: str, qty: int) -> dict[str, Any]:
+def position(book: AccountBook, symbol: str) -> dict[str, Any]:
+    with book.lock:
+        if not book.positions.get(symbol):
+            raise ApiError(404, 40410000, "position does not exist")
+        return _position(book, symbol, book.positions[symbol])
+
+
+def _position(book: AccountBook, symbol: str, qty: float) -> dict[str, Any]:
     mark = book.marks.get(symbol, 0.0)
     entry = book.avg_entry.get(symbol, mark)
     basis, value = qty * entry, qty * mark
@@ -76,8 +85,8 @@ def _position(book: AccountBook, symbol: str, qty: int) -> dict[str, Any]:
         "asset_class": "us_equity",
         "asset_marginable": True,
         "avg_entry_price": f"{entry:.6f}",
-        "qty": str(qty),  # Alpaca signs short quantities
-        "qty_available": str(qty),
+        "qty": quantity(qty),  # Alpaca signs short quantities
+        "qty_available": quantity(qty),
         "side": "long" if qty > 0 else "short",
         "market_value": _money(value),
         "cost_basis": _money(basis),
@@ -164,27 +173,33 @@ def _when(text: str | None, default: datetime) -> datetime:
 
 
 def bars(book: AccountBook, params: dict[str, str], page_size: int) -> dict[str, Any]:
-    """Daily bars, symbols in alphabetical order, ``limit`` bars per page across symbols."""
+    """Daily bars, symbols in alphabetical order, ``limit`` bars per page across symbols.
+    ``adjustment`` (Alpaca's default: raw) re-scales history as of the book's clock."""
     symbols = sorted(s for s in params.get("symbols", "").split(",") if s)
     start = _when(params.get("start"), datetime(1970, 1, 1, tzinfo=UTC))
     end = _when(params.get("end"), book.now)
     if params.get("feed", "sip") == "sip" and end > book.now - SIP_DELAY:
         raise ApiError(403, None, "subscription does not permit querying recent SIP data")
+    adjustment = params.get("adjustment", "raw")
+    if adjustment not in ("raw", "split", "dividend", "all"):
+        raise ApiError(422, VALIDATION, f"invalid adjustment: {adjustment}")
     with book.lock:
         items = []
         for symbol in symbols:
+            prices, volumes = price_factors(book, symbol, adjustment, book.today())
             for day, close in sorted(book.bars.get(symbol, {}).items()):
                 stamp = datetime.combine(day, time.min, NEW_YORK)
                 if start <= stamp <= end:
-                    items.append((symbol, stamp, close))
+                    volume = round(100_000 * volumes.get(day, 1.0))
+                    items.append((symbol, stamp, close * prices.get(day, 1.0), volume))
     offset = int(base64.b64decode(params["page_token"])) if params.get("page_token") else 0
     size = min(page_size, int(params.get("limit") or page_size))
     page = items[offset : offset + size]
     out: dict[str, list[dict[str, Any]]] = {}
-    for symbol, stamp, close in page:
+    for symbol, stamp, close, volume in page:
         out.setdefault(symbol, []).append(
             {"t": iso(stamp), "o": close, "h": close, "l": close, "c": close}
-            | {"v": 100_000, "n": 1_000, "vw": close}
+            | {"v": volume, "n": 1_000, "vw": close}
         )
     more = offset + size < len(items)
     token = base64.b64encode(str(offset + size).encode()).decode() if more else None

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.alpaca_server import render
+from tests.alpaca_server import actions, render
 from tests.alpaca_server.state import OPEN_STATUSES, AccountBook, ApiError, Fault
 
 Answer = tuple[int, Any]
@@ -33,6 +33,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     book: AccountBook
     bars_page_size: int
+    actions_page_size: int
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -92,12 +93,16 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if method == "GET" and path == "/v2/stocks/bars":
                 return 200, render.bars(book, params, self.server.bars_page_size)
+            if method == "GET" and path == "/v1/corporate-actions":
+                return 200, actions.corporate_actions(book, params, self.server.actions_page_size)
             if path.startswith("/v2/orders"):
                 return self._orders(method, path, params, body)
             if method == "GET" and path == "/v2/account":
                 return 200, render.account(book)
             if method == "GET" and path == "/v2/positions":
                 return 200, render.positions(book)
+            if method == "GET" and path.startswith("/v2/positions/"):
+                return 200, render.position(book, path.rsplit("/", 1)[1])
             if method == "GET" and path == "/v2/clock":
                 return 200, render.clock(book)
             if method == "GET" and path == "/v2/calendar":
@@ -171,12 +176,18 @@ class AlpacaServer:
     trading and the market-data API) until the block ends."""
 
     def __init__(
-        self, book: AccountBook | None = None, *, port: int = 0, bars_page_size: int = 1000
+        self,
+        book: AccountBook | None = None,
+        *,
+        port: int = 0,
+        bars_page_size: int = 1000,
+        actions_page_size: int = 1000,
     ) -> None:
         self.book = book or AccountBook()
         self._httpd = _Server(("127.0.0.1", port), _Handler)
         self._httpd.book = self.book
         self._httpd.bars_page_size = bars_page_size
+        self._httpd.actions_page_size = actions_page_size
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
 
     @property

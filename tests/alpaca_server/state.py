@@ -5,7 +5,8 @@ is a session, 9:30-16:00): ``cls`` is refused 15:50-19:00 and otherwise queues f
 close after the cut-off (after 19:00: the next session's), ``opg`` is refused 9:28-19:00,
 ``day`` trades in the session or queues for the next one. ``advance_session`` fills only the
 orders whose session it is. Validation errors answer 422 with Alpaca's generic code 40010001,
-and only a reused client id says "client_order_id must be unique".
+and only a reused client id says "client_order_id must be unique". Splits and dividends
+(``add_split``/``add_dividend``) are booked as the clock passes their dates: see ``actions.py``.
 
 Every public method takes the lock, because the HTTP server answers on several threads while
 the test thread advances sessions and queues faults.
@@ -20,12 +21,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tests.alpaca_server import actions
+from tests.alpaca_server.actions import BookAction, FractionBooking
+from tests.alpaca_server.errors import VALIDATION, ApiError, order_quantity, quantity
+
 NEW_YORK = ZoneInfo("America/New_York")
 OPEN_STATUSES = {"new", "accepted", "pending_new", "partially_filled"}
 # Tuesday 2024-01-02, 19:30 New York: after that session's close, when the daily run happens.
 START = datetime(2024, 1, 3, 0, 30, tzinfo=UTC)
 EVENING = time(19, 30)  # where advance_session leaves the clock
-VALIDATION = 40010001  # Alpaca's generic 422 code
 
 
 def next_weekday(day: date) -> date:
@@ -55,17 +59,6 @@ def fill_session_or_refuse(tif: str, now: datetime) -> date:
     if tif == "day":
         return today if is_session and clock < time(16, 0) else next_weekday(today)
     raise ApiError(422, VALIDATION, "invalid time_in_force")
-
-
-class ApiError(Exception):
-    """An Alpaca error answer: HTTP status and Alpaca's JSON body."""
-
-    def __init__(self, status: int, code: int | None, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body: dict[str, Any] = {"message": message}
-        if code is not None:
-            self.body["code"] = code
 
 
 @dataclass
@@ -101,12 +94,12 @@ class ServerOrder:
     client_order_id: str
     symbol: str
     side: str
-    qty: int
+    qty: float  # whole shares, or a fraction in a day order
     time_in_force: str
     created_at: datetime
     fill_session: date | None = None
     status: str = "accepted"
-    filled_qty: int = 0
+    filled_qty: float = 0
     filled_notional: float = 0.0
     filled_at: datetime | None = None
     canceled_at: datetime | None = None
@@ -131,8 +124,8 @@ class ServerOrder:
             "symbol": self.symbol,
             "asset_class": "us_equity",
             "notional": None,
-            "qty": str(self.qty),
-            "filled_qty": str(self.filled_qty),
+            "qty": quantity(self.qty),
+            "filled_qty": quantity(self.filled_qty),
             "filled_avg_price": None if avg is None else f"{avg:.6f}",
             "order_class": "",
             "order_type": "market",
@@ -167,7 +160,8 @@ class AccountBook:
     cash: float = 100_000.0
     margin_multiplier: float = 2.0
     now: datetime = START
-    positions: dict[str, int] = field(default_factory=dict)
+    # Whole shares, except the remainders of splits booked "fractional" (see actions.py).
+    positions: dict[str, float] = field(default_factory=dict)
     avg_entry: dict[str, float] = field(default_factory=dict)
     marks: dict[str, float] = field(default_factory=dict)
     orders: list[ServerOrder] = field(default_factory=list)
@@ -184,6 +178,9 @@ class AccountBook:
     # Client id -> dollars the closing auction fills that order away from the close.
     fill_offsets: dict[str, float] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    # Splits and cash dividends (add_split/add_dividend), applied as the clock reaches them.
+    actions: list[BookAction] = field(default_factory=list)
+    fraction_booking: FractionBooking = "cash"  # or "fractional": how split remainders book
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # ---- test controls -----------------------------------------------------------------
@@ -231,18 +228,50 @@ class AccountBook:
                     order.status = "canceled"
                     order.canceled_at = order.updated_at = self.now
 
+    def add_split(self, symbol: str, ex_date: date, ratio: float) -> None:
+        """A split of ``ratio`` new shares per old share (2.0 for 2:1, 0.25 for 1:4). Booked
+        when the clock reaches ``ex_date``; at once if it already has."""
+        self._add_action(actions.new_split(symbol, ex_date, ratio))
+
+    def add_dividend(
+        self, symbol: str, ex_date: date, amount: float, payable_date: date | None = None
+    ) -> None:
+        """A cash dividend of ``amount`` dollars per share held before ``ex_date``, paid on
+        ``payable_date`` (default: the ex-date)."""
+        self._add_action(actions.new_dividend(symbol, ex_date, amount, payable_date))
+
+    def _add_action(self, action: BookAction) -> None:
+        with self.lock:
+            if self.fraction_booking not in actions.FRACTION_BOOKINGS:
+                raise ValueError(
+                    f"fraction_booking {self.fraction_booking!r}: use one of "
+                    f"{', '.join(actions.FRACTION_BOOKINGS)}"
+                )
+            if any(known.id == action.id for known in self.actions):
+                raise ValueError(f"{action.kind} of {action.symbol} on {action.ex_date} is known")
+            self.actions.append(action)
+            actions.apply_due(self, self.today())
+
+    def today(self) -> date:
+        """The New York date of the book's clock."""
+        return self.now.astimezone(NEW_YORK).date()
+
     def set_time(self, session: date, clock: time) -> None:
         with self.lock:
             self.now = datetime.combine(session, clock, NEW_YORK).astimezone(UTC)
+            actions.apply_due(self, session)
 
     def advance_session(self, closes: dict[str, float], session: date | None = None) -> None:
         """Close a session: record its bars, mark positions and fill the orders queued for
         this session's auction in creation order at ``closes``, honouring partial-fill limits
         and broker-side cancellations queued for this session. The clock is left at 19:30 that
-        evening. Without ``session`` every open order fills (the interactive tool)."""
+        evening. Without ``session`` every open order fills (the interactive tool). Corporate
+        actions whose ex-date is ``session`` or earlier are booked first; ``closes`` are raw."""
         with self.lock:
             if session is not None:
                 self.now = datetime.combine(session, time(16, 0), NEW_YORK).astimezone(UTC)
+            actions.apply_due(self, self.today())
+            if session is not None:
                 for symbol, close in closes.items():
                     self.bars.setdefault(symbol, {})[session] = close
             self.marks.update(closes)
@@ -273,7 +302,7 @@ class AccountBook:
         signed = qty if order.side == "buy" else -qty
         self.cash -= signed * price
         held = self.positions.get(order.symbol, 0)
-        new = held + signed
+        new = round(held + signed, 9)  # fractional positions: 2.5 - 2.5 is flat
         if held * signed >= 0:  # opening or growing: the entry price averages in
             old = self.avg_entry.get(order.symbol, 0.0)
             self.avg_entry[order.symbol] = (abs(held) * old + qty * price) / abs(new)
@@ -315,7 +344,7 @@ class AccountBook:
             )
             return max(0.0, self.margin_multiplier * self.equity() - pending)
 
-    def _opening_notional(self, symbol: str, side: str, qty: int) -> float:
+    def _opening_notional(self, symbol: str, side: str, qty: float) -> float:
         """Notional of the part of an order that opens or grows a position."""
         held = self.positions.get(symbol, 0)
         signed = qty if side == "buy" else -qty
@@ -326,11 +355,9 @@ class AccountBook:
         with self.lock:
             client_id = str(body.get("client_order_id") or uuid.uuid4())
             symbol, side, tif = str(body["symbol"]), str(body["side"]), str(body["time_in_force"])
-            qty = int(float(body["qty"]))
             if self.orders_with_client_id(client_id):  # also when that order was cancelled
                 raise ApiError(422, VALIDATION, "client_order_id must be unique")
-            if qty <= 0:
-                raise ApiError(422, VALIDATION, "qty must be > 0")
+            qty = order_quantity(body.get("qty"), tif)
             fills_on = fill_session_or_refuse(tif, self.now)
             if symbol in self.not_tradable:
                 raise ApiError(422, 42210000, f"asset {symbol} is not tradable")
@@ -339,6 +366,8 @@ class AccountBook:
             held = self.positions.get(symbol, 0)
             if side == "sell" and qty > held and symbol in self.not_shortable:
                 raise ApiError(422, 42210000, f'asset "{symbol}" cannot be sold short')
+            if side == "sell" and qty > held and qty != int(qty):
+                raise ApiError(403, 40310000, "fractional orders cannot be sold short")
             if self._opening_notional(symbol, side, qty) > self.buying_power():
                 raise ApiError(403, 40310000, "insufficient buying power")
             order = ServerOrder(
