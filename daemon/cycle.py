@@ -70,6 +70,7 @@ from daemon.session_timing import (
 from daemon.sessions import is_session, xnys_sessions
 from daemon.statuses import IntentStatus, RunStatus
 from daemon.store import DecisionRecord, IntentRecord, Store
+from daemon.store.actions import adjustments
 from daemon.summary import session_summary
 from shared.config import ProdConfig
 from shared.errors import ConfigError, PairsError, StateError
@@ -255,8 +256,9 @@ def _decide(
     held = plan.with_queued(ctx.broker.positions())  # what the broker will hold
     positions = {s: held[s] for s in config.symbols if held.get(s)}  # ours only
     closes = {str(s): float(v) for s, v in update.strategy_closes.loc[session].items()}
+    split = {a.symbol for a in adjustments(store)}
     decisions = step_all(
-        config.pair_list, config.params, states, closes, positions, session < go_live
+        config.pair_list, config.params, states, closes, positions, session < go_live, split
     )
     limits = Limits(
         kill_switch=ctx.settings.kill_switch_engaged(),

@@ -15,13 +15,14 @@ A pair with a missing leg (a NaN close: no bar for the session) holds: see
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
 import pandas as pd
 
 from shared.fill_model import split_closing_opening
+from shared.orders import Leg, OrderIntent, Side
 from shared.strategy import (
     Action,
     Decision,
@@ -55,8 +56,10 @@ def step_all(
     closes: Mapping[str, float],
     positions: Mapping[str, int],
     observe: bool,
+    split_symbols: Collection[str] = frozenset(),
 ) -> list[Decision]:
-    """One bar for every pair, in config order, reading the actual positions."""
+    """One bar for every pair, in config order, reading the actual positions.
+    ``split_symbols``: symbols a split was applied to (see :func:`close_split_residual`)."""
     out = []
     for k, pair in enumerate(pairs):
         pa, pb = closes[pair.asset_1], closes[pair.asset_2]
@@ -66,8 +69,38 @@ def step_all(
             out.append(observe_pair(k, pair, states[k], pa, pb, params))
         else:
             pos_a, pos_b = positions.get(pair.asset_1, 0), positions.get(pair.asset_2, 0)
-            out.append(step_pair(k, pair, states[k], pa, pb, pos_a, pos_b, params))
+            decision = step_pair(k, pair, states[k], pa, pb, pos_a, pos_b, params)
+            if {pair.asset_1, pair.asset_2} & set(split_symbols):
+                decision = close_split_residual(k, pair, decision, pos_a, pos_b, pa, pb)
+            out.append(decision)
     return out
+
+
+def close_split_residual(
+    pair_index: int,
+    pair: Pair,
+    decision: Decision,
+    pos_a: int,
+    pos_b: int,
+    price_a: float,
+    price_b: float,
+) -> Decision:
+    """A flat pair (signal state 0, nothing ordered) that still holds shares of a leg a split
+    was applied to closes them. It happens when an order sized on the pre-split share count
+    fills on the ex-date (Alpaca adjusts no queued order): the exit leaves ``held * (ratio -
+    1)`` behind, and a flat pair would otherwise never enter again (entries need flat legs).
+    A backtest on adjusted closes never gets here, so parity is untouched."""
+    if decision.state.state != 0 or decision.orders or (pos_a == 0 and pos_b == 0):
+        return decision
+    orders = tuple(
+        OrderIntent(pair_index, leg, symbol, Side.SELL if held > 0 else Side.BUY, abs(held), price)
+        for leg, symbol, held, price in (
+            (Leg.A, pair.asset_1, pos_a, price_a),
+            (Leg.B, pair.asset_2, pos_b, price_b),
+        )
+        if held != 0
+    )
+    return replace(decision, orders=orders, action=Action.CLOSE_RESIDUAL)
 
 
 def hold_missing_leg(state: PairState) -> Decision:
@@ -87,6 +120,7 @@ def rebuild_states(
     go_live: date,
     positions_at: Callable[[date], Mapping[str, int]],
 ) -> list[PairState]:
+    # Residual closes send orders but change no state, so they do not matter here.
     """Replay ``history`` (sessions before today, stored scale) from the initial state.
 
     Sessions before ``go_live`` only warm up; later ones step with the positions the store's

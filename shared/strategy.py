@@ -57,6 +57,9 @@ class Action(StrEnum):
     ENTER_SHORT = "enter_short"  # short the spread: sell A, buy B
     EXIT = "exit"  # |z| < exit_z
     STOP = "stop"  # |z| > stop_z
+    # The daemon only (never in a backtest): a flat pair closes shares a split left on a leg
+    # (an exit sized on the pre-split count filled on the ex-date): daemon/decide.py.
+    CLOSE_RESIDUAL = "close_residual"
 
 
 @dataclass(frozen=True, slots=True)

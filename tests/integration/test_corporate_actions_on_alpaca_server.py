@@ -44,6 +44,7 @@ from tests.integration.test_daemon_on_alpaca_server import alpaca_settings
 from tests.unit.daemon_helpers import log_events, make_closes, make_config, write_inputs
 
 N_BARS, FIRST_RUN, SEED = 70, 24, 9  # 46 daily runs after a 24-bar warm-up
+RESIDUAL_BAR = 47  # pair 1's exit fills here, on DDD's ex-date
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,12 @@ def _events(held: dict[str, list[int]], decided: set[tuple[str, int]]) -> list[E
     for event in plan:
         assert quiet(event.symbol, event.bar), f"{event} is not inside a held stretch"
     assert held["AAA"][45] % 4 != 0, "the reverse split should leave a fraction of a share"
-    return plan
+    # And one on the session pair 1's exit fills: the order was sized on the pre-split count,
+    # so half the (doubled) short is left and the flat pair must close it the next session.
+    residual = Event("split", "DDD", RESIDUAL_BAR, 2.0)
+    assert ("DDD", RESIDUAL_BAR - 1) in decided
+    assert held["DDD"][RESIDUAL_BAR - 1] != 0 and held["DDD"][RESIDUAL_BAR] == 0
+    return [*plan, residual]
 
 
 def _raw(adjusted: pd.DataFrame, events: list[Event]) -> tuple[pd.DataFrame, list[Event]]:
@@ -194,7 +200,17 @@ def test_splits_and_dividends_keep_every_pair_right_on_the_alpaca_server(
     try:
         # The daemon decided orders on exactly the research backtest's sessions.
         _, decided = _backtest_positions(adjusted, config)
-        daemon_decided = {(i.symbol, sessions.index(i.session)) for i in store.intents()}
+        residual = [
+            d
+            for i in range(len(sessions))
+            for d in store.decisions(sessions[i])
+            if d.action == "close_residual"
+        ]
+        assert [(d.session, d.pair_index) for d in residual] == [(sessions[RESIDUAL_BAR], 1)]
+        strategy = [
+            i for i in store.intents() if (i.session, i.pair_index) != (sessions[RESIDUAL_BAR], 1)
+        ]
+        daemon_decided = {(i.symbol, sessions.index(i.session)) for i in strategy}
         last = N_BARS - 1  # decided on the last bar: fills after the backtest's data ends
         assert {(s, b) for s, b in daemon_decided if b < last} == decided
 
@@ -229,7 +245,7 @@ def test_splits_and_dividends_keep_every_pair_right_on_the_alpaca_server(
                     if k
                     else True
                 )
-                if flat:
+                if flat and (session, index) != (sessions[RESIDUAL_BAR], 1):
                     held = run.broker_positions[k]
                     assert held.get(pair.asset_1, 0) == 0 and held.get(pair.asset_2, 0) == 0, (
                         f"{session}: pair {index} is flat but the broker holds {held}"
