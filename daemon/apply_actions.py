@@ -53,6 +53,7 @@ from daemon.monitoring.shadow import BOOKS_ACTIONS_META
 from daemon.ports import Broker, Logger
 from daemon.store import Store
 from daemon.store.actions import (
+    SCALE_META,
     CashFlow,
     PositionAdjustment,
     cash_flows,
@@ -68,7 +69,6 @@ from shared.errors import PairsError, StateError
 # Events are asked for this far past today too: a split announced ahead is logged before it
 # happens (applied only once the broker's today reaches its ex-date).
 LOOKAHEAD_DAYS = 14
-SCALE_META = "actions_scale_from"  # the broker's date when the stored bars' scale was fixed
 # Bars' factor over the known splits' factor: dividends only lower it (a few % a year).
 FACTOR_BAND = (0.7, 1.02)
 # Feeds whose every download is adjusted as of that day, so the factor tells what happened
@@ -126,7 +126,7 @@ def sync_corporate_actions(
     for done in applied:
         _log_applied(log, done, books)
     if ctx.bars.name in LIVE_FEEDS:
-        _check_factors(store, config, session, today, log)
+        check_factors(store, config, session, today, log)
     return applied
 
 
@@ -223,7 +223,7 @@ def _log_applied(log: Logger, done: Applied, books: bool) -> None:
     log.info("corporate_action", status="applied", **fields)
 
 
-def _check_factors(
+def check_factors(
     store: Store, config: ProdConfig, session: date, today: date, log: Logger
 ) -> None:
     scale_from = date.fromisoformat(store.get_meta(SCALE_META) or today.isoformat())

@@ -20,8 +20,9 @@ from daemon.context import DaemonContext
 from daemon.feeds.bars import validate_closes
 from daemon.feeds.reports import REWARM_META
 from daemon.feeds.revisions import SymbolComparison, compare_symbol
-from daemon.feeds.sanity import check_jumps
+from daemon.feeds.sanity import check_jumps, exchange_date
 from daemon.sessions import xnys_sessions
+from daemon.store.actions import SCALE_META
 from shared.errors import StateError
 
 
@@ -74,6 +75,8 @@ def rewarm(ctx: DaemonContext) -> RewarmReport:
         for symbol in symbols:  # the stored scale is now the feed's
             ctx.store.record_rescale(last, symbol, 1.0, now)
         ctx.store.set_meta(REWARM_META, last.isoformat())
+        # The new history is adjusted as of today: only splits after today move it again.
+        ctx.store.set_meta(SCALE_META, exchange_date(ctx.clock.now()).isoformat())
     ctx.logger.warning(
         "history_rewarmed",
         first=first.isoformat(),

@@ -13,6 +13,9 @@ from daemon.corporate_actions import ActionKind, CorporateAction
 if TYPE_CHECKING:
     from daemon.store import Store
 
+# The broker's date when the stored bars' scale was fixed (the first run, or a rewarm): only
+# the splits after it can show in the feed's re-adjustment factor.
+SCALE_META = "actions_scale_from"
 _ACTION_COLUMNS = "symbol, kind, ex_date, ratio, amount, payable_date, source, applied_session"
 
 

@@ -31,6 +31,7 @@ from daemon.app import build_context
 from daemon.clock import FixedClock
 from daemon.cycle import RunResult, run_once
 from daemon.logging import make_logger
+from daemon.monitoring.alerts import alerts
 from daemon.monitoring.tracking import tracking_rows
 from daemon.settings import DaemonSettings
 from daemon.store import Store
@@ -250,6 +251,11 @@ def test_splits_and_dividends_keep_every_pair_right_on_the_alpaca_server(
                     assert held.get(pair.asset_1, 0) == 0 and held.get(pair.asset_2, 0) == 0, (
                         f"{session}: pair {index} is flat but the broker holds {held}"
                     )
+
+        # The bars' re-adjustment factors agree with the published splits: no mismatch.
+        codes = {a.code for a in alerts(store)}
+        assert "corporate_action_mismatch" not in codes
+        assert "reconcile_mismatch" not in codes
 
         # The daemon's equity is the account's, every session.
         recorded = [e.equity for e in store.equity_series()]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from daemon.apply_actions import split_hint, sync_corporate_actions
+from daemon.apply_actions import check_factors, split_hint, sync_corporate_actions
 from daemon.context import DaemonContext
 from daemon.corporate_actions import (
     ActionKind,
@@ -237,3 +237,25 @@ def test_a_mismatch_that_looks_like_a_split_says_so() -> None:
     assert "BBB looks like a 1:4 split" in hint
     assert "CCC" not in hint and "DDD" not in hint
     assert "data.events_csv" in hint
+
+
+def test_a_readjustment_no_known_split_explains_raises_an_alert(setup: Any) -> None:
+    config, settings = setup
+    a, b = config.pair_list[0].asset_1, config.pair_list[0].asset_2
+    ctx = _context(settings, D1, True, io.StringIO())
+    try:
+        ctx.actions = ListedActions([split(a, D2, 2.0), dividend(b, D2, 0.4, D2)])
+        _sync(ctx, config, D1, {a: 50.0, b: 20.0})  # fixes the scale on D1
+        with ctx.store.transaction():
+            ctx.store.record_rescale(D2, a, 0.4985, "t")  # the split and a dividend: explained
+            ctx.store.record_rescale(D2, b, 0.985, "t")  # a dividend only: explained
+        check_factors(ctx.store, config, D2, D2, ctx.logger)
+        assert not stored_alerts(ctx.store, open_only=True)
+        with ctx.store.transaction():
+            ctx.store.record_rescale(D3, b, 1 / 3, "t")  # a 3:1 split nobody published
+        check_factors(ctx.store, config, D3, D3, ctx.logger)
+        alerts = stored_alerts(ctx.store, open_only=True)
+        assert [x.code for x in alerts] == ["corporate_action_mismatch"]
+        assert b in alerts[0].message and "0.333333" in alerts[0].message
+    finally:
+        ctx.close()
