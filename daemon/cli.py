@@ -202,6 +202,9 @@ def _print_status(report: dict[str, Any]) -> None:
     if report.get("feed_stale"):
         stale = report["feed_stale"]
         print(f"FEED STALE:         {stale['session']}: {stale['error']}")
+    for action in report.get("corporate_actions", [])[-5:]:
+        when = f"applied {action['applied']}" if action["applied"] else "announced"
+        print(f"corporate action:   {action['event']} ({when})")
     if report.get("revisions"):
         print(
             f"feed revisions:     {len(report['revisions'])} stored bar(s) restated or filled "

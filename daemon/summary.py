@@ -131,6 +131,14 @@ def status_report(store: Store) -> dict[str, Any]:
         if last_error is None
         else {"session": last_error.session.isoformat(), "message": last_error.message},
         "tracking": _last_tracking(store),
+        "corporate_actions": [
+            {
+                "event": stored.action.describe(),
+                "applied": _iso(stored.applied_session),
+                "source": stored.action.source,
+            }
+            for stored in stored_actions(store)
+        ],
     }
     if series:
         last = series[-1]

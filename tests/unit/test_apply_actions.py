@@ -27,7 +27,7 @@ from daemon.feeds.bars import BarUpdate
 from daemon.monitoring.alerts import alerts as stored_alerts
 from daemon.store import FillRecord, IntentRecord
 from daemon.store.actions import adjustments, cash_flows, stored_actions
-from daemon.summary import corporate_action_summary
+from daemon.summary import corporate_action_summary, status_report
 from shared.config import ProdConfig
 from shared.errors import DataError
 from tests.unit.daemon_helpers import (
@@ -149,6 +149,12 @@ def test_a_split_changes_the_expected_position_on_its_ex_date_once(setup: Any) -
             (b, -103, 78),
         ]
         assert all(s.applied_session is not None for s in stored_actions(ctx.store))
+        listed = status_report(ctx.store)["corporate_actions"]
+        assert [x["event"] for x in listed] == [
+            f"{a} 2:1 split, ex-date {D1}",
+            f"{b} 1:4 split, ex-date {D2}",
+        ]
+        assert [x["applied"] for x in listed] == [D1.isoformat(), D2.isoformat()]
     finally:
         ctx.close()
     events = [e for e in log_events(logs) if e["event"] == "corporate_action"]
