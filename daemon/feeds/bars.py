@@ -86,8 +86,13 @@ class CsvBarSource:
 
 class YFinanceBarSource:
     """Adjusted daily closes from Yahoo Finance through the shared careful adapter (timeouts,
-    retries with backoff on rate limits; a ticker that fails or comes back shorter than the
-    others is reported, never used as data)."""
+    retries with backoff on rate limits).
+
+    One ticker never stops the others: a ticker whose answer stays shorter than the others'
+    after the retries keeps the sessions it has, and the later ones are NaN (a missing leg for
+    the requested session: its pairs hold, the others trade). A ticker with no data at all in
+    the range is a :class:`DataError` naming it (an unknown or delisted symbol, or Yahoo
+    refusing); when no ticker has the requested session yet, validation finds a stale feed."""
 
     name = "yfinance"
 
@@ -107,16 +112,18 @@ class YFinanceBarSource:
             attempts=self._attempts,
             backoff_seconds=self._backoff_s,
         )
-        if got.failed:
-            symbol, reason = next(iter(got.failed.items()))
-            # Published for some tickers, not yet for others: late data, it heals by itself.
-            kind = StaleFeed if len(got.partial) == len(got.failed) else DataError
-            raise kind(
-                f"yfinance: no complete bars for {symbol} in {start}..{end} after "
-                f"{got.attempts} attempt(s): {reason}; nothing traded, the next run retries",
+        empty = [s for s in symbols if s in got.failed and s not in got.short]
+        if empty:
+            symbol = empty[0]
+            raise DataError(
+                f"yfinance: no bars at all for {symbol} in {start}..{end} after "
+                f"{got.attempts} attempt(s): {got.failed[symbol]}; nothing traded, the next "
+                "run retries. If the symbol was renamed or delisted, see the README (a missing "
+                "or delisted leg)",
                 symbol=symbol,
             )
-        frame = pd.concat(got.closes, axis=1, sort=True)
+        series = {**got.closes, **got.short}
+        frame = pd.concat([series[s].rename(s) for s in symbols], axis=1, sort=True)
         frame.index = [pd.Timestamp(v).date() for v in frame.index]
         return frame.reindex(columns=list(symbols)).astype(float)
 
