@@ -21,7 +21,7 @@ filled in late are reported, never applied. Orders and equity use the real (fres
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -182,11 +182,25 @@ def missing_legs(frame: pd.DataFrame, session: date) -> tuple[str, ...]:
     return tuple(str(s) for s, v in row.items() if v is None or math.isnan(float(v)))
 
 
-def _last_close(fresh: pd.DataFrame, symbol: str, session: date, source: str) -> float:
+def _last_close(
+    fresh: pd.DataFrame,
+    stored: pd.DataFrame,
+    factor: float,
+    symbol: str,
+    session: date,
+    source: str,
+) -> float:
     """A missing leg's latest delivered close before ``session``: the price its position is
-    marked (and settled) at while it has no bar. Never traded at: its pair holds."""
+    marked (and settled) at while it has no bar. Never traded at: its pair holds.
+
+    A feed that now has no bar at all for the symbol (Alpaca after a rename, say) leaves the
+    stored history: its last close, brought to the feed's scale by ``factor`` (fresh/stored),
+    was the real close of its session."""
     before = fresh.loc[[d < session for d in fresh.index], symbol].astype(float)
     finite = before[before.notna() & (before > 0)]
+    if not len(finite) and len(stored) and symbol in stored.columns:
+        kept = stored.loc[[d < session for d in stored.index], symbol].astype(float)
+        finite = kept[kept.notna() & (kept > 0)] * factor
     if not len(finite):
         raise _fail(
             f"{source}: no close for {symbol} on {session} nor on any session before it; "
@@ -225,11 +239,14 @@ def merge_bars(
     *,
     max_move: float = DEFAULT_MAX_MOVE,
     today: date | None = None,
+    known_factors: Mapping[str, float] | None = None,
 ) -> BarUpdate:
     """Check ``fresh`` and append its new sessions to ``stored`` on the stored scale.
 
     ``expected`` are the sessions the history must contain through ``session`` (the XNYS
-    sessions, or the feed's own dates when the calendar check is off). Nothing here writes:
+    sessions, or the feed's own dates when the calendar check is off). ``known_factors`` are
+    the fresh/stored factors found so far (the store's rescales): a symbol the feed now sends
+    nothing for keeps its factor instead of looking unadjusted. Nothing here writes:
     a refused bar leaves the store as it was. Stored bars are never changed; a restated or
     late-filled one is reported in the result (see :mod:`daemon.feeds.revisions`).
     """
@@ -260,14 +277,18 @@ def merge_bars(
         for symbol in symbols:
             found = compare_symbol(stored[symbol], comparable[symbol], tolerance, symbol)
             comparisons[symbol] = found
-            if found.factor != 1.0:
+            if found.overlap == 0 and (known_factors or {}).get(symbol, 1.0) != 1.0:
+                factors[symbol] = (known_factors or {})[symbol]  # nothing to compare: as known
+            elif found.factor != 1.0:
                 factors[symbol] = found.factor
                 new_rows[symbol] = new_rows[symbol] / found.factor
     check_jumps(_jump_reference(comparable, stored, factors), sorted(required), max_move, source)
     history = pd.concat([stored.loc[:, list(symbols)], new_rows]) if len(stored) else new_rows
     missing = missing_legs(fresh, session)
     real = {
-        s: _last_close(fresh, s, session, source) if s in missing else float(fresh.at[session, s])
+        s: _last_close(fresh, stored, factors.get(s, 1.0), s, session, source)
+        if s in missing
+        else float(fresh.at[session, s])
         for s in symbols
     }
     return BarUpdate(history.sort_index(), real, new_sessions, factors, comparisons, late, missing)

@@ -85,3 +85,31 @@ def test_a_ticker_with_no_data_at_all_is_an_error_naming_it() -> None:
     with pytest.raises(DataError, match=r"no bars at all for QQQ.*delisted") as err:
         feed.daily_closes(SYMBOLS, START, END)
     assert err.value.symbol == "QQQ" and not isinstance(err.value, StaleFeed)
+
+
+def test_a_symbol_the_feed_no_longer_sends_is_marked_at_its_stored_close_on_the_feed_scale() -> (
+    None
+):
+    """Alpaca after a rename answers nothing for the old symbol: it is a missing leg marked at
+    its last stored close times the known fresh/stored factor, which it keeps."""
+    stored = pd.DataFrame(
+        {s: CLOSES[s][:4] for s in SYMBOLS}, index=SESSIONS[:4], dtype=float
+    )  # the first four sessions were stored; DIA's scale has since doubled (a 1:2 adjustment)
+    fresh = stored.copy()
+    fresh.loc[END] = [CLOSES[s][4] for s in SYMBOLS]
+    fresh["DIA"] = float("nan")  # nothing at all for DIA
+    update = merge_bars(
+        stored, fresh, SYMBOLS, END, SESSIONS, 1e-5, "alpaca", known_factors={"DIA": 2.0}
+    )
+    assert update.missing == ("DIA",)
+    assert update.real_closes["DIA"] == CLOSES["DIA"][3] * 2.0
+    assert update.factors == {"DIA": 2.0}  # not reset to 1.0 for lack of bars to compare
+    without = merge_bars(stored, fresh, SYMBOLS, END, SESSIONS, 1e-5, "alpaca")
+    assert without.real_closes["DIA"] == CLOSES["DIA"][3] and without.factors == {}
+
+
+def test_a_symbol_with_no_close_anywhere_is_still_an_error_naming_it() -> None:
+    fresh = pd.DataFrame({s: CLOSES[s] for s in SYMBOLS}, index=SESSIONS, dtype=float)
+    fresh["QQQ"] = float("nan")
+    with pytest.raises(DataError, match=r"no close for QQQ .*Check the symbol"):
+        _merge(fresh)
