@@ -137,9 +137,7 @@ def fetch_closes(
             sleep(wait * RATE_LIMIT_BACKOFF_MULTIPLIER if rate_limited else wait)
         result.attempts = attempt
         latest = max((c.index.max() for c in result.closes.values()), default=None)
-        got, short, reasons, rate_limited = _fetch_once(
-            fetch, pending, start, end, reasons, latest
-        )
+        got, short, reasons, rate_limited = _fetch_once(fetch, pending, start, end, reasons, latest)
         result.closes.update(got)
         result.short.update(short)
         pending = [t for t in pending if t not in got]
