@@ -15,7 +15,9 @@ from typing import TextIO
 from daemon.clock import FixedClock, SystemClock
 from daemon.config_file import load_config
 from daemon.context import DaemonContext
+from daemon.corporate_actions import ActionSource, NoActions
 from daemon.fault_injection import install_kill_hook
+from daemon.feeds.actions import CsvActions, YFinanceActions
 from daemon.feeds.bars import CsvBarSource, YFinanceBarSource
 from daemon.feeds.sanity import BAR_REFUSED_EVENT, exchange_date
 from daemon.local_broker import BROKER_DB_NAME, LocalPaperBroker
@@ -53,6 +55,30 @@ def build_bars(settings: DaemonSettings, env: Mapping[str, str]) -> BarSource:
     return build_alpaca_bars(env, settings.alpaca)
 
 
+def build_actions(
+    settings: DaemonSettings, env: Mapping[str, str], logger: Logger | None = None
+) -> ActionSource:
+    """The feed's corporate-action source: Alpaca's API, yfinance's actions, or the CSV feed's
+    optional events file (none configured: no actions)."""
+    feed = settings.data.feed
+    if feed == "alpaca":
+        from daemon.alpaca.factory import build_alpaca_actions
+
+        return build_alpaca_actions(env, settings.alpaca, logger=logger)
+    if feed == "yfinance":
+        return YFinanceActions()
+    events = settings.data.events_csv
+    if events is None:
+        return NoActions()
+    if events.is_dir():
+        raise ConfigError(
+            f"{events} is a directory; data.events_csv must name a CSV file of events",
+            key="data.events_csv",
+            source=settings.source,
+        )
+    return CsvActions(events)
+
+
 def build_broker(
     settings: DaemonSettings,
     env: Mapping[str, str],
@@ -85,10 +111,11 @@ def build_context(
     stream: TextIO | None = None,
     broker: Broker | None = None,
     bars: BarSource | None = None,
+    actions: ActionSource | None = None,
     durable: bool = True,
 ) -> DaemonContext:
     """Open the store (taking the state directory's lock) and build the adapters the settings
-    name. ``clock``/``logger``/``broker``/``bars`` may be injected (tests, replays);
+    name. ``clock``/``logger``/``broker``/``bars``/``actions`` may be injected (tests, replays);
     ``durable=False`` skips fsyncs, for throwaway state only."""
     if clock is None:
         fixed = settings.clock.fixed_now
@@ -98,6 +125,7 @@ def build_context(
     if broker is None and settings.broker.kind == "local":
         load_config(settings.config)  # a bad config path fails before a state dir is created
     bars = bars or build_bars(settings, env)  # a bad feed setting fails before any state exists
+    actions = actions or build_actions(settings, env, logger)
     local_book = broker is None and settings.broker.kind == "local"
     if local_book:
         check_before_open(settings.state_dir)
@@ -113,6 +141,7 @@ def build_context(
             bars=bars,
             clock=clock,
             logger=logger,
+            actions=actions,
         )
         install_kill_hook(ctx, env)  # test-only, inert unless PAIRS_DAEMON_TEST_KILL_AT is set
         return ctx

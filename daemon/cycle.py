@@ -112,6 +112,7 @@ def _fetch_bars(ctx: DaemonContext, config: ProdConfig, session: date) -> BarUpd
         ctx.bars.name,
         max_move=ctx.settings.data.max_daily_move,
         today=exchange_date(ctx.clock.now()),
+        known_factors={symbol: factor for _, symbol, factor in ctx.store.rescales()},
     )
     if not books_corporate_actions(ctx.broker):
         return on_stored_scale(update)

@@ -14,7 +14,8 @@ Layout (see ``configs/daemon.toml`` for a documented example)::
     log_format = "json"                  # or "console"
 
     [broker]  kind = "local" | "alpaca";  time_in_force = "cls" | "opg" | "day"
-    [data]    feed = "csv" | "yfinance" | "alpaca";  csv_path = "...";  calendar_check = ...
+    [data]    feed = "csv" | "yfinance" | "alpaca";  csv_path = "...";  events_csv = "...";
+              calendar_check = ...
     [risk]    max_order_notional, max_gross_exposure, kill_switch, kill_switch_file
     [schedule] run_at, timezone, misfire_grace_s, max_catch_up_sessions, retry_after_s,
                max_attempts, interval_s (tests)
@@ -82,6 +83,8 @@ class BrokerSettings(_Model):
 class DataSettings(_Model):
     feed: Literal["csv", "yfinance", "alpaca"] = "csv"
     csv_path: Path | None = None
+    # The CSV feed's splits and dividends (README, "Corporate actions"); none when unset.
+    events_csv: Path | None = None
     # Check that no XNYS session is missing from the bars. Default: on for real feeds, off for
     # CSV files (synthetic data uses business days; a CSV's dates are its sessions).
     calendar_check: bool | None = None
@@ -238,7 +241,12 @@ def _resolve(path: Path | None, base: Path) -> Path | None:
 
 
 def _resolve_paths(settings: DaemonSettings, base: Path) -> DaemonSettings:
-    data = settings.data.model_copy(update={"csv_path": _resolve(settings.data.csv_path, base)})
+    data = settings.data.model_copy(
+        update={
+            "csv_path": _resolve(settings.data.csv_path, base),
+            "events_csv": _resolve(settings.data.events_csv, base),
+        }
+    )
     risk = settings.risk.model_copy(
         update={"kill_switch_file": _resolve(settings.risk.kill_switch_file, base)}
     )

@@ -1,4 +1,4 @@
-"""Composition helpers: build the Alpaca broker and bar source from the environment and the
+"""Composition helpers: build the Alpaca broker, bar source and corporate-action source from the environment and the
 ``[alpaca]`` settings section. Only the daemon's composition root calls these.
 
 Endpoints: an explicitly set ``trading_url``/``data_url`` setting wins, then Alpaca's own
@@ -28,6 +28,7 @@ from daemon.alpaca.clients import (
     load_credentials,
     redacted,
 )
+from daemon.alpaca.corporate_actions import AlpacaCorporateActions, EdgeCorporateActionsClient
 from daemon.alpaca.retry import RetryPolicy
 from daemon.ports import BarSource, Broker, EventLog
 from daemon.settings import AlpacaSettings
@@ -121,6 +122,23 @@ def build_alpaca_bars(
         now=lambda: _clock_time(clock),
         sip_delay=timedelta(minutes=settings.sip_delay_minutes),
     )
+
+
+def build_alpaca_actions(
+    env: Mapping[str, str],
+    settings: AlpacaSettings,
+    *,
+    retry: RetryPolicy | None = None,
+    logger: EventLog | None = None,
+) -> AlpacaCorporateActions:
+    """Corporate actions from the data endpoint the bars come from, with the same keys,
+    timeout and retry policy."""
+    env = redacted(env)
+    url = endpoint(_explicit(settings, "data_url"), DATA_URL_VAR, DATA_URL, env)
+    client = EdgeCorporateActionsClient(
+        load_credentials(env), url=url, timeout_s=settings.timeout_s
+    )
+    return AlpacaCorporateActions(client, retry=_policy(retry, logger))
 
 
 def _clock_time(client: EdgeTradingClient) -> datetime:

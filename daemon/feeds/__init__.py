@@ -6,6 +6,8 @@
   one-day moves, dates after the clock's today).
 - ``revisions``: stored vs fresh bars: a re-adjustment factor per symbol, restatements and rows
   filled in late, reported and never applied until ``pairs-daemon rewarm``.
+- ``actions``: the corporate actions of the CSV feed (an optional events file) and of the
+  yfinance feed (Yahoo's ``actions``).
 - ``reports``: the events and the store notes for all of the above; ``staleness``: a CSV feed
   that stopped growing is loud on every scheduler tick.
 

@@ -21,7 +21,7 @@ filled in late are reported, never applied. Orders and equity use the real (fres
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -86,8 +86,13 @@ class CsvBarSource:
 
 class YFinanceBarSource:
     """Adjusted daily closes from Yahoo Finance through the shared careful adapter (timeouts,
-    retries with backoff on rate limits; a ticker that fails or comes back shorter than the
-    others is reported, never used as data)."""
+    retries with backoff on rate limits).
+
+    One ticker never stops the others: a ticker whose answer stays shorter than the others'
+    after the retries keeps the sessions it has, and the later ones are NaN (a missing leg for
+    the requested session: its pairs hold, the others trade). A ticker with no data at all in
+    the range is a :class:`DataError` naming it (an unknown or delisted symbol, or Yahoo
+    refusing); when no ticker has the requested session yet, validation finds a stale feed."""
 
     name = "yfinance"
 
@@ -107,16 +112,18 @@ class YFinanceBarSource:
             attempts=self._attempts,
             backoff_seconds=self._backoff_s,
         )
-        if got.failed:
-            symbol, reason = next(iter(got.failed.items()))
-            # Published for some tickers, not yet for others: late data, it heals by itself.
-            kind = StaleFeed if len(got.partial) == len(got.failed) else DataError
-            raise kind(
-                f"yfinance: no complete bars for {symbol} in {start}..{end} after "
-                f"{got.attempts} attempt(s): {reason}; nothing traded, the next run retries",
+        empty = [s for s in symbols if s in got.failed and s not in got.short]
+        if empty:
+            symbol = empty[0]
+            raise DataError(
+                f"yfinance: no bars at all for {symbol} in {start}..{end} after "
+                f"{got.attempts} attempt(s): {got.failed[symbol]}; nothing traded, the next "
+                "run retries. If the symbol was renamed or delisted, see the README (a missing "
+                "or delisted leg)",
                 symbol=symbol,
             )
-        frame = pd.concat(got.closes, axis=1, sort=True)
+        series = {**got.closes, **got.short}
+        frame = pd.concat([series[s].rename(s) for s in symbols], axis=1, sort=True)
         frame.index = [pd.Timestamp(v).date() for v in frame.index]
         return frame.reindex(columns=list(symbols)).astype(float)
 
@@ -175,11 +182,25 @@ def missing_legs(frame: pd.DataFrame, session: date) -> tuple[str, ...]:
     return tuple(str(s) for s, v in row.items() if v is None or math.isnan(float(v)))
 
 
-def _last_close(fresh: pd.DataFrame, symbol: str, session: date, source: str) -> float:
+def _last_close(
+    fresh: pd.DataFrame,
+    stored: pd.DataFrame,
+    factor: float,
+    symbol: str,
+    session: date,
+    source: str,
+) -> float:
     """A missing leg's latest delivered close before ``session``: the price its position is
-    marked (and settled) at while it has no bar. Never traded at: its pair holds."""
+    marked (and settled) at while it has no bar. Never traded at: its pair holds.
+
+    A feed that now has no bar at all for the symbol (Alpaca after a rename, say) leaves the
+    stored history: its last close, brought to the feed's scale by ``factor`` (fresh/stored),
+    was the real close of its session."""
     before = fresh.loc[[d < session for d in fresh.index], symbol].astype(float)
     finite = before[before.notna() & (before > 0)]
+    if not len(finite) and len(stored) and symbol in stored.columns:
+        kept = stored.loc[[d < session for d in stored.index], symbol].astype(float)
+        finite = kept[kept.notna() & (kept > 0)] * factor
     if not len(finite):
         raise _fail(
             f"{source}: no close for {symbol} on {session} nor on any session before it; "
@@ -218,11 +239,14 @@ def merge_bars(
     *,
     max_move: float = DEFAULT_MAX_MOVE,
     today: date | None = None,
+    known_factors: Mapping[str, float] | None = None,
 ) -> BarUpdate:
     """Check ``fresh`` and append its new sessions to ``stored`` on the stored scale.
 
     ``expected`` are the sessions the history must contain through ``session`` (the XNYS
-    sessions, or the feed's own dates when the calendar check is off). Nothing here writes:
+    sessions, or the feed's own dates when the calendar check is off). ``known_factors`` are
+    the fresh/stored factors found so far (the store's rescales): a symbol the feed now sends
+    nothing for keeps its factor instead of looking unadjusted. Nothing here writes:
     a refused bar leaves the store as it was. Stored bars are never changed; a restated or
     late-filled one is reported in the result (see :mod:`daemon.feeds.revisions`).
     """
@@ -253,14 +277,18 @@ def merge_bars(
         for symbol in symbols:
             found = compare_symbol(stored[symbol], comparable[symbol], tolerance, symbol)
             comparisons[symbol] = found
-            if found.factor != 1.0:
+            if found.overlap == 0 and (known_factors or {}).get(symbol, 1.0) != 1.0:
+                factors[symbol] = (known_factors or {})[symbol]  # nothing to compare: as known
+            elif found.factor != 1.0:
                 factors[symbol] = found.factor
                 new_rows[symbol] = new_rows[symbol] / found.factor
     check_jumps(_jump_reference(comparable, stored, factors), sorted(required), max_move, source)
     history = pd.concat([stored.loc[:, list(symbols)], new_rows]) if len(stored) else new_rows
     missing = missing_legs(fresh, session)
     real = {
-        s: _last_close(fresh, s, session, source) if s in missing else float(fresh.at[session, s])
+        s: _last_close(fresh, stored, factors.get(s, 1.0), s, session, source)
+        if s in missing
+        else float(fresh.at[session, s])
         for s in symbols
     }
     return BarUpdate(history.sort_index(), real, new_sessions, factors, comparisons, late, missing)

@@ -98,6 +98,9 @@ class FetchResult:
     closes: dict[str, pd.Series]  # ticker -> adjusted closes in start..end, complete answers
     failed: dict[str, str]  # ticker -> why it has no (or only a partial) answer
     attempts: int = 0
+    # ticker -> the closes of its last partial answer (it stops before the others): never
+    # complete data, but a caller may use the sessions it does cover (a missing leg after).
+    short: dict[str, pd.Series] = field(default_factory=dict)
 
     @property
     def partial(self) -> list[str]:
@@ -134,9 +137,11 @@ def fetch_closes(
             sleep(wait * RATE_LIMIT_BACKOFF_MULTIPLIER if rate_limited else wait)
         result.attempts = attempt
         latest = max((c.index.max() for c in result.closes.values()), default=None)
-        got, reasons, rate_limited = _fetch_once(fetch, pending, start, end, reasons, latest)
+        got, short, reasons, rate_limited = _fetch_once(fetch, pending, start, end, reasons, latest)
         result.closes.update(got)
+        result.short.update(short)
         pending = [t for t in pending if t not in got]
+    result.short = {t: s for t, s in result.short.items() if t in pending}
     for t in pending:
         result.failed[t] = reasons.get(t) or (
             f"Yahoo returned no prices between {start} and {end} after {attempts} attempt(s) "
@@ -152,15 +157,15 @@ def _fetch_once(
     end: date,
     reasons: dict[str, str],
     latest_seen: pd.Timestamp | None,
-) -> tuple[dict[str, pd.Series], dict[str, str], bool]:
-    """One call; ``latest_seen`` is the last session earlier answers reached (a retried ticker
-    must reach it too)."""
+) -> tuple[dict[str, pd.Series], dict[str, pd.Series], dict[str, str], bool]:
+    """One call: (complete answers, partial answers, reasons, rate limited). ``latest_seen`` is
+    the last session earlier answers reached (a retried ticker must reach it too)."""
     try:
         answer = fetch(tickers, start, end + timedelta(days=1))
     except Exception as exc:  # any transport failure is worth another attempt
         reason = f"download failed: {type(exc).__name__}: {exc}"
         limited = any(m in reason.lower() for m in _RATE_LIMIT_MARKERS)
-        return {}, {t: reason for t in tickers}, limited
+        return {}, {}, dict.fromkeys(tickers, reason), limited
     parsed = parse_yfinance_frame(answer.frame, tickers)
     in_range = {
         t: s.loc[(s.index >= pd.Timestamp(start)) & (s.index <= pd.Timestamp(end))]
@@ -171,6 +176,7 @@ def _fetch_once(
         ends.append(latest_seen)
     latest = max(ends) if ends else None
     got: dict[str, pd.Series] = {}
+    short: dict[str, pd.Series] = {}
     new_reasons = dict(reasons)
     for t, series in in_range.items():
         if series.empty:
@@ -181,9 +187,10 @@ def _fetch_once(
                 f"Yahoo's answer for {t} stops at {series.index.max().date()} while other "
                 f"tickers reach {latest.date()} ({PARTIAL_MARK}, treated as missing bars)"
             )
+            short[t] = series
         else:
             got[t] = series
-    return got, new_reasons, answer.rate_limited
+    return got, short, new_reasons, answer.rate_limited
 
 
 class YFinanceFetcher:
@@ -241,3 +248,116 @@ class _ErrorCapture(logging.Handler):
                 if f"'{t}'" in head:
                     out[t] = reason.strip()
         return out
+
+
+# --- Corporate actions: splits and cash dividends (``Ticker.actions``) ----------------------
+
+# An ex-date range of only holidays has no price rows, and yfinance then answers "no price data
+# found" instead of "no actions": the request reaches this far back and the answer is trimmed.
+ACTIONS_LOOKBACK = timedelta(days=10)
+
+
+@dataclass(frozen=True, slots=True)
+class YahooAction:
+    """One row of yfinance's actions: ``split`` is new shares per old share (2.0 for 2:1,
+    0.25 for 1:4; 0.0 when the row has none), ``dividend`` dollars per share (0.0: none)."""
+
+    ticker: str
+    ex_date: date
+    dividend: float = 0.0
+    split: float = 0.0
+
+
+class ActionsFetcher(Protocol):
+    def __call__(self, ticker: str, start: date, end_exclusive: date) -> pd.DataFrame:
+        """Daily rows of ``ticker`` with ``Dividends`` and ``Stock Splits`` columns, as
+        ``Ticker.history(actions=True)`` (and so ``Ticker.actions``) returns them."""
+        ...
+
+
+def parse_actions_frame(frame: pd.DataFrame, ticker: str) -> list[YahooAction]:
+    """The rows of ``frame`` with a dividend or a split (zero means none), ex-dates as the
+    exchange's local dates. A frame without the action columns has no actions."""
+    if frame.empty:
+        return []
+    index = _session_index(frame.index)
+    dividends = _numeric_column(frame, "Dividends", index)
+    splits = _numeric_column(frame, "Stock Splits", index)
+    out = []
+    for when, dividend, split in zip(index, dividends, splits, strict=True):
+        if dividend != 0.0 or split != 0.0:
+            out.append(YahooAction(ticker, when.date(), float(dividend), float(split)))
+    return out
+
+
+def _numeric_column(frame: pd.DataFrame, name: str, index: pd.DatetimeIndex) -> pd.Series:
+    if name not in frame.columns:
+        return pd.Series(0.0, index=index)
+    values = pd.to_numeric(pd.Series(frame[name].to_numpy(), index=index), errors="coerce")
+    return values.fillna(0.0).astype("float64")
+
+
+@dataclass
+class ActionsResult:
+    actions: dict[str, list[YahooAction]]  # ticker -> its actions in start..end (maybe none)
+    failed: dict[str, str]  # ticker -> why Yahoo gave no answer
+    attempts: int = 0
+
+
+def fetch_actions(
+    tickers: Sequence[str],
+    start: date,
+    end: date,
+    fetch: ActionsFetcher,
+    *,
+    attempts: int = 3,
+    backoff_seconds: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ActionsResult:
+    """Splits and dividends of each ticker with an ex-date in ``start..end`` (inclusive),
+    asking again like :func:`fetch_closes` (exponential backoff, longer after a rate limit)
+    for tickers whose request failed. A ticker still failing is reported, never read as
+    "no actions"."""
+    result = ActionsResult(actions={}, failed={})
+    for ticker in tickers:
+        for attempt in range(1, attempts + 1):
+            result.attempts = max(result.attempts, attempt)
+            try:
+                frame = fetch(ticker, start - ACTIONS_LOOKBACK, end + timedelta(days=1))
+            except Exception as exc:  # any transport or vendor failure is worth another try
+                reason = f"actions download failed: {type(exc).__name__}: {exc}"
+                result.failed[ticker] = reason
+                if attempt < attempts:
+                    limited = any(m in reason.lower() for m in _RATE_LIMIT_MARKERS)
+                    wait = backoff_seconds * 2 ** (attempt - 1)
+                    sleep(wait * RATE_LIMIT_BACKOFF_MULTIPLIER if limited else wait)
+                continue
+            result.failed.pop(ticker, None)
+            found = parse_actions_frame(frame, ticker)
+            result.actions[ticker] = [a for a in found if start <= a.ex_date <= end]
+            break
+    return result
+
+
+class YFinanceActionsFetcher:
+    """The real :class:`ActionsFetcher`: ``Ticker.history(actions=True)``, the data behind
+    ``Ticker.actions``, for a date range and with a timeout (``Ticker.actions`` itself asks for
+    the whole history with yfinance's default timeout). ``raise_errors`` makes a failed request
+    an exception instead of an empty frame that would read as "no actions"."""
+
+    def __init__(self, timeout: float = 20.0) -> None:
+        self.timeout = timeout
+
+    def __call__(self, ticker: str, start: date, end_exclusive: date) -> pd.DataFrame:
+        import yfinance as yf  # imported here: slow, and only this adapter needs it
+
+        frame = yf.Ticker(ticker).history(
+            start=start.isoformat(),
+            end=end_exclusive.isoformat(),
+            interval="1d",
+            actions=True,
+            auto_adjust=False,
+            timeout=self.timeout,
+            raise_errors=True,
+        )
+        return frame if frame is not None else pd.DataFrame()
