@@ -15,7 +15,7 @@ from typing import TextIO
 from daemon.clock import FixedClock, SystemClock
 from daemon.config_file import load_config
 from daemon.context import DaemonContext
-from daemon.corporate_actions import ActionSource, NoActions
+from daemon.corporate_actions import ActionSource, CombinedActions, NoActions
 from daemon.fault_injection import install_kill_hook
 from daemon.feeds.actions import CsvActions, YFinanceActions
 from daemon.feeds.bars import CsvBarSource, YFinanceBarSource
@@ -59,17 +59,26 @@ def build_actions(
     settings: DaemonSettings, env: Mapping[str, str], logger: Logger | None = None
 ) -> ActionSource:
     """The feed's corporate-action source: Alpaca's API, yfinance's actions, or the CSV feed's
-    optional events file (none configured: no actions)."""
+    optional events file (none configured: no actions). On Alpaca and yfinance an events file,
+    when set, supplements the feed's source (an operator adding a split it has not published)."""
     feed = settings.data.feed
+    events = _events_file(settings)
+    source: ActionSource
     if feed == "alpaca":
         from daemon.alpaca.factory import build_alpaca_actions
 
-        return build_alpaca_actions(env, settings.alpaca, logger=logger)
-    if feed == "yfinance":
-        return YFinanceActions()
+        source = build_alpaca_actions(env, settings.alpaca, logger=logger)
+    elif feed == "yfinance":
+        source = YFinanceActions()
+    else:
+        return events or NoActions()
+    return source if events is None else CombinedActions(source, events)
+
+
+def _events_file(settings: DaemonSettings) -> CsvActions | None:
     events = settings.data.events_csv
     if events is None:
-        return NoActions()
+        return None
     if events.is_dir():
         raise ConfigError(
             f"{events} is a directory; data.events_csv must name a CSV file of events",

@@ -238,7 +238,7 @@ def check_factors(
         message = (
             f"{symbol}: the feed's bars are re-scaled by {observed:.6g} against the stored "
             f"ones, but the known splits since {scale_from} explain {expected:.6g}. A split "
-            "the source has not published (add it to data.events_csv for a CSV feed), or a "
+            "the source has not published (add it to data.events_csv), or a "
             "feed that has not adjusted for a published one yet. The strategy stays on its "
             "stored scale either way; check the broker's position in it"
         )
@@ -263,7 +263,7 @@ def split_hint(mismatches: dict[str, tuple[int, int]]) -> str:
             continue  # not the ratio of a split (2:1, 3:2, 1:4, 1:10, ...)
         hints.append(
             f"{symbol} looks like a {label} split the daemon does not know of: check the "
-            "feed's corporate actions (for a CSV feed add it to data.events_csv) and rerun"
+            "feed's corporate actions, add it to data.events_csv (any feed) and rerun"
         )
     return "; ".join(hints)
 

@@ -158,3 +158,20 @@ def split_factor(
         ):
             factor /= action.ratio
     return factor
+
+
+class CombinedActions:
+    """The feed's source supplemented by the operator's events file: an event both publish
+    (same symbol, kind and ex-date) is taken from the feed. A failing source fails the whole
+    answer, as a single one would."""
+
+    def __init__(self, primary: ActionSource, supplement: ActionSource) -> None:
+        self.primary, self.supplement = primary, supplement
+        self.name = f"{primary.name} + {supplement.name}"
+
+    def corporate_actions(
+        self, symbols: Sequence[str], start: date, end: date
+    ) -> list[CorporateAction]:
+        found = {a.key: a for a in self.supplement.corporate_actions(symbols, start, end)}
+        found.update({a.key: a for a in self.primary.corporate_actions(symbols, start, end)})
+        return list(found.values())

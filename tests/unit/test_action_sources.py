@@ -8,6 +8,7 @@ import os
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from alpaca.data.models.corporate_actions import CorporateActionsSet
 
 from daemon.alpaca.corporate_actions import to_action
 from daemon.app import build_actions
-from daemon.corporate_actions import ActionKind, CorporateAction, NoActions
+from daemon.corporate_actions import ActionKind, CombinedActions, CorporateAction, NoActions
 from daemon.feeds.actions import CsvActions, YFinanceActions
 from daemon.settings import DaemonSettings, DataSettings, load_settings
 from shared.adapters.yahoo import RATE_LIMIT_BACKOFF_MULTIPLIER, fetch_actions
@@ -369,6 +370,33 @@ def test_each_feed_gets_its_own_source(tmp_path: Path) -> None:
     assert isinstance(yahoo, YFinanceActions)
     with pytest.raises(ConfigError, match="APCA_API_KEY_ID"):  # the same keys as the bars
         build_actions(DaemonSettings(data=DataSettings(feed="alpaca")), {})
+
+
+def test_an_events_file_supplements_a_live_feed_and_the_feed_wins_a_tie(tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "symbol,type,ex_date,ratio,amount,payable_date\n"
+        "AAA,split,2024-03-04,2:1,,\n"
+        "BBB,dividend,2024-03-05,,0.10,\n",
+        encoding="utf-8",
+    )
+    settings = DaemonSettings(data=DataSettings(feed="yfinance", events_csv=events))
+    source = build_actions(settings, {})
+    assert isinstance(source, CombinedActions) and source.name == "yfinance + csv"
+
+    class Published:  # what the feed's own source publishes (the port's edge)
+        name = "feed"
+
+        def corporate_actions(self, symbols: Any, start: date, end: date) -> list[Any]:
+            return [CorporateAction("BBB", ActionKind.DIVIDEND, date(2024, 3, 5), amount=0.12)]
+
+    combined = CombinedActions(Published(), source.supplement)
+    found = {
+        a.key: a
+        for a in combined.corporate_actions(["AAA", "BBB"], date(2024, 1, 1), date(2024, 12, 31))
+    }
+    assert found["AAA:split:2024-03-04"].ratio == 2.0  # only the operator's file has it
+    assert found["BBB:dividend:2024-03-05"].amount == 0.12  # both: the feed's version
 
 
 def test_events_csv_is_resolved_against_the_settings_file_and_a_directory_is_refused(
