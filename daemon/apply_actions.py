@@ -247,24 +247,32 @@ def check_factors(
         )
 
 
+# Ratios (new:old) a mismatch is tested against: forward and reverse splits seen in practice.
+_COMMON_RATIOS = tuple(
+    sorted(
+        {n / 1 for n in (*range(2, 21), 25, 30, 40, 50, 100)}
+        | {1 / n for n in (*range(2, 21), 25, 30, 40, 50, 100)}
+        | {3 / 2}
+    )
+)
+
+
 def split_hint(mismatches: dict[str, tuple[int, int]]) -> str:
     """A reconciliation mismatch that looks like an unknown split (the broker holds the store's
-    position times a simple ratio): say so, and how to tell the daemon."""
+    position times a common split ratio, in whole shares toward zero as a broker paying cash
+    in lieu books it): say so, and how to tell the daemon."""
     hints = []
     for symbol, (expected, actual) in mismatches.items():
-        if not expected or not actual or expected * actual < 0:
+        if not expected or expected * actual < 0:
             continue
-        ratio = actual / expected
-        if abs(ratio - 1.0) < 0.2:
-            continue
-        label = format_ratio(ratio)
-        new, old = label.split(":")
-        if "." in label or int(old) > 10 or (int(old) > 1 and int(new) > 10):
-            continue  # not the ratio of a split (2:1, 3:2, 1:4, 1:10, ...)
-        hints.append(
-            f"{symbol} looks like a {label} split the daemon does not know of: check the "
-            "feed's corporate actions, add it to data.events_csv (any feed) and rerun"
-        )
+        ratios = [r for r in _COMMON_RATIOS if split_position(expected, r)[0] == actual]
+        if ratios:
+            labels = [format_ratio(r) for r in ratios]
+            which = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} or {labels[-1]}"
+            hints.append(
+                f"{symbol} looks like a split the daemon does not know of ({which}): check "
+                "the feed's corporate actions, add it to data.events_csv (any feed) and rerun"
+            )
     return "; ".join(hints)
 
 
@@ -290,8 +298,9 @@ def close_fractions(ctx: DaemonContext, config: ProdConfig, log: Logger) -> None
         if flow is None or abs(flow.shares - fraction) > 1e-6:
             raise StateError(
                 f"the broker holds {fraction:+.6f} of a {symbol} share that no applied split "
-                "explains; close the fraction at the broker (Alpaca's dashboard: close "
-                "position, quantity = the fraction) and rerun"
+                f"explains. A reverse split of {symbol} the feed has not published? Add it to "
+                "data.events_csv (any feed) and rerun. Otherwise close the fraction at the "
+                "broker (Alpaca's dashboard: close position, quantity = the fraction) and rerun"
             )
         cid = fraction_order_id(config.config_id, flow.ex_date, symbol)
         status = closer(cid, symbol, fraction)

@@ -238,9 +238,12 @@ def test_an_unreachable_source_or_a_restated_event_raises_an_alert_and_the_sessi
 
 
 def test_a_mismatch_that_looks_like_a_split_says_so() -> None:
-    hint = split_hint({"AAA": (40, 80), "BBB": (52, 13), "CCC": (40, 41), "DDD": (7, 11)})
-    assert "AAA looks like a 2:1 split" in hint
-    assert "BBB looks like a 1:4 split" in hint
+    hint = split_hint(
+        {"AAA": (40, 80), "BBB": (52, 13), "GE": (23, 2), "CCC": (40, 41), "DDD": (7, 11)}
+    )
+    assert "AAA looks like a split the daemon does not know of (2:1)" in hint
+    assert "BBB looks like a split the daemon does not know of (1:4)" in hint
+    assert "GE looks like a split the daemon does not know of (1:11, 1:10, 1:9 or 1:8)" in hint
     assert "CCC" not in hint and "DDD" not in hint
     assert "data.events_csv" in hint
 
