@@ -17,10 +17,11 @@ Runs after the bars are stored and before the broker is reconciled (``actions_ap
    - a dividend records ``held * amount`` (longs receive, shorts pay), due on the payable date.
    A broker that trades adjusted closes (the local paper broker: the research fill model)
    books neither: the adjusted prices already contain them. The event is still stored.
-3. **Check.** The bars' re-adjustment factor of each symbol (fresh / stored, recorded by the
-   bars step) is compared with the splits known since the store's scale was fixed: a factor
-   that no known split explains (or a split the bars do not show) raises
-   ``corporate_action_mismatch``. Dividends move the factor by a few percent, so the check
+3. **Check.** The bars' re-adjustment factor of each symbol (fresh / stored) is compared with
+   the splits known since the store's scale was fixed. A known split the bars do not show yet
+   (a feed adjusting later than the broker books) refuses the bars before they are stored
+   (:class:`FeedNotAdjusted`, retried like a bad print); a factor no known split explains
+   raises ``corporate_action_mismatch`` after they are stored (on the stored scale anyway). Dividends move the factor by a few percent, so the check
    only catches splits: the factor over the splits' must lie in ``[0.7, 1.02]``. Only for
    live feeds (Alpaca, yfinance), whose every download is adjusted as of that day.
 
@@ -33,6 +34,7 @@ The strategy never sees any of it: it runs on the stored scale (:mod:`daemon.fee
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -47,7 +49,7 @@ from daemon.corporate_actions import (
 )
 from daemon.decide import CLIENT_ID_PREFIX
 from daemon.feeds.bars import BarUpdate
-from daemon.feeds.sanity import exchange_date
+from daemon.feeds.sanity import FeedNotAdjusted, exchange_date
 from daemon.monitoring.alerts import AlertCode, raise_alert
 from daemon.monitoring.shadow import BOOKS_ACTIONS_META
 from daemon.ports import Broker, Logger
@@ -90,20 +92,26 @@ class Applied:
     flows: tuple[CashFlow, ...] = ()
 
 
-def sync_corporate_actions(
-    ctx: DaemonContext, config: ProdConfig, session: date, update: BarUpdate, log: Logger
-) -> list[Applied]:
-    """Steps 1-3 of the module doc; everything stored lands in one transaction."""
+def action_date(ctx: DaemonContext, session: date) -> date:
+    """The date events are applied through. A broker books an event on its ex-date, whatever
+    session the daemon is running (a catch-up run sees today's positions); the local broker
+    lives on the session it settles."""
+    if books_corporate_actions(ctx.broker):
+        return max(session, exchange_date(ctx.clock.now()))
+    return session
+
+
+def learn_corporate_actions(
+    ctx: DaemonContext, config: ProdConfig, session: date, log: Logger
+) -> None:
+    """Step 1 of the module doc (before the bars are stored, so step 3 can refuse them)."""
     store, now = ctx.store, ctx.clock.now()
-    books = books_corporate_actions(ctx.broker)
-    # A broker books an event on its ex-date, whatever session the daemon is running (a
-    # catch-up run sees today's positions); the local broker lives on the session it settles.
-    today = max(session, exchange_date(now)) if books else session
+    today = action_date(ctx, session)
     fetched = _fetch(ctx, config, session, today, log)
     with store.transaction():
         if store.get_meta(SCALE_META) is None:
             store.set_meta(SCALE_META, today.isoformat())
-        store.set_meta(BOOKS_ACTIONS_META, "1" if books else "0")
+        store.set_meta(BOOKS_ACTIONS_META, "1" if books_corporate_actions(ctx.broker) else "0")
         new, restated = [], []
         for action in fetched:
             if action.symbol not in config.symbols:
@@ -113,8 +121,6 @@ def sync_corporate_actions(
                 new.append(action)
             elif (known.action.ratio, known.action.amount) != (action.ratio, action.amount):
                 restated.append((known.action, action))
-        pending = [s.action for s in stored_actions(store, unapplied_through=today)]
-        applied = [_apply(store, a, books, update, session) for a in pending]
     for action in new:
         log.info("corporate_action", status="announced", **_fields(action))
     for before, after in restated:
@@ -123,11 +129,52 @@ def sync_corporate_actions(
             "version stays (it may already be applied). Check the event and the positions"
         )
         raise_alert(store, log, AlertCode.CORPORATE_ACTION_MISMATCH, message, session=session)
+
+
+def refuse_unadjusted(
+    ctx: DaemonContext, config: ProdConfig, update: BarUpdate, session: date
+) -> None:
+    """A live feed whose bars do not show a known split yet (it adjusts later than the broker
+    books) would put the split's jump into the stored history: refuse the bars before they are
+    stored, as a bad print; the next run retries (:class:`FeedNotAdjusted`)."""
+    if ctx.bars.name not in LIVE_FEEDS:
+        return
+    today = max(session, exchange_date(ctx.clock.now()))
+    for symbol, observed, expected in factor_mismatches(ctx.store, config, update.factors, today):
+        if expected == 1.0:
+            continue  # no known split: a warning after the bars are stored (check_factors)
+        raise FeedNotAdjusted(
+            f"{ctx.bars.name}: the bars of {symbol} are re-scaled by {observed:.6g} against "
+            f"the stored ones, but the known splits explain {expected:.6g}: the feed has not "
+            "adjusted for the split yet. Nothing stored or traded; the next run retries",
+            symbol=symbol,
+            session=session.isoformat(),
+        )
+
+
+def apply_corporate_actions(
+    ctx: DaemonContext, config: ProdConfig, session: date, update: BarUpdate, log: Logger
+) -> list[Applied]:
+    """Steps 2 and 3 of the module doc, after the bars are stored."""
+    store = ctx.store
+    books = books_corporate_actions(ctx.broker)
+    today = action_date(ctx, session)
+    with store.transaction():
+        pending = [s.action for s in stored_actions(store, unapplied_through=today)]
+        applied = [_apply(store, a, books, update, session) for a in pending]
     for done in applied:
         _log_applied(log, done, books)
     if ctx.bars.name in LIVE_FEEDS:
         check_factors(store, config, session, today, log)
     return applied
+
+
+def sync_corporate_actions(
+    ctx: DaemonContext, config: ProdConfig, session: date, update: BarUpdate, log: Logger
+) -> list[Applied]:
+    """Learn and apply in one call (what the cycle does around storing the bars)."""
+    learn_corporate_actions(ctx, config, session, log)
+    return apply_corporate_actions(ctx, config, session, update, log)
 
 
 def _fetch(
@@ -223,24 +270,36 @@ def _log_applied(log: Logger, done: Applied, books: bool) -> None:
     log.info("corporate_action", status="applied", **fields)
 
 
-def check_factors(
-    store: Store, config: ProdConfig, session: date, today: date, log: Logger
-) -> None:
+def factor_mismatches(
+    store: Store, config: ProdConfig, factors: Mapping[str, float], today: date
+) -> list[tuple[str, float, float]]:
+    """(symbol, observed factor, factor the known splits explain) for each symbol whose feed
+    factor (fresh / stored) is outside ``FACTOR_BAND`` of what the splits since the store's
+    scale was fixed explain."""
     scale_from = date.fromisoformat(store.get_meta(SCALE_META) or today.isoformat())
     known = [s.action for s in stored_actions(store)]
-    factors = {symbol: factor for _, symbol, factor in store.rescales()}  # the latest wins
+    low, high = FACTOR_BAND
+    out = []
     for symbol in config.symbols:
         expected = split_factor(known, symbol, scale_from, today)
         observed = factors.get(symbol, 1.0)
-        low, high = FACTOR_BAND
-        if low <= observed / expected <= high:
-            continue
+        if not low <= observed / expected <= high:
+            out.append((symbol, observed, expected))
+    return out
+
+
+def check_factors(
+    store: Store, config: ProdConfig, session: date, today: date, log: Logger
+) -> None:
+    """Warn about a re-adjustment no known split explains (the bars are on the stored scale
+    already; the broker's position, if the split was real, stops the next reconciliation)."""
+    factors = {symbol: factor for _, symbol, factor in store.rescales()}  # the latest wins
+    for symbol, observed, expected in factor_mismatches(store, config, factors, today):
         message = (
             f"{symbol}: the feed's bars are re-scaled by {observed:.6g} against the stored "
-            f"ones, but the known splits since {scale_from} explain {expected:.6g}. A split "
-            "the source has not published (add it to data.events_csv), or a "
-            "feed that has not adjusted for a published one yet. The strategy stays on its "
-            "stored scale either way; check the broker's position in it"
+            f"ones, but the known splits explain {expected:.6g}. A split the source has not "
+            "published (add it to data.events_csv)? The strategy stays on its stored scale; "
+            "check the broker's position in it"
         )
         raise_alert(
             store, log, AlertCode.CORPORATE_ACTION_MISMATCH, message, session=session, symbol=symbol

@@ -3,8 +3,10 @@
 Steps, each ending in a committed transaction and a ``ctx.checkpoint(step)`` call:
 
 1. ``started``      config loaded and checked against the store's config id, run recorded
-2. ``bars_stored``  bars through the session validated; new sessions appended (stored scale)
-   ``actions_applied`` corporate actions fetched, stored, applied on their ex-date (splits
+2. ``bars_stored``  corporate actions learnt (a live feed not adjusted for a known split yet is
+                    refused); bars through the session validated; new sessions appended
+                    (stored scale)
+   ``actions_applied`` corporate actions applied on their ex-date (splits
                     change the expected positions, dividends are recorded cash flows):
                     daemon/apply_actions.py
 3. ``settled``      ``broker.settle(session, real closes)`` (the local broker fills here)
@@ -36,10 +38,12 @@ from datetime import date, datetime
 from typing import Any
 
 from daemon.apply_actions import (
+    apply_corporate_actions,
     books_corporate_actions,
     close_fractions,
+    learn_corporate_actions,
+    refuse_unadjusted,
     split_hint,
-    sync_corporate_actions,
 )
 from daemon.config_file import check_config_id, load_config
 from daemon.context import DaemonContext
@@ -340,9 +344,11 @@ def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, l
     gate.check_bars_final(session)
     update = _fetch_bars(ctx, config, session)
     _check_order(ctx.store, update, session)
+    learn_corporate_actions(ctx, config, session, log)
+    refuse_unadjusted(ctx, config, update, session)
     _store_bars(ctx, update, session, log)
     ctx.checkpoint("bars_stored")
-    sync_corporate_actions(ctx, config, session, update, log)
+    apply_corporate_actions(ctx, config, session, update, log)
     close_fractions(ctx, config, log)
     ctx.checkpoint("actions_applied")
     ctx.broker.settle(session, update.real_closes)

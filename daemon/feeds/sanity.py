@@ -30,6 +30,11 @@ class BarRefused(DataError):
     after the clock's today); nothing was stored or traded."""
 
 
+class FeedNotAdjusted(BarRefused):
+    """A live feed's bars do not show a split the daemon knows of yet (the broker booked it,
+    the feed adjusts later): storing them would put the split's jump into the history."""
+
+
 class StaleFeed(DataError):
     """The feed has no bar for a session that is due."""
 

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from daemon.feeds.sanity import StaleFeed
+from daemon.feeds.sanity import FeedNotAdjusted, StaleFeed
 from daemon.store import Store
 from shared.errors import DataError
 
@@ -138,6 +138,8 @@ def cause_codes(exc: BaseException) -> list[AlertCode]:
         codes.append(AlertCode.STALE_FEED)
     if "missing leg" in text:
         codes.append(AlertCode.MISSING_LEG)
+    if isinstance(exc, FeedNotAdjusted):
+        codes.append(AlertCode.CORPORATE_ACTION_MISMATCH)
     return codes
 
 

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from daemon.apply_actions import check_factors, split_hint, sync_corporate_actions
+from daemon.apply_actions import (
+    check_factors,
+    learn_corporate_actions,
+    refuse_unadjusted,
+    split_hint,
+    sync_corporate_actions,
+)
+from daemon.clock import FixedClock
 from daemon.context import DaemonContext
 from daemon.corporate_actions import (
     ActionKind,
@@ -24,6 +31,7 @@ from daemon.corporate_actions import (
     split_position,
 )
 from daemon.feeds.bars import BarUpdate
+from daemon.feeds.sanity import FeedNotAdjusted
 from daemon.monitoring.alerts import alerts as stored_alerts
 from daemon.store import FillRecord, IntentRecord
 from daemon.store.actions import adjustments, cash_flows, stored_actions
@@ -266,5 +274,27 @@ def test_a_readjustment_no_known_split_explains_raises_an_alert(setup: Any) -> N
         alerts = stored_alerts(ctx.store, open_only=True)
         assert [x.code for x in alerts] == ["corporate_action_mismatch"]
         assert b in alerts[0].message and "0.333333" in alerts[0].message
+    finally:
+        ctx.close()
+
+
+def test_a_live_feed_not_adjusted_for_a_known_split_is_refused_before_storing(
+    setup: Any,
+) -> None:
+    config, settings = setup
+    a = config.pair_list[0].asset_1
+    ctx = _context(settings, D0, True, io.StringIO())
+    try:
+        ctx.bars.name = "alpaca"  # type: ignore[misc]  # the rule is for feeds adjusted daily
+        ctx.actions = ListedActions([split(a, D1, 2.0)])
+        learn_corporate_actions(ctx, config, D0, ctx.logger)  # fixes the scale on D0
+        ctx.clock = FixedClock(datetime.combine(D1, time(23, 30), UTC))
+        stale = BarUpdate(make_closes(2), {a: 25.0}, [D1], factors={})
+        with pytest.raises(FeedNotAdjusted, match=f"bars of {a} .* explain 0.5"):
+            refuse_unadjusted(ctx, config, stale, D1)
+        adjusted = BarUpdate(make_closes(2), {a: 25.0}, [D1], factors={a: 0.5})
+        refuse_unadjusted(ctx, config, adjusted, D1)  # the feed shows the split: fine
+        ctx.bars.name = "csv"  # type: ignore[misc]  # a file's adjustment date is unknown
+        refuse_unadjusted(ctx, config, stale, D1)
     finally:
         ctx.close()
