@@ -48,6 +48,7 @@ from daemon.corporate_actions import (
     split_position,
 )
 from daemon.decide import CLIENT_ID_PREFIX
+from daemon.feeds.actions import EventsFileError
 from daemon.feeds.bars import BarUpdate
 from daemon.feeds.sanity import FeedNotAdjusted, exchange_date
 from daemon.monitoring.alerts import AlertCode, raise_alert
@@ -183,6 +184,8 @@ def _fetch(
     try:
         end = today + timedelta(days=LOOKAHEAD_DAYS)
         return ctx.actions.corporate_actions(config.symbols, config.data.first_session, end)
+    except EventsFileError:
+        raise  # the operator's own file: fix it, never trade without it
     except PairsError as exc:
         message = (
             f"corporate actions from {ctx.actions.name} unavailable ({exc}); the session goes "

@@ -46,6 +46,11 @@ _KINDS = {
 }
 
 
+class EventsFileError(DataError):
+    """The operator's events file is wrong (unreadable, a bad line): the session stops with the
+    file, line and column to fix, instead of going on without the operator's events."""
+
+
 class CsvActions:
     """Corporate actions from an events CSV (format in the module doc). Re-read when the file
     changes, like :class:`daemon.feeds.bars.CsvBarSource`."""
@@ -72,12 +77,12 @@ class CsvActions:
                 text = self.path.read_text(encoding="utf-8-sig")
                 self._cache = (mtime, parse_events_csv(text, str(self.path)))
         except FileNotFoundError:
-            raise DataError(
+            raise EventsFileError(
                 f"events file {self.path} not found; check data.events_csv (or remove it to "
                 "run without corporate actions)"
             ) from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise DataError(f"events file {self.path} cannot be read: {exc}") from None
+            raise EventsFileError(f"events file {self.path} cannot be read: {exc}") from None
         return self._cache[1]
 
 
@@ -105,15 +110,19 @@ def parse_events_csv(text: str, source: str) -> list[CorporateAction]:
             )
         events[action.key] = (line, action)
     if header is None:
-        raise DataError(
+        raise EventsFileError(
             f"events file {source} is empty; its first line must be the header "
             f"{','.join(EVENTS_COLUMNS)}"
         )
     return [action for _, action in events.values()]
 
 
-def _bad(source: str, line: int, column: str, what: str, symbol: str | None = None) -> DataError:
-    return DataError(f"events file {source}, line {line}, column {column}: {what}", symbol=symbol)
+def _bad(
+    source: str, line: int, column: str, what: str, symbol: str | None = None
+) -> EventsFileError:
+    return EventsFileError(
+        f"events file {source}, line {line}, column {column}: {what}", symbol=symbol
+    )
 
 
 def _header(row: list[str], source: str, line: int) -> list[str]:
@@ -209,7 +218,7 @@ def _split_ratio(cells: dict[str, str], kind: str, source: str, line: int, symbo
     try:
         ratio = parse_ratio(text, what=f"events file {source}, line {line}, column ratio")
     except DataError as exc:
-        raise DataError(str(exc), symbol=symbol) from None
+        raise EventsFileError(str(exc), symbol=symbol) from None
     if ratio == 1.0:
         raise _bad(
             source, line, "ratio", f"{text!r} changes no share count; write e.g. 2:1 or 1:4", symbol

@@ -30,6 +30,7 @@ from daemon.corporate_actions import (
     parse_ratio,
     split_position,
 )
+from daemon.feeds.actions import CsvActions, EventsFileError
 from daemon.feeds.bars import BarUpdate
 from daemon.feeds.sanity import FeedNotAdjusted
 from daemon.monitoring.alerts import alerts as stored_alerts
@@ -296,5 +297,19 @@ def test_a_live_feed_not_adjusted_for_a_known_split_is_refused_before_storing(
         refuse_unadjusted(ctx, config, adjusted, D1)  # the feed shows the split: fine
         ctx.bars.name = "csv"  # type: ignore[misc]  # a file's adjustment date is unknown
         refuse_unadjusted(ctx, config, stale, D1)
+    finally:
+        ctx.close()
+
+
+def test_a_bad_events_file_stops_the_session_naming_the_line(setup: Any, tmp_path: Path) -> None:
+    config, settings = setup
+    events = tmp_path / "events.csv"
+    events.write_text("symbol,type,ex_date,ratio\nAAA,split,2024-03-04,2-1\n", encoding="utf-8")
+    ctx = _context(settings, D1, True, io.StringIO())
+    try:
+        ctx.actions = CsvActions(events)
+        with pytest.raises(EventsFileError, match=r"line 2, column ratio: .*e\.g\. 2:1"):
+            _sync(ctx, config, D1, {"AAA": 50.0})
+        assert stored_actions(ctx.store) == []
     finally:
         ctx.close()
