@@ -1,0 +1,223 @@
+"""Real splits through the daemon on the local Alpaca-compatible server, from a wide CSV of
+adjusted closes (a validation tool, not a test: it reads a file you pass).
+
+    python -m tests.alpaca_server.split_replay --prices <wide.csv> \\
+        --start 2021-03-01 --end 2021-10-29 --pair HON/GE --pair CAT/DE \\
+        --split GE:2021-08-02:1:8 [--booking fractional|cash] [--hide-actions]
+
+The file's adjusted closes are turned into the raw prints the exchange made (before each
+split's ex-date: adjusted × ratio), the server books the splits on its clock, and the daemon
+runs every session after ``--warm`` warm-up sessions with a config fitted on them (OLS hedge
+ratios). ``--hide-actions`` makes the server publish no corporate actions: the first affected
+run fails, the tool then writes the split into an events file (what the message tells an
+operator to do) and runs the session again. It prints one JSON object: sessions, failures,
+whether the daemon's orders fall on the research backtest's sessions (backtrader on the
+stored scale), the position changes and cash the splits made, the largest gap between the
+daemon's equity and the account's and the largest tracking residual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import tempfile
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from daemon.alpaca.factory import build_alpaca_broker
+from daemon.app import build_context
+from daemon.clock import FixedClock
+from daemon.corporate_actions import format_ratio, parse_ratio
+from daemon.cycle import run_once
+from daemon.logging import make_logger
+from daemon.settings import DaemonSettings
+from daemon.store import Store
+from daemon.store.actions import adjustments, cash_flows
+from research.backtest.registry import get_engine
+from research.data.market_data import align_closes
+from shared.config import ProdConfig, parse_config
+from tests.alpaca_server.harness import Harness, running_harness
+from tests.alpaca_server.state import EVENING, Fault
+from tests.integration.test_daemon_on_alpaca_server import alpaca_settings
+from tests.unit.daemon_helpers import write_inputs
+
+Split = tuple[str, date, float]
+NO_ACTIONS = {"corporate_actions": {}, "next_page_token": None}
+
+
+def _split(text: str) -> Split:
+    symbol, day, ratio = text.split(":", 2)
+    return symbol, date.fromisoformat(day), parse_ratio(ratio, what=f"--split {text}")
+
+
+def _prices(args: argparse.Namespace, symbols: list[str]) -> pd.DataFrame:
+    wide = pd.read_csv(args.prices, index_col=0)
+    wide.index = [pd.Timestamp(v).date() for v in wide.index]
+    start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    return wide.loc[[start <= d <= end for d in wide.index], symbols].astype(float)
+
+
+def _scales(adjusted: pd.DataFrame, splits: list[Split]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(raw prints, the daemon's stored scale: adjusted as of the first run, before them)."""
+    raw, stored = adjusted.copy(), adjusted.copy()
+    for symbol, ex_date, ratio in splits:
+        raw.loc[[d < ex_date for d in raw.index], symbol] *= ratio
+        stored[symbol] *= ratio
+    return raw, stored
+
+
+def _config(args: argparse.Namespace, stored: pd.DataFrame, pairs: list[list[str]]) -> ProdConfig:
+    warm = stored.iloc[: args.warm]
+    fitted = [
+        {
+            "asset_1": a,
+            "asset_2": b,
+            "hedge_ratio": float(np.polyfit(warm[b].to_numpy(), warm[a].to_numpy(), 1)[0]),
+        }
+        for a, b in pairs
+    ]
+    payload: dict[str, Any] = {
+        "window": args.window,
+        "entry_z": args.entry_z,
+        "exit_z": 0.1,
+        "stop_z": 3.5,
+        "stake": args.stake,
+        "long_only": False,
+        "delta": 1e-4,
+        "R": 0.001,
+        "initial_cash": args.cash,
+        "commission": 0.0,
+        "pairs": fitted,
+        "data": {
+            "first_session": warm.index[0].isoformat(),
+            "last_session": warm.index[-1].isoformat(),
+            "n_sessions": len(warm),
+            "source": "split_replay",
+        },
+    }
+    return parse_config(payload, source="split_replay")
+
+
+def _run(settings: DaemonSettings, harness: Harness, session: date) -> Any:
+    clock = FixedClock(datetime.combine(session, time(23, 30), UTC))
+    broker = build_alpaca_broker(harness.env, settings.alpaca, retry=harness.retry)
+    logger = make_logger("json", io.StringIO())
+    ctx = build_context(
+        settings, harness.env, clock=clock, logger=logger, broker=broker, durable=False
+    )
+    try:
+        return run_once(ctx, session)
+    finally:
+        ctx.close()
+
+
+def replay(args: argparse.Namespace) -> dict[str, Any]:
+    pairs = [p.split("/") for p in args.pair]
+    splits = [_split(s) for s in args.split]
+    symbols = sorted({s for p in pairs for s in p})
+    raw, stored = _scales(_prices(args, symbols), splits)
+    config = _config(args, stored, pairs)
+    sessions = list(raw.index)
+    tmp = Path(tempfile.mkdtemp(prefix="split-replay-"))
+    failures, gap = [], 0.0
+    with running_harness() as harness:
+        book = harness.book
+        book.fraction_booking = args.booking
+        book.cash = args.cash
+        _, cfg = write_inputs(tmp, stored.iloc[: args.warm], config)
+        settings = alpaca_settings(tmp, cfg, harness)
+        book.set_time(sessions[args.warm - 1], EVENING)
+        for symbol in symbols:
+            book.add_bars(symbol, raw[symbol].iloc[: args.warm].to_dict())
+        for symbol, ex_date, ratio in splits:
+            book.add_split(symbol, ex_date, ratio)
+        if args.hide_actions:
+            harness.server.inject(
+                Fault("GET", "/v1/corporate-actions", status=200, body=NO_ACTIONS, times=10**9)
+            )
+        for session in sessions[args.warm :]:
+            book.advance_session(raw.loc[session].to_dict(), session)
+            result = _run(settings, harness, session)
+            if result.status != "completed":
+                failures.append({"session": session.isoformat(), "message": result.message})
+                events = tmp / "events.csv"
+                rows = [f"{s},split,{d},{format_ratio(r)}" for s, d, r in splits]
+                events.write_text("symbol,type,ex_date,ratio\n" + "\n".join(rows) + "\n")
+                data = settings.data.model_copy(update={"events_csv": events})
+                settings = settings.model_copy(update={"data": data})
+                result = _run(settings, harness, session)
+            store = Store.open(tmp / "state", durable=False)
+            try:
+                gap = max(gap, abs(store.equity_series()[-1].equity - book.equity()))
+            finally:
+                store.close()
+        final_positions = dict(book.positions)
+    store = Store.open(tmp / "state", durable=False)
+    try:
+        intents, moves, flows = store.intents(), adjustments(store), cash_flows(store)
+        residuals = [
+            (str(r[0]), float(r[1]))
+            for r in store.sql("SELECT session, residual FROM tracking ORDER BY session")
+        ]
+        runs = [r for r in store.runs() if r.status == "completed"]
+    finally:
+        store.close()
+    backtest = get_engine("backtrader").run(
+        align_closes(stored, symbols),
+        config.pair_list,
+        [config.params],
+        initial_cash=args.cash,
+        commission=0.0,
+        with_details=True,
+        trade_from_bar=args.warm,
+    )[0]
+    assert backtest.fills is not None
+    last = len(sessions) - 1
+    research = {(f.symbol, f.bar - 1) for f in backtest.fills}
+    daemon = {(i.symbol, sessions.index(i.session)) for i in intents}
+    daemon = {(s, b) for s, b in daemon if b < last}
+    return {
+        "sessions": len(sessions) - args.warm,
+        "completed": len(runs),
+        "failures_then_fixed": failures,
+        "orders": len(daemon),
+        "orders_on_backtest_sessions": daemon == research,
+        "position_changes": [
+            [m.symbol, m.session.isoformat(), m.held_before, m.quantity, round(m.fraction, 6)]
+            for m in moves
+        ],
+        "cash_flows": [[f.kind, f.symbol, f.shares, round(f.amount, 2)] for f in flows],
+        "max_equity_gap": round(gap, 6),
+        # A broker keeping a fraction holds it until the order closing it fills (the next
+        # session) while the model books cash in lieu: that session's residual is its value.
+        "tracking_residuals_over_1_cent": [[d, round(r, 4)] for d, r in residuals if abs(r) > 0.01],
+        "last_tracking_residual": round(residuals[-1][1], 6) if residuals else None,
+        "final_positions": final_positions,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--prices", required=True, help="wide CSV of adjusted closes")
+    parser.add_argument("--start", required=True)
+    parser.add_argument("--end", required=True)
+    parser.add_argument("--pair", action="append", required=True, help="A/B, repeatable")
+    parser.add_argument("--split", action="append", default=[], help="SYM:YYYY-MM-DD:new:old")
+    parser.add_argument("--booking", choices=("fractional", "cash"), default="fractional")
+    parser.add_argument("--hide-actions", action="store_true")
+    parser.add_argument("--warm", type=int, default=40)
+    parser.add_argument("--window", type=int, default=20)
+    parser.add_argument("--entry-z", type=float, default=0.8)
+    parser.add_argument("--stake", type=int, default=23)
+    parser.add_argument("--cash", type=float, default=1_000_000.0)
+    print(json.dumps(replay(parser.parse_args(argv)), indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
