@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -14,6 +14,7 @@ from daemon.monitoring.attribution import TERMS, OrderComparison, compare_orders
 from daemon.monitoring.shadow import ModelOrder, model_orders, model_sessions
 from daemon.monitoring.tracking import TrackingRow, tracking_rows
 from daemon.store import FillRecord, Store
+from daemon.store.actions import CashFlow, adjustments, cash_flows, stored_actions
 from shared.config import ProdConfig
 
 Z_95 = 1.959964
@@ -46,6 +47,18 @@ class SharpeBand:
 
 
 @dataclass(frozen=True, slots=True)
+class ActionRow:
+    """One corporate action as the account saw it: what it did to the position and cash."""
+
+    event: str
+    source: str
+    applied: date | None
+    held_before: int | None  # None: not applied yet, or nothing held
+    change: int | None  # shares a split added (or took away)
+    cash: float  # dividends received/paid and cash in lieu it moved (signed)
+
+
+@dataclass(frozen=True, slots=True)
 class ReportData:
     config: ProdConfig
     go_live: str | None
@@ -56,6 +69,7 @@ class ReportData:
     evidence: dict[str, Any]
     band: SharpeBand
     realized: dict[str, float | None]
+    actions: list[ActionRow] = field(default_factory=list)
 
 
 def gather(store: Store, config: ProdConfig) -> ReportData:
@@ -87,7 +101,32 @@ def gather(store: Store, config: ProdConfig) -> ReportData:
             "paper_max_dd_pct": max(drawdowns(config.initial_cash, paper_values), default=None),
             "model_max_dd_pct": max(drawdowns(config.initial_cash, model_values), default=None),
         },
+        actions=action_rows(store),
     )
+
+
+def action_rows(store: Store) -> list[ActionRow]:
+    moves = {m.action_key: m for m in adjustments(store)}
+    flows: dict[str, list[CashFlow]] = {}
+    for flow in cash_flows(store):
+        flows.setdefault(flow.action_key, []).append(flow)
+    rows = []
+    for stored in stored_actions(store):
+        key = stored.action.key
+        move, moved = moves.get(key), flows.get(key, [])
+        dividend = [f for f in moved if f.kind == "dividend"]
+        held = move.held_before if move else (int(dividend[0].shares) if dividend else None)
+        rows.append(
+            ActionRow(
+                event=stored.action.describe(),
+                source=stored.action.source,
+                applied=stored.applied_session,
+                held_before=held,
+                change=move.quantity if move else None,
+                cash=sum(f.amount for f in moved),
+            )
+        )
+    return rows
 
 
 def _signed(side: str, quantity: int) -> int:

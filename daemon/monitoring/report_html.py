@@ -200,6 +200,24 @@ def _alerts(data: ReportData) -> str:
     return _table("alerts", ["raised", "code", "severity", "session", "state", "message"], rows, 6)
 
 
+def _actions(data: ReportData) -> str:
+    if not data.actions:
+        return '<p id="corporate-actions">No splits or dividends of the traded symbols known.</p>'
+    rows = [
+        [
+            escape(a.event),
+            escape(a.source),
+            iso(a.applied) or "announced",
+            "" if a.held_before is None else f"{a.held_before:+d}",
+            "" if a.change is None else f"{a.change:+d}",
+            _signed(a.cash) if a.cash else "",
+        ]
+        for a in data.actions
+    ]
+    head = ["event", "source", "applied", "held before", "shares added", "cash"]
+    return _table("corporate-actions", head, rows, left=3)
+
+
 def _evidence(data: ReportData) -> str:
     ev, band, real = data.evidence, data.band, data.realized
     wf = ev.get("walkforward") or {}
@@ -252,6 +270,7 @@ def render(data: ReportData, generated_at: str) -> str:
         f"<h2>P&amp;L per pair</h2>{_pairs_table(data)}"
         f"<h2>Research evidence vs realized</h2>{_evidence(data)}"
         f"<h2>Trades</h2>{_trades(data)}"
+        f"<h2>Splits and dividends</h2>{_actions(data)}"
         f"<h2>Alerts</h2>{_alerts(data)}"
         "</main></body></html>\n"
     )

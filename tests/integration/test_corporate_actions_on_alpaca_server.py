@@ -32,6 +32,8 @@ from daemon.clock import FixedClock
 from daemon.cycle import RunResult, run_once
 from daemon.logging import make_logger
 from daemon.monitoring.alerts import alerts
+from daemon.monitoring.report_data import gather
+from daemon.monitoring.report_html import render
 from daemon.monitoring.tracking import tracking_rows
 from daemon.settings import DaemonSettings
 from daemon.store import Store
@@ -256,6 +258,13 @@ def test_splits_and_dividends_keep_every_pair_right_on_the_alpaca_server(
         codes = {a.code for a in alerts(store)}
         assert "corporate_action_mismatch" not in codes
         assert "reconcile_mismatch" not in codes
+
+        # The report shows what each event did to the account.
+        page = render(gather(store, config), "now")
+        table = page.split('<table id="corporate-actions">')[1].split("</table>")[0]
+        assert table.count("<tr>") == len(events) + 1  # a header row and one per event
+        assert "BBB 2:1 split" in table and "AAA 1:4 split" in table
+        assert f"{split_b.held_before:+d}" in table
 
         # The daemon's equity is the account's, every session.
         recorded = [e.equity for e in store.equity_series()]
