@@ -170,14 +170,6 @@ def apply_corporate_actions(
     return applied
 
 
-def sync_corporate_actions(
-    ctx: DaemonContext, config: ProdConfig, session: date, update: BarUpdate, log: Logger
-) -> list[Applied]:
-    """Learn and apply in one call (what the cycle does around storing the bars)."""
-    learn_corporate_actions(ctx, config, session, log)
-    return apply_corporate_actions(ctx, config, session, update, log)
-
-
 def _fetch(
     ctx: DaemonContext, config: ProdConfig, session: date, today: date, log: Logger
 ) -> list[CorporateAction]:

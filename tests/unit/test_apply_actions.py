@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from daemon.apply_actions import (
+    apply_corporate_actions,
     check_factors,
     learn_corporate_actions,
     refuse_unadjusted,
     split_hint,
-    sync_corporate_actions,
 )
 from daemon.clock import FixedClock
 from daemon.context import DaemonContext
@@ -106,7 +106,8 @@ def _sync(
     ctx: DaemonContext, config: ProdConfig, session: date, closes: dict[str, float]
 ) -> list[Any]:
     update = BarUpdate(strategy_closes=make_closes(2), real_closes=closes, new_sessions=[])
-    return sync_corporate_actions(ctx, config, session, update, ctx.logger)
+    learn_corporate_actions(ctx, config, session, ctx.logger)  # as the cycle: learn, then
+    return apply_corporate_actions(ctx, config, session, update, ctx.logger)  # apply
 
 
 def test_split_arithmetic_and_ratio_notation() -> None:
