@@ -19,30 +19,26 @@ daemon's equity and the account's and the largest tracking residual.
 from __future__ import annotations
 
 import argparse
-import io
+import contextlib
 import json
+import sys
 import tempfile
-from datetime import UTC, date, datetime, time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from daemon.alpaca.factory import build_alpaca_broker
-from daemon.app import build_context
-from daemon.clock import FixedClock
 from daemon.corporate_actions import format_ratio, parse_ratio
-from daemon.cycle import run_once
-from daemon.logging import make_logger
-from daemon.settings import DaemonSettings
 from daemon.store import Store
 from daemon.store.actions import adjustments, cash_flows
 from research.backtest.registry import get_engine
 from research.data.market_data import align_closes
 from shared.config import ProdConfig, parse_config
-from tests.alpaca_server.harness import Harness, running_harness
+from tests.alpaca_server.harness import running_harness
 from tests.alpaca_server.state import EVENING, Fault
+from tests.integration.test_daemon_on_alpaca_server import _run as run_session
 from tests.integration.test_daemon_on_alpaca_server import alpaca_settings
 from tests.unit.daemon_helpers import write_inputs
 
@@ -103,19 +99,6 @@ def _config(args: argparse.Namespace, stored: pd.DataFrame, pairs: list[list[str
     return parse_config(payload, source="split_replay")
 
 
-def _run(settings: DaemonSettings, harness: Harness, session: date) -> Any:
-    clock = FixedClock(datetime.combine(session, time(23, 30), UTC))
-    broker = build_alpaca_broker(harness.env, settings.alpaca, retry=harness.retry)
-    logger = make_logger("json", io.StringIO())
-    ctx = build_context(
-        settings, harness.env, clock=clock, logger=logger, broker=broker, durable=False
-    )
-    try:
-        return run_once(ctx, session)
-    finally:
-        ctx.close()
-
-
 def replay(args: argparse.Namespace) -> dict[str, Any]:
     pairs = [p.split("/") for p in args.pair]
     splits = [_split(s) for s in args.split]
@@ -142,7 +125,7 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
             )
         for session in sessions[args.warm :]:
             book.advance_session(raw.loc[session].to_dict(), session)
-            result = _run(settings, harness, session)
+            result = run_session(settings, session, harness.env, harness)
             if result.status != "completed":
                 failures.append({"session": session.isoformat(), "message": result.message})
                 events = tmp / "events.csv"
@@ -150,7 +133,7 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
                 events.write_text("symbol,type,ex_date,ratio\n" + "\n".join(rows) + "\n")
                 data = settings.data.model_copy(update={"events_csv": events})
                 settings = settings.model_copy(update={"data": data})
-                result = _run(settings, harness, session)
+                result = run_session(settings, session, harness.env, harness)
             store = Store.open(tmp / "state", durable=False)
             try:
                 gap = max(gap, abs(store.equity_series()[-1].equity - book.equity()))
@@ -215,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--entry-z", type=float, default=0.8)
     parser.add_argument("--stake", type=int, default=23)
     parser.add_argument("--cash", type=float, default=1_000_000.0)
-    print(json.dumps(replay(parser.parse_args(argv)), indent=1, default=str))
+    args = parser.parse_args(argv)
+    with contextlib.redirect_stdout(sys.stderr):  # the adapters' own log lines
+        result = replay(args)
+    print(json.dumps(result, indent=1, default=str))
     return 0
 
 
