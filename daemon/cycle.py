@@ -74,7 +74,7 @@ from daemon.session_timing import (
 from daemon.sessions import is_session, xnys_sessions
 from daemon.statuses import IntentStatus, RunStatus
 from daemon.store import DecisionRecord, IntentRecord, Store
-from daemon.store.actions import adjustments
+from daemon.store.actions import split_symbols
 from daemon.summary import session_summary
 from shared.config import ProdConfig
 from shared.errors import ConfigError, PairsError, StateError
@@ -261,7 +261,7 @@ def _decide(
     held = plan.with_queued(ctx.broker.positions())  # what the broker will hold
     positions = {s: held[s] for s in config.symbols if held.get(s)}  # ours only
     closes = {str(s): float(v) for s, v in update.strategy_closes.loc[session].items()}
-    split = {a.symbol for a in adjustments(store)}
+    split = split_symbols(store)
     decisions = step_all(
         config.pair_list, config.params, states, closes, positions, session < go_live, split
     )

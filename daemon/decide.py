@@ -22,13 +22,13 @@ from datetime import date
 import pandas as pd
 
 from shared.fill_model import split_closing_opening
-from shared.orders import Leg, OrderIntent, Side
 from shared.strategy import (
     Action,
     Decision,
     Pair,
     PairState,
     StrategyParams,
+    close_orders,
     observe_pair,
     step_pair,
 )
@@ -92,14 +92,7 @@ def close_split_residual(
     A backtest on adjusted closes never gets here, so parity is untouched."""
     if decision.state.state != 0 or decision.orders or (pos_a == 0 and pos_b == 0):
         return decision
-    orders = tuple(
-        OrderIntent(pair_index, leg, symbol, Side.SELL if held > 0 else Side.BUY, abs(held), price)
-        for leg, symbol, held, price in (
-            (Leg.A, pair.asset_1, pos_a, price_a),
-            (Leg.B, pair.asset_2, pos_b, price_b),
-        )
-        if held != 0
-    )
+    orders = close_orders(pair_index, pair, pos_a, pos_b, price_a, price_b)
     return replace(decision, orders=orders, action=Action.CLOSE_RESIDUAL)
 
 
@@ -120,8 +113,8 @@ def rebuild_states(
     go_live: date,
     positions_at: Callable[[date], Mapping[str, int]],
 ) -> list[PairState]:
-    # Residual closes send orders but change no state, so they do not matter here.
-    """Replay ``history`` (sessions before today, stored scale) from the initial state.
+    """Replay ``history`` (sessions before today, stored scale) from the initial state
+    (residual closes after a split send orders but change no state: no split symbols here).
 
     Sessions before ``go_live`` only warm up; later ones step with the positions the store's
     fills imply after that session, so a lost state is rebuilt to what the runs decided.

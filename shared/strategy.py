@@ -122,7 +122,7 @@ def _entry_orders(
     return tuple(o for o in orders if o is not None)
 
 
-def _close_orders(
+def close_orders(
     pair_index: int, pair: Pair, pos_a: int, pos_b: int, price_a: float, price_b: float
 ) -> tuple[OrderIntent, ...]:
     orders = []
@@ -174,7 +174,7 @@ def step_pair(
                 replace(new_state, state=-1), orders, Action.ENTER_SHORT, beta, spread, z
             )
     elif state.state != 0 and (abs(z) < params.exit_z or abs(z) > params.stop_z):
-        orders = _close_orders(pair_index, pair, pos_a, pos_b, price_a, price_b)
+        orders = close_orders(pair_index, pair, pos_a, pos_b, price_a, price_b)
         action = Action.EXIT if abs(z) < params.exit_z else Action.STOP
         return Decision(replace(new_state, state=0), orders, action, beta, spread, z)
     return Decision(new_state, (), Action.HOLD, beta, spread, z)

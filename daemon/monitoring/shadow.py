@@ -25,7 +25,7 @@ from datetime import date
 from daemon.corporate_actions import ActionKind, split_position
 from daemon.decide import client_order_id, rebuild_states, step_all
 from daemon.store import Store, pair_state_from_json, pair_state_to_json
-from daemon.store.actions import adjustments, stored_actions
+from daemon.store.actions import split_symbols, stored_actions
 from shared.config import ProdConfig
 from shared.fill_model import Book, check_submitted, execute_order
 from shared.orders import Leg, OrderIntent, Side
@@ -275,7 +275,7 @@ def step_model(
         book = _apply_splits(store, book, previous.session, session, real_closes)
     book = _fill_pending(store, book, session, real_closes, config.commission)
     held = {s: q for s, q in book.positions.items() if q}
-    split = {a.symbol for a in adjustments(store)}
+    split = split_symbols(store)
     decisions = step_all(
         config.pair_list, config.params, states, strategy_closes, held, False, split
     )

@@ -137,6 +137,11 @@ def adjustments(store: Store) -> list[PositionAdjustment]:
     ]
 
 
+def split_symbols(store: Store) -> set[str]:
+    """Symbols a split changed a held position of (their flat pairs close residuals)."""
+    return {a.symbol for a in adjustments(store)}
+
+
 def record_cash_flow(store: Store, flow: CashFlow) -> None:
     store.sql(
         "INSERT OR REPLACE INTO cash_flows (action_key, kind, symbol, ex_date, pay_date, shares, "
