@@ -19,7 +19,12 @@ import math
 import numpy as np
 from numba import njit
 
-from research.backtest.fast.simd import eight_lane_sum
+from research.backtest.fast.simd import (
+    WINDOW_LANES,
+    eight_lane_sum,
+    window_square_sums,
+    window_sums,
+)
 
 _BLOCK = 128  # numpy's PW_BLOCKSIZE
 
@@ -118,9 +123,10 @@ def zscore_path(
     """z of each spread against the last ``window`` spreads (``shared.zscore``); NaN where the
     strategy skips the bar (warming up, or a window with zero std).
 
-    Windows of 8..128 values (numpy sums them in one 8-accumulator block) run ``_LANES``
-    consecutive bars side by side: each lane does exactly the scalar operations of its own
-    bar, so the bits are the same, but the lanes' loads are contiguous and vectorize.
+    Windows of 8..128 values (numpy sums them in one 8-accumulator block) run
+    ``WINDOW_LANES`` consecutive bars side by side, one per vector lane: each lane does exactly
+    the scalar operations of its own bar, so the bits are the same, but every instruction
+    serves eight bars (see :mod:`research.backtest.fast.simd`).
     """
     n = spreads.shape[0]
     t = 0
@@ -142,71 +148,20 @@ def zscore_path(
         t += 1
 
 
-_LANES = 4
-
-
 @njit(cache=True, inline="always")
 def _zscore_lanes(spreads, window, t, z_out):  # pragma: no cover - compiled
-    """z for bars t, t+1, ... in groups of ``_LANES``; returns the first bar left over."""
+    """z for bars t, t+1, ... in groups of ``WINDOW_LANES``; returns the first bar left over."""
     n = spreads.shape[0]
-    acc = np.empty((8, _LANES))
-    squares = np.empty((window, _LANES))
-    sums = np.empty(_LANES)
-    mean = np.empty(_LANES)
-    while t + _LANES <= n:
+    sums = np.empty(WINDOW_LANES)
+    mean = np.zeros(WINDOW_LANES)
+    while t + WINDOW_LANES <= n:
         lo = t + 1 - window  # lane l's window starts at lo + l
-        _lanes_sum(spreads, lo, window, acc, sums)
-        for lane in range(_LANES):
+        window_sums(spreads, lo, window, mean, sums)
+        for lane in range(WINDOW_LANES):
             mean[lane] = sums[lane] / window
-        for i in range(window):
-            for lane in range(_LANES):
-                d = spreads[lo + lane + i] - mean[lane]
-                squares[i, lane] = d * d
-        _lanes_sum_rows(squares, window, acc, sums)
-        for lane in range(_LANES):
+        window_square_sums(spreads, lo, window, mean, sums)
+        for lane in range(WINDOW_LANES):
             std = math.sqrt(sums[lane] / window)
             z_out[t + lane] = np.nan if std == 0 else (spreads[t + lane] - mean[lane]) / std
-        t += _LANES
+        t += WINDOW_LANES
     return t
-
-
-@njit(cache=True, inline="always")
-def _lanes_sum(a, lo, n, acc, out):  # pragma: no cover - compiled
-    """``out[l] = block_sum(a, lo + l, n)`` for every lane (8 <= n <= 128)."""
-    for j in range(8):
-        for lane in range(_LANES):
-            acc[j, lane] = a[lo + lane + j]
-    stop = n - n % 8
-    for i in range(8, stop, 8):
-        for j in range(8):
-            for lane in range(_LANES):
-                acc[j, lane] += a[lo + i + j + lane]
-    _lanes_finish(acc, out)
-    for i in range(stop, n):
-        for lane in range(_LANES):
-            out[lane] += a[lo + lane + i]
-
-
-@njit(cache=True, inline="always")
-def _lanes_sum_rows(rows, n, acc, out):  # pragma: no cover - compiled
-    """``out[l] = block_sum(rows[:, l], 0, n)`` for every lane (8 <= n <= 128)."""
-    for j in range(8):
-        for lane in range(_LANES):
-            acc[j, lane] = rows[j, lane]
-    stop = n - n % 8
-    for i in range(8, stop, 8):
-        for j in range(8):
-            for lane in range(_LANES):
-                acc[j, lane] += rows[i + j, lane]
-    _lanes_finish(acc, out)
-    for i in range(stop, n):
-        for lane in range(_LANES):
-            out[lane] += rows[i, lane]
-
-
-@njit(cache=True, inline="always")
-def _lanes_finish(acc, out):  # pragma: no cover - compiled
-    for lane in range(_LANES):
-        out[lane] = ((acc[0, lane] + acc[1, lane]) + (acc[2, lane] + acc[3, lane])) + (
-            (acc[4, lane] + acc[5, lane]) + (acc[6, lane] + acc[7, lane])
-        )

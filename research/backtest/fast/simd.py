@@ -69,3 +69,88 @@ def _eight_lane_sum(typingctx: Any, arr: Any, lo: Any, rows: Any) -> Any:  # pra
 
 # The decorated object is what numba resolves inside compiled code; typed for the callers.
 eight_lane_sum = cast(Callable[[np.ndarray, int, int], float], intrinsic(_eight_lane_sum))
+
+
+# Rolling windows: WINDOW_LANES consecutive windows side by side, one per vector lane.
+WINDOW_LANES = 8
+_VW = ir.VectorType(ir.DoubleType(), WINDOW_LANES)
+
+
+def _window_lanes(squared: bool) -> Any:
+    """An intrinsic ``(a, lo, n, mean, out)``: for each lane ``l`` in ``0..WINDOW_LANES-1``,
+    ``out[l]`` = numpy's sum of ``a[lo + l : lo + l + n]`` (``squared``: of
+    ``(a[i] - mean[l])**2``), for 8 <= n <= 128, one pairwise-summation leaf.
+
+    Lane ``l`` performs exactly the scalar operations of its own window in numpy's order (eight
+    accumulators, ``((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))``, then the remainder one by one), so
+    each lane's sum has the scalar sum's bits; the lanes' loads are contiguous, which is what
+    lets eight windows share each instruction. Bounds are the caller's to check."""
+
+    def typer(typingctx: Any, arr: Any, lo: Any, n: Any, mean: Any, out: Any) -> Any:
+        float_vector = types.Array(types.float64, 1, "C")
+        if not (
+            isinstance(arr, types.Array)
+            and arr.dtype == types.float64
+            and arr.ndim == 1
+            and arr.layout == "C"
+            and mean == float_vector
+            and out == float_vector
+        ):
+            return None
+        sig = types.void(arr, types.int64, types.int64, mean, out)
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            def data(index: int) -> Any:
+                ary = context.make_array(signature.args[index])(context, builder, args[index])
+                return ary.data
+
+            base = builder.gep(data(0), [args[1]])
+            mean_vec = builder.load(builder.bitcast(data(3), _VW.as_pointer()), align=8)
+
+            def term(offset: Any) -> Any:
+                pointer = builder.bitcast(builder.gep(base, [offset]), _VW.as_pointer())
+                value = builder.load(pointer, align=8)
+                if not squared:
+                    return value
+                d = builder.fsub(value, mean_vec)
+                return builder.fmul(d, d)
+
+            rows = builder.sdiv(args[2], ir.Constant(_I64, 8))
+            accs = [cgutils.alloca_once(builder, _VW) for _ in range(8)]
+            for j, acc in enumerate(accs):
+                builder.store(term(ir.Constant(_I64, j)), acc)
+            one = ir.Constant(_I64, 1)
+            with cgutils.for_range_slice(builder, one, rows, one) as (row, _):
+                start = builder.mul(row, ir.Constant(_I64, 8))
+                for j, acc in enumerate(accs):
+                    offset = builder.add(start, ir.Constant(_I64, j))
+                    builder.store(builder.fadd(builder.load(acc), term(offset)), acc)
+            r = [builder.load(acc) for acc in accs]
+            pairs = [builder.fadd(r[i], r[i + 1]) for i in range(0, 8, 2)]
+            total = cgutils.alloca_once(builder, _VW)
+            builder.store(
+                builder.fadd(builder.fadd(pairs[0], pairs[1]), builder.fadd(pairs[2], pairs[3])),
+                total,
+            )
+            tail = builder.mul(rows, ir.Constant(_I64, 8))
+            with cgutils.for_range_slice(builder, tail, args[2], one) as (i, _):
+                builder.store(builder.fadd(builder.load(total), term(i)), total)
+            out_pointer = builder.bitcast(data(4), _VW.as_pointer())
+            builder.store(builder.load(total), out_pointer, align=8)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    typer.__name__ = "window_square_sums" if squared else "window_sums"
+    return typer
+
+
+# ``window_sums(a, lo, n, mean, out)`` ignores ``mean``; ``window_square_sums`` subtracts it.
+window_sums = cast(
+    Callable[[np.ndarray, int, int, np.ndarray, np.ndarray], None],
+    intrinsic(_window_lanes(squared=False)),
+)
+window_square_sums = cast(
+    Callable[[np.ndarray, int, int, np.ndarray, np.ndarray], None],
+    intrinsic(_window_lanes(squared=True)),
+)
