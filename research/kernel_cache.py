@@ -24,14 +24,22 @@ from pathlib import Path
 _ENV = "NUMBA_CACHE_DIR"
 _RESEARCH_DIR = Path(__file__).resolve().parent
 KERNEL_PACKAGES = ("backtest/fast", "screen/coint")  # every package whose modules numba compiles
+# Modules of ``shared`` whose constants the kernels compile in (the metrics matrix's columns).
+KERNEL_SHARED_MODULES = ("metrics.py",)
 
 
 def kernel_sources_tag(research_dir: Path = _RESEARCH_DIR) -> str:
-    """A short hash of every kernel package's source files (names and contents)."""
+    """A short hash of every kernel package's source files and of the shared modules they
+    compile constants from (names and contents)."""
     digest = hashlib.sha256()
     for package in KERNEL_PACKAGES:
         for path in sorted((research_dir / package).glob("*.py")):
             digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    for name in KERNEL_SHARED_MODULES:
+        path = research_dir.parent / "shared" / name
+        if path.is_file():
+            digest.update(name.encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 

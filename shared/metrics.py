@@ -31,6 +31,12 @@ class Metrics:
 
 # The metric names, in the seed's results-table order: every metric column derives from these.
 METRIC_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Metrics))
+# The metrics a run computes from its values and fills, in METRIC_NAMES order: every one but the
+# session count, which is the data's. The compiled engine's metrics matrix has one column per
+# name here, in this order, and every table built from it names its columns from this tuple.
+RUN_METRICS: tuple[str, ...] = tuple(name for name in METRIC_NAMES if name != "n_days")
+# Metrics that count something (integers in a table); the others are floats.
+COUNT_METRICS: frozenset[str] = frozenset(f.name for f in fields(Metrics) if f.type in ("int", int))
 
 
 def daily_returns(values: Sequence[float] | np.ndarray, initial_cash: float) -> np.ndarray:

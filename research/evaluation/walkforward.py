@@ -31,6 +31,7 @@ from research.evaluation.overfitting import (
 )
 from research.evaluation.performance import QuotedMetrics, quoted_metrics
 from research.evaluation.walkforward_runs import GridRunner, Run
+from research.ranking import rank_metrics
 from shared.errors import DataError
 from shared.metrics import Metrics, compute_metrics, daily_returns
 from shared.orders import Fill
@@ -113,18 +114,8 @@ def make_folds(
 
 
 def seed_order(metrics: Sequence[Metrics]) -> list[int]:
-    """The seed's ranking: Sharpe descending, then max drawdown ascending, stable, NaN last."""
-
-    def key(i: int) -> tuple[int, float, float]:
-        sharpe = metrics[i].sharpe_ratio
-        undefined = sharpe is None or math.isnan(sharpe)
-        return (
-            1 if undefined else 0,
-            0.0 if undefined else -float(sharpe or 0.0),
-            metrics[i].max_dd_pct,
-        )
-
-    return sorted(range(len(metrics)), key=key)
+    """The seed's ranking (:mod:`research.ranking`) of the runs' metrics."""
+    return rank_metrics(metrics)
 
 
 @dataclass(frozen=True)

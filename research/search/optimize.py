@@ -28,6 +28,7 @@ from research.backtest.registry import DEFAULT_ENGINE, get_engine
 from research.data.market_data import AlignedCloses, align_closes, pair_symbols
 from research.evaluation.overfitting import DEFAULT_PBO_BLOCKS, selection_evidence, warn_if_overfit
 from research.layout import ArtifactLayout
+from research.ranking import rank_frame, rank_order
 from research.report.plots import write_report_plots
 from research.screen.selection import pairs_from_table
 from research.search.grid import SEED_GRID, Grid
@@ -88,17 +89,10 @@ def row_params(row: pd.Series) -> StrategyParams:
 
 
 def rank_results(results: pd.DataFrame) -> pd.DataFrame:
-    """The seed's ranking, verbatim: Sharpe descending, then max drawdown % ascending.
-
-    pandas sorts on several keys with a stable lexicographic sort whatever ``kind`` says, so ties
-    keep grid order; NaN goes last for either key (``na_position='last'``), so configurations
-    with an undefined Sharpe (never traded) or an error rank at the bottom.
-    """
-    return _seed_sort(results).reset_index(drop=True)
-
-
-def _seed_sort(results: pd.DataFrame) -> pd.DataFrame:
-    return results.sort_values(by=["sharpe_ratio", "max_dd_pct"], ascending=[False, True])
+    """The seed's ranking (:mod:`research.ranking`): Sharpe descending, then max drawdown %
+    ascending, ties in grid order, NaN last, so configurations with an undefined Sharpe (never
+    traded) or an error rank at the bottom."""
+    return rank_frame(results)
 
 
 def _chunks(items: Sequence[StrategyParams], size: int) -> list[Sequence[StrategyParams]]:
@@ -208,7 +202,8 @@ def selection_evidence_for(
     ok = np.flatnonzero(~np.isnan(matrix).any(axis=0))
     if ok.size == 0:
         return {"note": "no configuration produced returns"}
-    best = int(_seed_sort(unranked).index[0])
+    sharpe, dd = unranked["sharpe_ratio"].to_numpy(float), unranked["max_dd_pct"].to_numpy(float)
+    best = int(unranked.index[rank_order(sharpe, dd)[0]])
     chosen = int(np.searchsorted(ok, best))
     return selection_evidence(
         matrix[:, ok], n_trials=int(ok.size) * n_pairs, chosen=chosen, pbo_blocks=pbo_blocks

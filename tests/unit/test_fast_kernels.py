@@ -211,3 +211,16 @@ def test_every_kernel_package_the_cache_key_hashes_exists_with_sources() -> None
     research_dir = Path(research.__file__).resolve().parent
     for package in KERNEL_PACKAGES:
         assert sorted((research_dir / package).glob("*.py")), package
+
+
+def test_editing_the_shared_metrics_declaration_changes_the_cache_key(tmp_path: Path) -> None:
+    research_dir = tmp_path / "research"
+    for package in KERNEL_PACKAGES:
+        (research_dir / package).mkdir(parents=True)
+        (research_dir / package / "kernels.py").write_text("x = 1\n")
+    (tmp_path / "shared").mkdir()
+    metrics = tmp_path / "shared" / "metrics.py"
+    metrics.write_text("RUN_METRICS = ('a', 'b')\n")
+    before = kernel_sources_tag(research_dir)
+    metrics.write_text("RUN_METRICS = ('b', 'a')\n")  # the kernel's columns move: recompile
+    assert kernel_sources_tag(research_dir) != before

@@ -14,9 +14,17 @@ import numpy as np
 from numba import njit
 
 from research.backtest.fast.kernels import tree_sum
+from shared.metrics import RUN_METRICS
 
-# Columns of the per-config metrics matrix.
-FINAL_VALUE, TOTAL_RETURN, SHARPE, MAX_DD_PCT, MAX_DD_ABS, TOTAL_TRADES, N_METRICS = range(7)
+# Columns of the per-config metrics matrix: ``shared.metrics.RUN_METRICS``, in its order. (The
+# kernel cache key hashes shared/metrics.py too, so a reordering there recompiles the kernels.)
+FINAL_VALUE = RUN_METRICS.index("final_value")
+TOTAL_RETURN = RUN_METRICS.index("total_return")
+SHARPE = RUN_METRICS.index("sharpe_ratio")
+MAX_DD_PCT = RUN_METRICS.index("max_dd_pct")
+MAX_DD_ABS = RUN_METRICS.index("max_dd_abs")
+TOTAL_TRADES = RUN_METRICS.index("total_trades")
+N_METRICS = len(RUN_METRICS)
 
 
 @njit(cache=True, inline="always")
@@ -69,6 +77,12 @@ def mark(v, marks, returns, t):  # pragma: no cover - compiled
     drawdown %, max drawdown money). A value that did not move gives a return of exactly 0 and
     multiplies the product by exactly 1, so that case needs no branch; a drawdown percentage is
     monotone in the money drawdown while the peak holds, so it is divided out once per peak.
+
+    No branches: whether a bar makes a new peak, or deepens the drawdown, is a coin flip while
+    a position is held, and a mispredicted branch per bar cost more than computing both sides
+    and selecting (the drawdown money never shrinks below the current segment's, so taking the
+    maximum with every bar's is the same as taking it only when the segment deepens; NaN
+    compares false either way, as in the reference).
     """
     prev, prod, peak, seg, dd_pct, dd_abs = marks
     same = v == prev
@@ -76,15 +90,14 @@ def mark(v, marks, returns, t):  # pragma: no cover - compiled
     returns[t] = r
     prod *= 1.0 + r
     prev = prev if same else v
-    if v > peak:
-        dd_pct = max(dd_pct, 100.0 * seg / peak)
-        peak = v
-        seg = 0.0
-    else:
-        money = peak - v
-        if money > seg:
-            seg = money
-            dd_abs = max(dd_abs, seg)
+    new_peak = v > peak
+    closed_pct = max(dd_pct, 100.0 * seg / peak)  # the segment's drawdown %, if the peak moves
+    money = peak - v
+    dd_abs = max(dd_abs, money)
+    deeper = max(seg, money)
+    dd_pct = closed_pct if new_peak else dd_pct
+    seg = 0.0 if new_peak else deeper
+    peak = v if new_peak else peak
     return prev, prod, peak, seg, dd_pct, dd_abs
 
 

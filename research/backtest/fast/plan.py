@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from research.backtest.fast import kernels, portfolio_kernel
+from research.backtest.fast import kernels, portfolio_kernel, sweep_kernel
 from shared.errors import ConfigError
 from shared.metrics import Metrics
 from shared.strategy import PARAM_NAMES, PARAM_SPECS, StrategyParams
@@ -203,6 +203,75 @@ def run_batch(
     portfolio_kernel.run_configs(*args)
     used = int(fill_counts[0]) if detail else 0
     return KernelOutput(metrics, fill_counts, values, fills[:used])
+
+
+@dataclass(frozen=True)
+class SlicePlan:
+    """What every pair of a sweep task shares: the configs' signal columns, the path keys and
+    the z windows' summation programs (a function of the grid slice alone)."""
+
+    batch: ConfigBatch
+    layout: PathLayout
+    kalman_delta: np.ndarray
+    kalman_R: np.ndarray
+    z_kalman: np.ndarray
+    z_window: np.ndarray
+
+
+def plan_slice(batch: ConfigBatch) -> SlicePlan:
+    layout = path_layout(batch)
+    kalman = np.array(layout.kalman_keys, dtype=np.float64).reshape(-1, 2)
+    z_keys = np.array(layout.z_keys, dtype=np.int64).reshape(-1, 2)
+    return SlicePlan(
+        batch,
+        layout,
+        np.ascontiguousarray(kalman[:, 0]),
+        np.ascontiguousarray(kalman[:, 1]),
+        np.ascontiguousarray(z_keys[:, 0]),
+        np.ascontiguousarray(z_keys[:, 1]),
+    )
+
+
+def run_pairs(
+    plan: SlicePlan,
+    closes: Sequence[np.ndarray],
+    leg_a: np.ndarray,
+    hedge_ratio: np.ndarray,
+    *,
+    initial_cash: float,
+    commission: float,
+) -> np.ndarray:
+    """Metrics of every (pair, config): a (pairs, configs, N_METRICS) array. Pair ``p`` is a
+    single-pair portfolio of ``closes[p]`` (bars, 2: sorted-ticker columns), asset_1 in
+    column ``leg_a[p]``, starting from hedge ratio ``hedge_ratio[p]``; each config is exactly
+    ``FastEngine``'s backtest of it."""
+    lengths = [c.shape[0] for c in closes]
+    bar_start = np.zeros(len(closes) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bar_start[1:])
+    # Distinct summation programs: the z windows', then each pair length's.
+    keys = sorted(set(plan.z_window.tolist()) | set(lengths))
+    index = {n: i for i, n in enumerate(keys)}
+    tables = [sum_program(n) for n in keys]
+    program_start = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum([t.shape[0] for t in tables], out=program_start[1:])
+    batch = plan.batch
+    metrics = np.empty((len(closes), len(batch), portfolio_kernel.N_METRICS))
+    sweep_kernel.run_pairs(
+        np.ascontiguousarray(np.concatenate(closes), dtype=np.float64),
+        bar_start,
+        np.ascontiguousarray(leg_a, dtype=np.int64),
+        np.ascontiguousarray(hedge_ratio, dtype=np.float64),
+        *(plan.kalman_delta, plan.kalman_R, plan.z_kalman, plan.z_window),
+        np.array([index[w] for w in plan.z_window.tolist()], dtype=np.int64),
+        *(plan.layout.kalman_index, plan.layout.z_index),
+        *(getattr(batch, name).astype(COLUMN_DTYPES[name]) for name in SIGNAL_PARAMS),
+        *(float(initial_cash), float(commission), _TWO),
+        np.concatenate(tables),
+        program_start,
+        np.array([index[n] for n in lengths], dtype=np.int64),
+        metrics,
+    )
+    return metrics
 
 
 def metrics_rows(metrics: np.ndarray, n_days: int) -> list[Metrics]:
