@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "research.commands.walkforward",
     "research.commands.run",
     "research.commands.sweep",
+    "research.commands.sweep_summary",
 )
 
 

@@ -19,7 +19,9 @@ from research.backtest.fast.plan import (
     Portfolio,
     build_paths,
     metrics_rows,
+    plan_slice,
     run_batch,
+    run_pairs,
 )
 from research.data.market_data import AlignedCloses
 from shared.errors import DataError
@@ -138,3 +140,6 @@ def compile_kernels() -> None:
     paths = build_paths(portfolio, batch)
     run_batch(portfolio, batch, paths, initial_cash=1e5, commission=5e-4)
     run_batch(portfolio, batch, paths, initial_cash=1e5, commission=5e-4, detail=True)
+    # The sweep's whole-task kernel, so that a sweep's workers load it instead of compiling.
+    plan = plan_slice(batch)
+    run_pairs(plan, [closes], np.array([0]), np.array([2.0]), initial_cash=1e5, commission=5e-4)

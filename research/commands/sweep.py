@@ -35,8 +35,10 @@ def register(subparsers: Any) -> None:
         help="backtest many pairs over a large grid, locally or on a Dask cluster",
         description="Backtest every pair (the selected ones, every screened pair, or every pair "
         "of the price file) over every grid configuration with the compiled engine. Streams "
-        "the full table to reports/sweep_results.csv and writes the top-N (sweep_top.csv) and "
-        "each pair's best configuration (sweep_pairs.csv).",
+        "the results table to reports/sweep_results.parquet (every row, or each pair's best "
+        "--keep-top configs) and writes the top-N (sweep_top.csv) and each pair's best "
+        "configuration (sweep_pairs.csv). `pairs-research sweep-summary` answers questions "
+        "from the Parquet table.",
     )
     parser.add_argument("--base-dir", required=True, type=Path, help="artifact base directory")
     parser.add_argument(
@@ -64,9 +66,22 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--top", type=int, default=100, help="rows kept in sweep_top.csv")
     parser.add_argument("--out", type=Path, help="output folder (default: <base-dir>/reports)")
     parser.add_argument(
-        "--no-full-table", action="store_true", help="skip sweep_results.csv (top-N and pairs only)"
+        "--keep-top",
+        type=int,
+        default=0,
+        metavar="K",
+        help="keep only each pair's best K configs in sweep_results.parquet (default: every row)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--no-full-table",
+        action="store_true",
+        help="write no sweep_results.parquet (top-N and pairs only)",
+    )
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress (a bar on a terminal, else a line per tenth of the work)",
+    )
     add_price_check_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -128,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         prices = checked(read_cleaned(layout), str(layout.cleaned_prices), args)
     prices = _window(prices, args.start, args.end)
+    if args.keep_top < 0:
+        raise DataError("--keep-top must be 0 (every row) or a positive number of configs")
     grid = load_grid(args.grid) if args.grid else SEED_GRID
     specs = _pair_specs(args, layout, prices)
     compile_s = FastEngine().warm_up()
@@ -146,15 +163,17 @@ def run(args: argparse.Namespace) -> int:
             parallelism=parallelism,
             top_n=args.top,
             full_table=not args.no_full_table,
+            keep_per_pair=args.keep_top,
             progress=not args.no_progress,
         )
     print(
         f"{summary.n_backtests:,} backtests in {summary.elapsed_s:.1f} s "
         f"({summary.backtests_per_s:,.0f}/s on {parallelism} workers)"
     )
-    for path in (summary.results_csv, summary.top_csv, summary.pairs_csv):
-        if path is not None:
-            print(f"wrote {path}")
+    if summary.results_path is not None:
+        print(f"wrote {summary.results_path} ({summary.table_rows:,} rows)")
+    for path in (summary.top_csv, summary.pairs_csv):
+        print(f"wrote {path}")
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(summary.top.head(10).to_string(index=False))
     return 0

@@ -3,41 +3,44 @@
 The driver cuts the work into tasks (a few pairs × a slice of the grid, see
 :mod:`research.search.sweep_worker`), keeps a bounded number in flight on a
 ``concurrent.futures.Executor`` (a local process pool, or a Dask client's executor), appends each
-finished task's rows to the full results CSV and merges its best rows into the top-N. Memory
-stays flat however large the grid: no task, result table or grid is ever held whole.
+finished task's rows to the results table (:mod:`research.search.sweep_table`, Parquet) and
+merges its best rows into the top-N and the per-pair bests. Memory stays flat however large the
+grid: no task, result table or grid is ever held whole.
 """
 
 from __future__ import annotations
 
 import itertools
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
-from research.backtest.fast import portfolio_kernel as pk
 from research.parallel import bounded
+from research.ranking import rank_order
 from research.search.grid import AXES, Grid
+from research.search.progress import progress_bar
+from research.search.sweep_summary import RESULTS_NAME
+from research.search.sweep_table import PairInfo, SweepTableWriter
 from research.search.sweep_worker import (
-    RESULT_HEADER,
+    TOP_WIDTH,
     PairData,
     SweepTask,
     TaskResult,
-    grid_batch,
+    grid_configs,
     merge_top,
     run_task,
 )
 from shared.errors import DataError
+from shared.metrics import COUNT_METRICS, METRIC_NAMES, RUN_METRICS
 
 DEFAULT_TOP_N = 100
 DEFAULT_TASK_BACKTESTS = 20_000  # ~0.1-0.2 s of kernel time: scheduling overhead stays small
-RESULTS_NAME = "sweep_results.csv"
 TOP_NAME = "sweep_top.csv"
 PAIRS_NAME = "sweep_pairs.csv"
 
@@ -133,9 +136,10 @@ class SweepSummary:
     elapsed_s: float
     top: pd.DataFrame  # ranked, the results table's columns plus ``rank``
     pairs: pd.DataFrame  # one row per pair: its best config and how many configs traded
-    results_csv: Path | None
+    results_path: Path | None  # the Parquet table, when one was kept
     top_csv: Path
     pairs_csv: Path
+    table_rows: int = 0  # rows in the results table
 
     @property
     def backtests_per_s(self) -> float:
@@ -147,7 +151,7 @@ class _Accumulator:
     """Everything the driver keeps: the top-N rows and per-pair aggregates (O(pairs))."""
 
     top_n: int
-    top: np.ndarray = field(default_factory=lambda: np.empty((0, 2 + pk.N_METRICS)))
+    top: np.ndarray = field(default_factory=lambda: np.empty((0, TOP_WIDTH)))
     best: dict[int, np.ndarray] = field(default_factory=dict)
     counts: dict[int, list[int]] = field(default_factory=dict)
     names: dict[int, tuple[str, str, float, int]] = field(default_factory=dict)
@@ -176,46 +180,39 @@ def run_sweep(
     parallelism: int,
     top_n: int = DEFAULT_TOP_N,
     full_table: bool = True,
+    keep_per_pair: int = 0,
     task_backtests: int = DEFAULT_TASK_BACKTESTS,
     progress: bool = True,
 ) -> SweepSummary:
-    """Run every pair over every grid config; write the results table, the top-N and the
-    per-pair summary under ``out_dir``."""
+    """Run every pair over every grid config; write the results table (every row, or each
+    pair's best ``keep_per_pair`` configs when that is positive; none without ``full_table``),
+    the top-N and the per-pair summary under ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     acc = _Accumulator(top_n)
-    results_csv = out_dir / RESULTS_NAME if full_table else None
-    total = n_pairs * grid.size
+    results_path = out_dir / RESULTS_NAME if full_table else None
+    keep = (keep_per_pair if keep_per_pair > 0 else 0) if full_table else None
     started = time.perf_counter()
-    sink = results_csv.open("w", encoding="utf-8", newline="") if results_csv else None
-    try:
-        if sink:
-            sink.write(",".join(RESULT_HEADER) + "\n")
+    info = PairInfo()
 
-        def on_result(task: SweepTask, result: TaskResult) -> None:
-            for pair in task.pairs:
-                acc.names[pair.index] = (
-                    pair.asset_1,
-                    pair.asset_2,
-                    pair.hedge_ratio,
-                    pair.closes.shape[0],
-                )
-            if sink:
-                sink.write(result.csv_text)
-            acc.add(result)
+    def noted(pairs: Iterable[PairData]) -> Iterator[PairData]:
+        for pair in pairs:
+            acc.names[pair.index] = (pair.asset_1, pair.asset_2, pair.hedge_ratio, len(pair.closes))
+            info.add(pair.index, pair.asset_1, pair.asset_2, pair.hedge_ratio, len(pair.closes))
+            yield pair
 
-        tasks = plan_tasks(
-            pair_data, grid.size, task_backtests, n_pairs=n_pairs, parallelism=parallelism
+    tasks = enumerate(
+        plan_tasks(
+            noted(pair_data), grid.size, task_backtests, n_pairs=n_pairs, parallelism=parallelism
         )
-        with tqdm(
-            total=total, unit="bt", unit_scale=True, file=sys.stderr, disable=not progress
-        ) as bar:
-            submit = _submitter(executor, grid, top_n, full_table)
-            for task, result in bounded(tasks, submit, 2 * parallelism + 2):
-                on_result(task, result)
-                bar.update(result.n_backtests)
-    finally:
-        if sink:
-            sink.close()
+    )
+    table = SweepTableWriter(results_path, grid, info) if results_path else nullcontext(None)
+    with progress_bar(n_pairs * grid.size, progress) as bar, table as writer:
+        submit = _submitter(executor, grid, top_n, keep)
+        for (sequence, _), result in bounded(tasks, submit, 2 * parallelism + 2):
+            if writer is not None and result.rows is not None:
+                writer.add(sequence, result.rows)
+            acc.add(result)
+            bar.update(result.n_backtests)
     elapsed = time.perf_counter() - started
     top = _top_frame(acc, grid)
     pairs = _pairs_frame(acc, grid)
@@ -223,45 +220,42 @@ def run_sweep(
     top.to_csv(top_csv, index=False)
     pairs.to_csv(pairs_csv, index=False)
     done = sum(c[0] for c in acc.counts.values())
+    rows = writer.rows_written if writer is not None else 0
     return SweepSummary(
-        len(acc.names), grid.size, done, elapsed, top, pairs, results_csv, top_csv, pairs_csv
+        len(acc.names), grid.size, done, elapsed, top, pairs, results_path, top_csv, pairs_csv, rows
     )
 
 
 def _submitter(
-    executor: Executor, grid: Grid, top_n: int, full_table: bool
-) -> Callable[[SweepTask], Future[TaskResult]]:
-    def submit(task: SweepTask) -> Future[TaskResult]:
-        return executor.submit(run_task, task, grid, top_n, full_table)
+    executor: Executor, grid: Grid, top_n: int, keep: int | None
+) -> Callable[[tuple[int, SweepTask]], Future[TaskResult]]:
+    def submit(numbered: tuple[int, SweepTask]) -> Future[TaskResult]:
+        return executor.submit(run_task, numbered[1], grid, top_n, keep)
 
     return submit
 
 
 def _rows_frame(acc: _Accumulator, grid: Grid, rows: np.ndarray) -> pd.DataFrame:
-    records = []
-    for row in rows:
-        asset_1, asset_2, hedge, n_bars = acc.names[int(row[0])]
-        config = int(row[1])
-        batch = grid_batch(grid, config, config + 1)
-        record: dict[str, object] = {
-            "asset_1": asset_1,
-            "asset_2": asset_2,
-            "hedge_ratio": hedge,
-            "config": config,
+    """Top rows (pair index, grid index, kernel metrics) as results-table rows."""
+    rows = rows.reshape(-1, TOP_WIDTH)
+    names = [acc.names[int(i)] for i in rows[:, 0]]
+    configs = rows[:, 1].astype(np.int64)
+    params = grid_configs(grid, configs)
+    frame = pd.DataFrame(
+        {
+            "asset_1": [n[0] for n in names],
+            "asset_2": [n[1] for n in names],
+            "hedge_ratio": [n[2] for n in names],
+            "config": configs,
+            **{axis: getattr(params, axis) for axis in AXES},
+            **{
+                name: rows[:, 2 + i].astype(np.int64) if name in COUNT_METRICS else rows[:, 2 + i]
+                for i, name in enumerate(RUN_METRICS)
+            },
+            "n_days": np.array([n[3] for n in names], dtype=np.int64),
         }
-        record.update({axis: getattr(batch, axis)[0].item() for axis in AXES})
-        metrics = row[2:]
-        record.update(
-            final_value=metrics[pk.FINAL_VALUE],
-            total_return=metrics[pk.TOTAL_RETURN],
-            sharpe_ratio=metrics[pk.SHARPE],
-            max_dd_pct=metrics[pk.MAX_DD_PCT],
-            max_dd_abs=metrics[pk.MAX_DD_ABS],
-            total_trades=int(metrics[pk.TOTAL_TRADES]),
-            n_days=n_bars,
-        )
-        records.append(record)
-    return pd.DataFrame.from_records(records, columns=list(RESULT_HEADER))
+    )
+    return frame[["asset_1", "asset_2", "hedge_ratio", "config", *AXES, *METRIC_NAMES]]
 
 
 def _top_frame(acc: _Accumulator, grid: Grid) -> pd.DataFrame:
@@ -271,13 +265,13 @@ def _top_frame(acc: _Accumulator, grid: Grid) -> pd.DataFrame:
 
 
 def _pairs_frame(acc: _Accumulator, grid: Grid) -> pd.DataFrame:
-    """Per pair: its best config (the seed's ranking) and how many configs traded at all."""
+    """Per pair: its best config (the seed's ranking) and how many configs traded at all,
+    ranked by that best config, ties in pair order."""
     indices = sorted(acc.best)
-    best = np.array([acc.best[i] for i in indices]).reshape(-1, 2 + pk.N_METRICS)
+    best = np.array([acc.best[i] for i in indices]).reshape(-1, TOP_WIDTH)
     frame = _rows_frame(acc, grid, best)
     frame.insert(3, "configs", [acc.counts[i][0] for i in indices])
     frame.insert(4, "configs_traded", [acc.counts[i][1] for i in indices])
     frame = frame.rename(columns={"config": "best_config"})
-    return frame.sort_values(
-        ["sharpe_ratio", "max_dd_pct"], ascending=[False, True], kind="stable"
-    ).reset_index(drop=True)
+    order = rank_order(frame["sharpe_ratio"].to_numpy(float), frame["max_dd_pct"].to_numpy(float))
+    return frame.iloc[order].reset_index(drop=True)

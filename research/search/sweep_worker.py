@@ -1,16 +1,16 @@
 """What one sweep task does on a worker: backtest a few pairs over a slice of the grid.
 
 A task is small and picklable (the pairs' closes and an index range of the grid), so the same
-function runs in a local process pool or on a Dask cluster. The worker formats its rows of the
-full results table itself, so that the driver only appends text and never holds the table, and
-it returns its own best rows so the driver's top-N stays a merge of small lists.
+function runs in a local process pool or on a Dask cluster. The whole task is one compiled call
+(``research.backtest.fast.sweep_kernel``); the worker then returns the rows the results table
+keeps as plain arrays (every row, or each pair's best K), its own best rows for the driver's
+top-N, and each pair's best row, so the driver only merges small arrays and appends columns.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -19,22 +19,15 @@ from research.backtest.fast.plan import (
     COLUMN_DTYPES,
     ConfigBatch,
     Portfolio,
-    build_paths,
-    path_layout,
-    run_batch,
+    SlicePlan,
+    plan_slice,
+    run_pairs,
 )
+from research.ranking import top_k_per_row, top_n
 from research.search.grid import AXES, Grid
-from shared.metrics import METRIC_NAMES
 
-RESULT_HEADER: tuple[str, ...] = (
-    "asset_1",
-    "asset_2",
-    "hedge_ratio",
-    "config",
-    *AXES,
-    *METRIC_NAMES,
-)
-_METRIC_COLUMNS = (pk.FINAL_VALUE, pk.TOTAL_RETURN, pk.SHARPE, pk.MAX_DD_PCT, pk.MAX_DD_ABS)
+# A top row: pair index, grid index, then the kernel's metrics (``shared.metrics.RUN_METRICS``).
+TOP_WIDTH = 2 + pk.N_METRICS
 
 
 @dataclass(frozen=True)
@@ -60,11 +53,20 @@ class SweepTask:
 
 
 @dataclass(frozen=True)
+class TaskRows:
+    """Rows of the results table, in (pair, grid index) order."""
+
+    pair: np.ndarray  # int64 pair index of each row
+    config: np.ndarray  # int64 grid index
+    metrics: np.ndarray  # (rows, N_METRICS) float64, columns RUN_METRICS
+
+
+@dataclass(frozen=True)
 class TaskResult:
     n_backtests: int
-    csv_text: str  # rows of the full table, no header
-    top: np.ndarray  # (k, 2 + N_METRICS) rows: pair index, grid index, kernel metrics
-    pair_best: np.ndarray  # (pairs, 2 + N_METRICS): each pair's best row in this slice
+    rows: TaskRows | None  # None when the sweep keeps no results table
+    top: np.ndarray  # (k, TOP_WIDTH) this task's best rows, ranked
+    pair_best: np.ndarray  # (pairs, TOP_WIDTH): each pair's best row in this slice
     pair_counts: np.ndarray  # (pairs, 3): pair index, configs run, configs that traded
 
 
@@ -74,54 +76,87 @@ def grid_shape(grid: Grid) -> tuple[int, ...]:
 
 def grid_batch(grid: Grid, start: int, stop: int) -> ConfigBatch:
     """Configs ``start..stop-1`` of the grid as columns, without materializing the grid."""
-    digits = np.unravel_index(np.arange(start, stop), grid_shape(grid))
+    return grid_configs(grid, np.arange(start, stop))
+
+
+def grid_configs(grid: Grid, configs: np.ndarray) -> ConfigBatch:
+    """The configs at grid indices ``configs`` as columns."""
+    digits = np.unravel_index(configs, grid_shape(grid))
     columns = {
         axis: np.asarray(getattr(grid, axis))[d] for axis, d in zip(AXES, digits, strict=True)
     }
     return ConfigBatch.build(**{name: columns[name].astype(COLUMN_DTYPES[name]) for name in AXES})
 
 
-def rank_order(sharpe: np.ndarray, max_dd_pct: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Indices in the seed's ranking: Sharpe descending, max drawdown % ascending, NaN last for
-    either, ties in sweep order (pair, then grid index) like a stable sort."""
-    sharpe_key = np.where(np.isnan(sharpe), np.inf, -sharpe)
-    dd_key = np.where(np.isnan(max_dd_pct), np.inf, max_dd_pct)
-    return np.lexsort((order, dd_key, sharpe_key))
+@lru_cache(maxsize=8)
+def slice_plan(grid: Grid, start: int, stop: int) -> SlicePlan:
+    """The plan of a grid slice, made once per worker process: a sweep's tasks reuse a few."""
+    return plan_slice(grid_batch(grid, start, stop))
 
 
-def run_task(task: SweepTask, grid: Grid, top_n: int, with_rows: bool = True) -> TaskResult:
-    batch = grid_batch(grid, task.start, task.stop)
-    layout = path_layout(batch)  # the same for every pair of the task
-    param_text = _param_text(batch) if with_rows else []
-    grid_index = np.arange(task.start, task.stop, dtype=np.int64)
-    out = io.StringIO()
-    tops = []
-    best = np.empty((len(task.pairs), 2 + pk.N_METRICS))
-    counts = np.empty((len(task.pairs), 3), dtype=np.int64)
-    for row, pair in enumerate(task.pairs):
-        portfolio = pair_portfolio(pair)
-        metrics = run_batch(
-            portfolio,
-            batch,
-            build_paths(portfolio, batch, layout),
-            initial_cash=grid.initial_cash,
-            commission=grid.commission,
-        ).metrics
-        if with_rows:
-            _write_rows(out, pair, grid_index, param_text, metrics, portfolio.closes.shape[0])
-        tops.append(_local_top(pair.index, grid_index, metrics, max(top_n, 1)))
-        best[row] = tops[-1][0]
-        traded = int(np.count_nonzero(metrics[:, pk.TOTAL_TRADES] > 0))
-        counts[row] = (pair.index, len(grid_index), traded)
-    top = merge_top(np.empty((0, 2 + pk.N_METRICS)), np.concatenate(tops), top_n)
-    return TaskResult(task.n_backtests, out.getvalue(), top, best, counts)
+def run_task(task: SweepTask, grid: Grid, top_n_rows: int, keep: int | None = None) -> TaskResult:
+    """Backtest the task. ``keep``: None keeps no table rows, 0 every row, K > 0 each pair's
+    best K configs of this slice."""
+    metrics = run_pairs(
+        slice_plan(grid, task.start, task.stop),
+        [pair.closes for pair in task.pairs],
+        np.array([0 if p.asset_1 < p.asset_2 else 1 for p in task.pairs]),
+        np.array([p.hedge_ratio for p in task.pairs]),
+        initial_cash=grid.initial_cash,
+        commission=grid.commission,
+    )  # (pairs, configs, N_METRICS)
+    n_pairs, n_configs = metrics.shape[:2]
+    pair_index = np.array([p.index for p in task.pairs], dtype=np.int64)
+    sharpe, dd = metrics[:, :, pk.SHARPE], metrics[:, :, pk.MAX_DD_PCT]
+    best_k = top_k_per_row(sharpe, dd, max(1, keep or 0))  # (pairs, k) config positions
+    every_pair = np.arange(n_pairs)
+    pair_best = _rows_at(pair_index, task.start, metrics, every_pair, best_k[:, 0])
+    table = None
+    if keep == 0:
+        table = TaskRows(
+            np.repeat(pair_index, n_configs),
+            np.tile(np.arange(task.start, task.stop, dtype=np.int64), n_pairs),
+            metrics.reshape(-1, pk.N_METRICS),
+        )
+    elif keep is not None:
+        rows_of = np.repeat(every_pair, best_k.shape[1])
+        table = TaskRows(
+            pair_index[rows_of], task.start + best_k.ravel(), metrics[rows_of, best_k.ravel()]
+        )
+    sweep_position = np.repeat(pair_index, n_configs) * 2.0**32 + np.tile(
+        np.arange(task.start, task.stop), n_pairs
+    )
+    chosen = top_n(sharpe.ravel(), dd.ravel(), sweep_position, top_n_rows)
+    top = _rows_at(pair_index, task.start, metrics, chosen // n_configs, chosen % n_configs)
+    traded = np.count_nonzero(metrics[:, :, pk.TOTAL_TRADES] > 0, axis=1)
+    counts = np.column_stack([pair_index, np.full(n_pairs, n_configs), traded])
+    return TaskResult(task.n_backtests, table, top, pair_best, counts)
 
 
-def merge_top(current: np.ndarray, new: np.ndarray, top_n: int) -> np.ndarray:
+def _rows_at(
+    pair_index: np.ndarray,
+    start: int,
+    metrics: np.ndarray,
+    pairs: np.ndarray,
+    positions: np.ndarray,
+) -> np.ndarray:
+    """Top rows of (task pair ``pairs[i]``, slice position ``positions[i]``)."""
+    out = np.empty((len(pairs), TOP_WIDTH))
+    out[:, 0] = pair_index[pairs]
+    out[:, 1] = start + positions
+    out[:, 2:] = metrics[pairs, positions]
+    return out
+
+
+def _sweep_order(rows: np.ndarray) -> np.ndarray:
+    """The sweep position of top rows (pair index, then grid index): the ranking's tiebreak."""
+    return rows[:, 0] * 2.0**32 + rows[:, 1]
+
+
+def merge_top(current: np.ndarray, new: np.ndarray, n: int) -> np.ndarray:
+    """The best ``n`` of two sets of top rows, ranked, ties in sweep order."""
     both = np.concatenate([current, new])
-    order = both[:, 0] * 2.0**32 + both[:, 1]  # pair index, then grid index
-    ranked = rank_order(both[:, 2 + pk.SHARPE], both[:, 2 + pk.MAX_DD_PCT], order)
-    return both[ranked[:top_n]]
+    return both[top_n(both[:, 2 + pk.SHARPE], both[:, 2 + pk.MAX_DD_PCT], _sweep_order(both), n)]
 
 
 def pair_portfolio(pair: PairData) -> Portfolio:
@@ -132,49 +167,3 @@ def pair_portfolio(pair: PairData) -> Portfolio:
         leg_b=np.array([1 - a], dtype=np.int64),
         hedge_ratio=np.array([pair.hedge_ratio]),
     )
-
-
-def _local_top(
-    pair_index: int, grid_index: np.ndarray, metrics: np.ndarray, top_n: int
-) -> np.ndarray:
-    sharpe, dd = metrics[:, pk.SHARPE], metrics[:, pk.MAX_DD_PCT]
-    candidates = np.arange(len(sharpe))
-    if len(sharpe) > top_n:
-        # Only rows whose Sharpe can reach the top N (ties at the boundary included) need the
-        # full three-key sort.
-        key = np.where(np.isnan(sharpe), np.inf, -sharpe)
-        cutoff = np.partition(key, top_n - 1)[top_n - 1]
-        candidates = np.flatnonzero(key <= cutoff)
-    order = rank_order(sharpe[candidates], dd[candidates], grid_index[candidates])
-    ranked = candidates[order[:top_n]]
-    rows = np.empty((len(ranked), 2 + pk.N_METRICS))
-    rows[:, 0] = pair_index
-    rows[:, 1] = grid_index[ranked]
-    rows[:, 2:] = metrics[ranked]
-    return rows
-
-
-def _param_text(batch: ConfigBatch) -> list[str]:
-    """The parameter columns of each config, formatted once per task (shared by its pairs)."""
-    columns = [getattr(batch, axis).tolist() for axis in AXES]
-    return [",".join(map(str, values)) for values in zip(*columns, strict=True)]
-
-
-def _write_rows(
-    out: io.StringIO,
-    pair: PairData,
-    grid_index: np.ndarray,
-    param_text: Sequence[str],
-    metrics: np.ndarray,
-    n_days: int,
-) -> None:
-    prefix = f"{pair.asset_1},{pair.asset_2},{pair.hedge_ratio!r},"
-    values = metrics[:, list(_METRIC_COLUMNS)].tolist()
-    trades = metrics[:, pk.TOTAL_TRADES].astype(np.int64).tolist()
-    for i, config in enumerate(grid_index.tolist()):
-        final, ret, sharpe, dd_pct, dd_abs = values[i]
-        sharpe_text = "" if sharpe != sharpe else repr(sharpe)  # NaN: an empty cell
-        out.write(
-            f"{prefix}{config},{param_text[i]},{final!r},{ret!r},{sharpe_text},{dd_pct!r},"
-            f"{dd_abs!r},{trades[i]},{n_days}\n"
-        )

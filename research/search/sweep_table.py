@@ -1,0 +1,172 @@
+"""The sweep's results table: one Parquet file with typed columns, written as tasks finish.
+
+One row per (pair, config) kept, in sweep order (pair, then grid index) whatever order the tasks
+finish in: the writer holds the few results that arrive early and appends them in turn, so a
+run's file does not depend on scheduling. Columns are those of the optimizer's results table
+with the pair in front: ``asset_1, asset_2, hedge_ratio, config`` (the grid index), the
+strategy's parameters, then the seed's metrics; an undefined Sharpe ratio is null.
+
+Row groups of :data:`ROW_GROUP_ROWS` rows carry min/max statistics for every column and a page
+index, so a reader (pyarrow, pandas, DuckDB, Polars) that filters on a pair or on a metric
+skips the row groups and pages that cannot match. Tickers and parameters are dictionary
+encoded (a few bytes per row group); the metrics are split by byte stream before zstd, which
+roughly halves what float columns cost.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from research.search.grid import AXES, Grid
+from research.search.sweep_worker import TaskRows, grid_configs
+from shared.metrics import COUNT_METRICS, METRIC_NAMES, RUN_METRICS
+
+PAIR_COLUMNS: tuple[str, ...] = ("asset_1", "asset_2", "hedge_ratio", "config")
+RESULT_COLUMNS: tuple[str, ...] = (*PAIR_COLUMNS, *AXES, *METRIC_NAMES)
+ROW_GROUP_ROWS = 1 << 18  # 262,144 rows: ~140 pairs of a 1,920-config grid
+GRID_METADATA_KEY = b"kalman_pairs.grid"
+_FLOAT_METRICS = tuple(m for m in METRIC_NAMES if m not in COUNT_METRICS)
+_ARROW_TYPES = {np.dtype(np.int64): pa.int64(), np.dtype(np.float64): pa.float64()}
+
+
+def result_schema(grid: Grid) -> pa.Schema:
+    """The table's columns and types; the grid's axes and scalars in the file's metadata."""
+    params = grid_configs(grid, np.zeros(1, dtype=np.int64))
+    param_fields = [
+        pa.field(
+            axis, pa.bool_() if axis == "long_only" else _ARROW_TYPES[getattr(params, axis).dtype]
+        )
+        for axis in AXES
+    ]
+    fields = [
+        pa.field("asset_1", pa.dictionary(pa.int32(), pa.string())),
+        pa.field("asset_2", pa.dictionary(pa.int32(), pa.string())),
+        pa.field("hedge_ratio", pa.float64()),
+        pa.field("config", pa.int32()),
+        *param_fields,
+        *(pa.field(m, pa.int32() if m in COUNT_METRICS else pa.float64()) for m in METRIC_NAMES),
+    ]
+    return pa.schema(fields, metadata={GRID_METADATA_KEY: json.dumps(grid.as_dict()).encode()})
+
+
+class PairInfo:
+    """What the table repeats on every row of a pair, by pair index (filled as pairs arrive;
+    tickers are coded in the order they are first seen)."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, int] = {}
+        self.asset_1: list[int] = []
+        self.asset_2: list[int] = []
+        self.hedge_ratio: list[float] = []
+        self.n_days: list[int] = []
+
+    def add(self, index: int, asset_1: str, asset_2: str, hedge_ratio: float, n_days: int) -> None:
+        while len(self.asset_1) <= index:
+            for column in (self.asset_1, self.asset_2, self.n_days):
+                column.append(0)
+            self.hedge_ratio.append(0.0)
+        self.asset_1[index] = self._code.setdefault(asset_1, len(self._code))
+        self.asset_2[index] = self._code.setdefault(asset_2, len(self._code))
+        self.hedge_ratio[index] = hedge_ratio
+        self.n_days[index] = n_days
+
+    @property
+    def tickers(self) -> pa.Array:
+        return pa.array(list(self._code), pa.string())
+
+
+class SweepTableWriter:
+    """Appends task rows to ``path`` in task order; a context manager (the file is complete,
+    with its footer, only after a clean exit)."""
+
+    def __init__(self, path: Path, grid: Grid, pairs: PairInfo) -> None:
+        self.path = path
+        self.grid = grid
+        self.pairs = pairs
+        self.rows_written = 0
+        self._schema = result_schema(grid)
+        dictionary_columns = [*PAIR_COLUMNS, *AXES, *COUNT_METRICS]
+        self._writer = pq.ParquetWriter(
+            path,
+            self._schema,
+            compression="zstd",
+            use_dictionary=dictionary_columns,
+            column_encoding={m: "BYTE_STREAM_SPLIT" for m in _FLOAT_METRICS},
+            write_page_index=True,
+        )
+        self._early: dict[int, TaskRows] = {}
+        self._next = 0
+        self._buffer: list[TaskRows] = []
+        self._buffered = 0
+
+    def add(self, sequence: int, rows: TaskRows) -> None:
+        """The rows of task ``sequence`` (tasks numbered 0, 1, ... in sweep order)."""
+        self._early[sequence] = rows
+        while self._next in self._early:
+            ready = self._early.pop(self._next)
+            self._next += 1
+            self._buffer.append(ready)
+            self._buffered += len(ready.pair)
+            if self._buffered >= ROW_GROUP_ROWS:
+                self._flush()
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        rows = TaskRows(
+            np.concatenate([r.pair for r in self._buffer]),
+            np.concatenate([r.config for r in self._buffer]),
+            np.concatenate([r.metrics for r in self._buffer]),
+        )
+        self._buffer, self._buffered = [], 0
+        for start in range(0, len(rows.pair), ROW_GROUP_ROWS):
+            part = slice(start, start + ROW_GROUP_ROWS)
+            table = self._table(TaskRows(rows.pair[part], rows.config[part], rows.metrics[part]))
+            self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+            self.rows_written += table.num_rows
+
+    def _table(self, rows: TaskRows) -> pa.Table:
+        info = self.pairs
+        tickers = info.tickers
+        pair = rows.pair
+        params = grid_configs(self.grid, rows.config)
+        columns: dict[str, pa.Array] = {
+            "asset_1": _codes(np.asarray(info.asset_1)[pair], tickers),
+            "asset_2": _codes(np.asarray(info.asset_2)[pair], tickers),
+            "hedge_ratio": pa.array(np.asarray(info.hedge_ratio)[pair]),
+            "config": pa.array(rows.config.astype(np.int32)),
+        }
+        columns.update({axis: pa.array(getattr(params, axis)) for axis in AXES})
+        for i, name in enumerate(RUN_METRICS):
+            values = rows.metrics[:, i]
+            if name in COUNT_METRICS:
+                columns[name] = pa.array(values.astype(np.int32))
+            else:
+                columns[name] = pa.array(values, mask=np.isnan(values))
+        columns["n_days"] = pa.array(np.asarray(info.n_days, dtype=np.int32)[pair])
+        return pa.table([columns[c] for c in RESULT_COLUMNS], schema=self._schema)
+
+    def __enter__(self) -> SweepTableWriter:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if kind is None:
+            if self._early:
+                raise RuntimeError(f"sweep table: task {self._next} never arrived")
+            self._flush()
+        self._writer.close()
+
+
+def _codes(indices: np.ndarray, dictionary: pa.Array) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32)), dictionary)
