@@ -19,12 +19,12 @@ LOG_STEPS = 10  # lines per run off a terminal
 
 
 class Progress(Protocol):
-    def update(self, n: int) -> None: ...
+    def update(self, n: int) -> object: ...
 
 
 class _Silent:
-    def update(self, n: int) -> None:
-        pass
+    def update(self, n: int) -> object:
+        return None
 
 
 class LogProgress:
@@ -39,10 +39,10 @@ class LogProgress:
         self._started = time.perf_counter()
         self._next_step = 1
 
-    def update(self, n: int) -> None:
+    def update(self, n: int) -> object:
         self.done += n
         if self.total <= 0:
-            return
+            return None
         step = self.done * LOG_STEPS // self.total
         if step >= self._next_step:
             self._next_step = step + 1
@@ -53,6 +53,7 @@ class LogProgress:
                 file=self.stream,
                 flush=True,
             )
+        return None
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 """Sweeps end to end on real executors: a Dask ``LocalCluster`` (in-process workers, to stay
 quick), a Dask scheduler reached by address from the CLI, and the default local process pool.
-Every (pair, config) lands once in the streamed table with the engine's numbers, and the top-N
-and per-pair files are the seed's ranking of that table."""
+Every (pair, config) lands once in the streamed Parquet table, in sweep order, with the engine's
+numbers; the top-N and per-pair files are the seed's ranking of that table, and so are the
+per-pair best K rows and ``sweep-summary``'s answers."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from research.data.market_data import align_closes
 from research.search.grid import Grid
 from research.search.optimize import rank_results
 from research.search.sweep import all_pairs, iter_pair_data, run_sweep
+from research.search.sweep_summary import summarize
 from shared.strategy import Pair
 
 GRID = Grid(window=(20, 45), entry_z=(1.5, 2.0), stop_z=(3.5,), stake=(25, 60), long_only=(False,))
@@ -65,9 +67,14 @@ def test_sweep_on_a_dask_cluster_streams_every_backtest_with_the_engines_numbers
         task_backtests=5,  # grid slices across tasks and pairs
         progress=False,
     )
-    table = pd.read_csv(summary.results_csv, float_precision="round_trip")
-    assert len(table) == len(specs) * GRID.size == summary.n_backtests
-    assert not table.duplicated(["asset_1", "asset_2", "config"]).any()
+    assert summary.results_path is not None
+    table = pd.read_parquet(summary.results_path)
+    assert len(table) == len(specs) * GRID.size == summary.n_backtests == summary.table_rows
+    # Sweep order whatever order the tasks finished in: pair by pair, configs in grid order.
+    pair_order = {(a, b): i for i, (a, b, _) in enumerate(specs)}
+    position = [pair_order[(a, b)] for a, b in zip(table.asset_1, table.asset_2, strict=True)]
+    assert position == sorted(position)
+    assert table.config.tolist() == list(range(GRID.size)) * len(specs)
 
     engine = FastEngine()
     params = GRID.params()
@@ -80,13 +87,11 @@ def test_sweep_on_a_dask_cluster_streams_every_backtest_with_the_engines_numbers
             assert row[PARAM_COLUMNS].tolist() == [getattr(result.params, c) for c in PARAM_COLUMNS]
             expected = [m.final_value, m.total_return, m.sharpe_ratio, m.max_dd_pct, m.max_dd_abs]
             got = [None if pd.isna(v) else v for v in row[METRICS]]
-            assert got == expected  # repr round-trips: the CSV holds the exact floats
+            assert got == expected  # the exact floats; an undefined Sharpe is null
             assert (row.total_trades, row.n_days) == (m.total_trades, data.n_bars)
 
     # Sweep order (pair, then config) breaks ties, as the seed's stable sort does.
-    pair_order = {(a, b): i for i, (a, b, _) in enumerate(specs)}
-    table["pair"] = [pair_order[(a, b)] for a, b in zip(table.asset_1, table.asset_2, strict=True)]
-    ranked = rank_results(table.sort_values(["pair", "config"]))
+    ranked = rank_results(table)
     top = pd.read_csv(summary.top_csv)
     assert top["rank"].tolist() == list(range(1, 8))
     keys = ["asset_1", "asset_2", "config"]
@@ -121,7 +126,7 @@ def test_sweep_command_runs_on_a_dask_scheduler_given_by_address(
     assert code == 0, err
     assert "compiled or loaded from cache" in err and "6 pairs x 16 configs" in err
     assert "96 backtests" in out
-    assert len(pd.read_csv(tmp_path / "reports" / "sweep_results.csv")) == 96
+    assert len(pd.read_parquet(tmp_path / "reports" / "sweep_results.parquet")) == 96
     assert len(pd.read_csv(tmp_path / "reports" / "sweep_top.csv")) == 5
 
 
@@ -140,7 +145,7 @@ def test_sweep_command_defaults_to_a_local_process_pool(
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "32 backtests" in out and "on 1 workers" in out
-    assert not (tmp_path / "reports" / "sweep_results.csv").exists()
+    assert not (tmp_path / "reports" / "sweep_results.parquet").exists()
     pairs = pd.read_csv(tmp_path / "reports" / "sweep_pairs.csv")
     assert sorted(pairs.asset_1) == ["T0", "T2"] and set(pairs.hedge_ratio) == {1.1, 0.7}
 
@@ -155,3 +160,76 @@ def test_sweep_command_says_how_to_get_the_missing_pairs_file(
     assert (
         "selected_pairs.csv" in err and "pairs-research select" in err and "--pairs-from all" in err
     )
+
+
+def test_keeping_each_pairs_best_k_keeps_exactly_the_ranked_head_of_each_pair(
+    tmp_path: Path, dask_client: Client
+) -> None:
+    prices = universe()
+    specs = all_pairs(prices)
+
+    def sweep(out: Path, keep: int) -> pd.DataFrame:
+        summary = run_sweep(
+            iter_pair_data(prices, specs), len(specs), GRID, dask_client.get_executor(), out,
+            parallelism=2, keep_per_pair=keep, task_backtests=5, progress=False,
+        )  # fmt: skip
+        assert summary.results_path is not None
+        return pd.read_parquet(summary.results_path)
+
+    everything = sweep(tmp_path / "all", 0)
+    kept = sweep(tmp_path / "best3", 3)
+    # The grid is sliced across tasks (5 backtests each): a pair's best 3 are its best 3 of
+    # each slice, and among them its best 3 overall.
+    keys = ["asset_1", "asset_2", "config"]
+    ranked = rank_results(everything).groupby(["asset_1", "asset_2"], sort=False, observed=True)
+    for (a, b), rows in ranked:
+        ours = kept[(kept.asset_1 == a) & (kept.asset_2 == b)]
+        assert set(map(tuple, rows[keys].head(3).values)) <= set(map(tuple, ours[keys].values))
+        assert set(ours.config) <= set(rows.config)
+
+
+def test_sweep_summary_answers_from_the_table_as_a_full_read_would(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prices_csv, grid_file = _write_inputs(tmp_path)
+    code = main(
+        ["sweep", "--base-dir", str(tmp_path), "--prices", str(prices_csv), "--pairs-from", "all",
+         "--grid", str(grid_file), "--workers", "1", "--no-progress"]
+    )  # fmt: skip
+    assert code == 0
+    capsys.readouterr()
+    table_path = tmp_path / "reports" / "sweep_results.parquet"
+    table = pd.read_parquet(table_path)
+    ranked = rank_results(table)
+    summary = summarize(table_path, top=7, batch_rows=10)  # many batches: the streaming merge
+    keys = ["asset_1", "asset_2", "config"]
+    assert summary.rows == len(table) and summary.pairs == 6
+    assert summary.top[keys].values.tolist() == ranked[keys].head(7).values.tolist()
+    best = ranked.drop_duplicates(["asset_1", "asset_2"])
+    assert summary.pair_best[keys].values.tolist() == best[keys].values.tolist()
+    for threshold in (-1.0, 0.0, 0.05):
+        per_pair_max = table.groupby(["asset_1", "asset_2"], observed=True).sharpe_ratio.max()
+        assert summary.pairs_above(threshold) == int((per_pair_max > threshold).sum())
+
+    code = main(
+        ["sweep-summary", "--base-dir", str(tmp_path), "--sharpe-above", "0.0", "--top", "3"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"{len(table):,} rows, 6 pairs" in out
+    assert f"pairs with a config above Sharpe 0: {summary.pairs_above(0.0)} of 6" in out
+
+
+def test_a_sweep_off_a_terminal_logs_a_few_progress_lines_not_a_bar(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prices_csv, grid_file = _write_inputs(tmp_path)
+    code = main(
+        ["sweep", "--base-dir", str(tmp_path), "--prices", str(prices_csv), "--pairs-from", "all",
+         "--grid", str(grid_file), "--workers", "1"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0
+    progress = [line for line in err.splitlines() if line.startswith("sweep: ") and "%" in line]
+    assert 1 <= len(progress) <= 10 and progress[-1].startswith("sweep: 100% (96 of 96 bt")
+    assert "\r" not in err

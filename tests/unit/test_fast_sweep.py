@@ -11,10 +11,10 @@ import pytest
 
 from research.backtest.fast import portfolio_kernel as pk
 from research.data.market_data import align_closes
+from research.ranking import rank_order
 from research.search.grid import SEED_GRID, Grid
-from research.search.optimize import rank_results
 from research.search.sweep import all_pairs, iter_pair_data, ols_hedge_ratio, plan_tasks
-from research.search.sweep_worker import PairData, grid_batch, merge_top, rank_order
+from research.search.sweep_worker import PairData, grid_batch, merge_top
 from shared.errors import DataError
 
 
@@ -72,7 +72,8 @@ def test_rank_order_is_the_seeds_stable_ranking() -> None:
     frame = pd.DataFrame(
         {"sharpe_ratio": rows[:, 2 + pk.SHARPE], "max_dd_pct": rows[:, 2 + pk.MAX_DD_PCT]}
     )
-    expected = rank_results(frame.reset_index()).loc[:, "index"].to_numpy()
+    seed_sorted = frame.sort_values(by=["sharpe_ratio", "max_dd_pct"], ascending=[False, True])
+    expected = seed_sorted.index.to_numpy()  # the seed notebook's own line
     ours = rank_order(rows[:, 2 + pk.SHARPE], rows[:, 2 + pk.MAX_DD_PCT], np.arange(len(rows)))
     assert ours.tolist() == expected.tolist()
 

@@ -26,11 +26,12 @@ from research.search.optimize import (
     result_row,
     row_params,
 )
-from research.search.sweep_worker import RESULT_HEADER, grid_batch
+from research.search.sweep_table import RESULT_COLUMNS, result_schema
+from research.search.sweep_worker import grid_batch
 from research.search.verification import VERIFY_METRICS
 from shared.config import PairConfig, ProdConfig, parse_config
 from shared.errors import ConfigError
-from shared.metrics import METRIC_NAMES, Metrics
+from shared.metrics import METRIC_NAMES, RUN_METRICS, Metrics
 from shared.schema import ACCOUNT_SPECS, SCREEN_STATISTICS, THRESHOLD_ORDER, ParamSpec
 from shared.strategy import PARAM_NAMES, PARAM_SPECS, StrategyParams
 
@@ -87,7 +88,7 @@ def test_every_parameter_is_a_grid_axis_a_config_field_and_a_results_column_in_o
     for name, spec in {**PARAM_SPECS, **ACCOUNT_SPECS}.items():
         assert config_fields[name].annotation is spec.kind, name
         assert config_fields[name].is_required(), name
-    assert tuple(RESULT_HEADER[4 : 4 + len(AXES)]) == AXES
+    assert tuple(RESULT_COLUMNS[4 : 4 + len(AXES)]) == AXES
 
 
 @pytest.mark.parametrize("name", [*PARAM_NAMES, *ACCOUNT_SPECS])
@@ -173,24 +174,20 @@ def test_config_params_and_config_id_cover_every_parameter() -> None:
 def test_metric_names_come_from_the_metrics_dataclass_everywhere() -> None:
     assert tuple(f.name for f in dataclasses.fields(Metrics)) == METRIC_NAMES
     assert METRIC_COLUMNS == VERIFY_METRICS == METRIC_NAMES
-    assert RESULT_HEADER[-len(METRIC_NAMES) :] == METRIC_NAMES
-    kernel_order = (
-        account.FINAL_VALUE,
-        account.TOTAL_RETURN,
-        account.SHARPE,
-        account.MAX_DD_PCT,
-        account.MAX_DD_ABS,
-        account.TOTAL_TRADES,
-    )
-    assert kernel_order == tuple(range(len(kernel_order)))  # the kernel's rows: METRIC_NAMES order
-    assert METRIC_NAMES[: len(kernel_order)] == (
-        "final_value",
-        "total_return",
-        "sharpe_ratio",
-        "max_dd_pct",
-        "max_dd_abs",
-        "total_trades",
-    )
+    assert RESULT_COLUMNS[-len(METRIC_NAMES) :] == METRIC_NAMES
+    assert tuple(result_schema(Grid()).names) == RESULT_COLUMNS
+    # The kernel's metrics matrix: one column per RUN_METRICS name, in that order.
+    assert tuple(m for m in METRIC_NAMES if m != "n_days") == RUN_METRICS
+    kernel_columns = {
+        "final_value": account.FINAL_VALUE,
+        "total_return": account.TOTAL_RETURN,
+        "sharpe_ratio": account.SHARPE,
+        "max_dd_pct": account.MAX_DD_PCT,
+        "max_dd_abs": account.MAX_DD_ABS,
+        "total_trades": account.TOTAL_TRADES,
+    }
+    assert {name: RUN_METRICS.index(name) for name in RUN_METRICS} == kernel_columns
+    assert len(RUN_METRICS) == account.N_METRICS
 
 
 def test_screen_statistics_are_the_screen_table_the_engines_and_the_config_pair() -> None:

@@ -256,7 +256,7 @@ def run_pairs(
     np.cumsum([t.shape[0] for t in tables], out=program_start[1:])
     batch = plan.batch
     metrics = np.empty((len(closes), len(batch), portfolio_kernel.N_METRICS))
-    sweep_kernel.run_pairs(
+    args: list[Any] = [
         np.ascontiguousarray(np.concatenate(closes), dtype=np.float64),
         bar_start,
         np.ascontiguousarray(leg_a, dtype=np.int64),
@@ -270,7 +270,8 @@ def run_pairs(
         program_start,
         np.array([index[n] for n in lengths], dtype=np.int64),
         metrics,
-    )
+    ]
+    sweep_kernel.run_pairs(*args)
     return metrics
 
 
