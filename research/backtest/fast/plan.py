@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
 from research.backtest.fast import kernels, portfolio_kernel, sweep_kernel
 from shared.errors import ConfigError
-from shared.metrics import Metrics
+from shared.metrics import METRIC_NAMES, RUN_METRICS, Metrics
 from shared.strategy import PARAM_NAMES, PARAM_SPECS, StrategyParams
 
 # Each parameter's column type, from its declared type (``StrategyParams``).
@@ -28,6 +29,8 @@ COLUMN_DTYPES: dict[str, type] = {
 # as arguments in the declaration order (a test checks the kernel's signature against it).
 PATH_PARAMS: tuple[str, ...] = ("window", "delta", "R")
 SIGNAL_PARAMS: tuple[str, ...] = tuple(n for n in PARAM_NAMES if n not in PATH_PARAMS)
+
+_param_values = attrgetter(*PARAM_NAMES)
 
 # Passed at run time so LLVM cannot fold ``x**2`` into ``x*x`` (see kernels' docstring).
 _TWO = 2.0
@@ -52,10 +55,12 @@ class ConfigBatch:
 
     @classmethod
     def from_params(cls, params_list: Sequence[StrategyParams]) -> ConfigBatch:
+        rows = list(map(_param_values, params_list))  # one tuple per config, then columns
+        columns = zip(*rows, strict=True) if rows else ([] for _ in PARAM_NAMES)
         return cls.build(
             **{
-                name: np.array([getattr(p, name) for p in params_list], dtype=COLUMN_DTYPES[name])
-                for name in PARAM_NAMES
+                name: np.array(column, dtype=COLUMN_DTYPES[name])
+                for name, column in zip(PARAM_NAMES, columns, strict=True)
             }
         )
 
@@ -275,18 +280,17 @@ def run_pairs(
     return metrics
 
 
+# A metrics row is RUN_METRICS in order, and Metrics' fields are RUN_METRICS then n_days: so a
+# row (Sharpe and trade count converted) plus the session count is Metrics' positional args.
+assert (*RUN_METRICS, "n_days") == METRIC_NAMES, "Metrics fields: RUN_METRICS, then n_days"
+
+
 def metrics_rows(metrics: np.ndarray, n_days: int) -> list[Metrics]:
     """Kernel metrics rows as ``shared.metrics.Metrics`` (a NaN Sharpe becomes None)."""
-    pk = portfolio_kernel
-    return [
-        Metrics(
-            final_value=row[pk.FINAL_VALUE],
-            total_return=row[pk.TOTAL_RETURN],
-            sharpe_ratio=None if row[pk.SHARPE] != row[pk.SHARPE] else row[pk.SHARPE],
-            max_dd_pct=row[pk.MAX_DD_PCT],
-            max_dd_abs=row[pk.MAX_DD_ABS],
-            total_trades=int(row[pk.TOTAL_TRADES]),
-            n_days=n_days,
-        )
-        for row in metrics.tolist()  # Python floats in one call, not one numpy scalar each
-    ]
+    sharpe, trades = portfolio_kernel.SHARPE, portfolio_kernel.TOTAL_TRADES
+    rows = metrics.tolist()  # Python floats in one call, not one numpy scalar each
+    for row in rows:
+        if row[sharpe] != row[sharpe]:
+            row[sharpe] = None
+        row[trades] = int(row[trades])
+    return [Metrics(*row, n_days) for row in rows]
