@@ -50,11 +50,18 @@ def synthetic_universe(n_tickers: int, n_bars: int, seed: int = 11) -> pd.DataFr
     return prices
 
 
+DEFAULT_BARS = 1255
+
+
 def load_prices(path: Path | None, n_tickers: int, n_bars: int) -> tuple[pd.DataFrame, str]:
-    """(the last ``n_bars`` sessions of the file, or synthetic data; a label for the report)."""
+    """(the last ``n_bars`` sessions of the file, all of them when ``n_bars`` is 0, or
+    synthetic data; a label for the report)."""
     if path is None:
+        n_bars = n_bars or DEFAULT_BARS
         return synthetic_universe(n_tickers, n_bars), f"synthetic({n_tickers}x{n_bars})"
-    prices = read_wide_csv(path).iloc[-n_bars:]
+    prices = read_wide_csv(path)
+    if n_bars:
+        prices = prices.iloc[-n_bars:]
     return prices, f"{path.name} last {len(prices)} sessions"
 
 

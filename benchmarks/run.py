@@ -51,12 +51,19 @@ def build_parser(names: Sequence[str]) -> argparse.ArgumentParser:
     parser.add_argument(
         "--prices", type=Path, help="wide CSV of closes (default: deterministic synthetic data)"
     )
-    parser.add_argument("--bars", type=int, default=1255, help="sessions per backtest")
+    parser.add_argument(
+        "--bars", type=int, default=1255, help="sessions per backtest (0: all of --prices)"
+    )
     parser.add_argument(
         "--tickers", type=int, default=116, help="universe size of synthetic sweep data"
     )
     parser.add_argument("--workers", type=int, help="worker processes (default: all cores)")
-    parser.add_argument("--repeats", type=int, default=7, help="repeats of fast timings (best)")
+    parser.add_argument(
+        "--repeats", type=int, default=7, help="repeats of fast timings (the median counts)"
+    )
+    parser.add_argument(
+        "--sweep-repeats", type=int, default=3, help="runs of the full universe sweep (median)"
+    )
     parser.add_argument("--out", type=Path, help="also append the JSON lines to this file")
     return parser
 

@@ -7,11 +7,11 @@ runs the signal state machine, the broker and the metrics over precomputed rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -293,4 +293,5 @@ def metrics_rows(metrics: np.ndarray, n_days: int) -> list[Metrics]:
         if row[sharpe] != row[sharpe]:
             row[sharpe] = None
         row[trades] = int(row[trades])
-    return [Metrics(*row, n_days) for row in rows]
+    make = cast(Callable[..., Metrics], Metrics)  # positional: RUN_METRICS, then n_days
+    return [make(*row, n_days) for row in rows]
