@@ -191,3 +191,15 @@ def test_holding_through_unchanged_prices_marks_zero_returns_without_moving_the_
     (ours,) = metrics_rows(out.metrics, len(b))
     assert ours == compute_metrics(out.values[0], 5_000.0, fills)
     assert ours.max_dd_abs > 0 and ours.sharpe_ratio is not None
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 127, 128, 129, 1255, 2767])
+def test_square_sum_equals_what_numpy_std_sums_bit_for_bit(n: int) -> None:
+    rng = np.random.default_rng(n)
+    returns = rng.normal(0.0, 0.01, n)
+    returns[rng.random(n) < 0.6] = 0.0  # flat bars: exact zeros, as a backtest's are
+    mean = np.sum(returns) / n
+    x = returns - mean
+    expected = np.sum(x * x)  # np.std's own steps
+    got = kernels.tree_square_sum(returns, kernels.sum_program(n), np.empty(64), mean)
+    assert got == expected

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from research.backtest.fast.kernels import tree_sum
+from research.backtest.fast.kernels import tree_square_sum, tree_sum
 from shared.metrics import RUN_METRICS
 
 # Columns of the per-config metrics matrix: ``shared.metrics.RUN_METRICS``, in its order. (The
@@ -134,9 +134,6 @@ def finish(returns, marks, program, stack, initial_cash, n_fill, trades, out):  
         out[FINAL_VALUE] = final
         out[TOTAL_RETURN] = final / initial_cash - 1.0
         mean = tree_sum(returns, 0, program, stack) / n
-        for t in range(n):
-            d = returns[t] - mean
-            returns[t] = d * d
-        std = math.sqrt(tree_sum(returns, 0, program, stack) / n)
+        std = math.sqrt(tree_square_sum(returns, program, stack, mean) / n)
         out[SHARPE] = np.nan if (std == 0.0 or not math.isfinite(std)) else mean / std
     out[TOTAL_TRADES] = trades

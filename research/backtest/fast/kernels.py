@@ -21,6 +21,7 @@ from numba import njit
 
 from research.backtest.fast.simd import (
     WINDOW_LANES,
+    eight_lane_square_sum,
     eight_lane_sum,
     window_square_sums,
     window_sums,
@@ -80,6 +81,46 @@ def tree_sum(
         lo = program[i, 0]
         if lo >= 0:
             stack[sp] = block_sum(a, base + lo, program[i, 1])
+            sp += 1
+        else:
+            stack[sp - 2] = stack[sp - 2] + stack[sp - 1]
+            sp -= 1
+    return stack[0]
+
+
+@njit(cache=True)
+def block_square_sum(a: np.ndarray, lo: int, n: int, mean: float) -> float:  # pragma: no cover
+    """:func:`block_sum` of ``(a[i] - mean)**2`` over the block, squares formed on the fly."""
+    if lo < 0 or lo + n > a.shape[0]:
+        raise IndexError("block_square_sum: block out of the array's bounds")
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            d = a[i] - mean
+            res += d * d
+        return res
+    rows = n // 8
+    res = eight_lane_square_sum(a, lo, rows, mean)
+    for i in range(lo + 8 * rows, lo + n):
+        d = a[i] - mean
+        res += d * d
+    return res
+
+
+@njit(cache=True)
+def tree_square_sum(
+    a: np.ndarray, program: np.ndarray, stack: np.ndarray, mean: float
+) -> float:  # pragma: no cover
+    """``np.sum((a - mean) ** 2)`` as ``np.std`` forms it (``x = a - mean``, ``x * x``, then
+    the pairwise sum of ``program = sum_program(len(a))``), bit for bit, without storing the
+    squares."""
+    if program.shape[0] == 1:
+        return block_square_sum(a, program[0, 0], program[0, 1], mean)
+    sp = 0
+    for i in range(program.shape[0]):
+        lo = program[i, 0]
+        if lo >= 0:
+            stack[sp] = block_square_sum(a, lo, program[i, 1], mean)
             sp += 1
         else:
             stack[sp - 2] = stack[sp - 2] + stack[sp - 1]

@@ -71,6 +71,62 @@ def _eight_lane_sum(typingctx: Any, arr: Any, lo: Any, rows: Any) -> Any:  # pra
 eight_lane_sum = cast(Callable[[np.ndarray, int, int], float], intrinsic(_eight_lane_sum))
 
 
+def _eight_lane_square_sum(
+    typingctx: Any, arr: Any, lo: Any, rows: Any, mean: Any
+) -> Any:  # pragma: no cover
+    """Sum of ``(arr[i] - mean)**2`` over ``arr[lo : lo + 8 * rows]``, numpy's eight
+    accumulators, combined in numpy's order: what ``np.std`` sums (``x = a - mean``,
+    ``x * x``, a pairwise sum), without storing the squares."""
+    if not (
+        isinstance(arr, types.Array)
+        and arr.dtype == types.float64
+        and arr.ndim == 1
+        and arr.layout == "C"
+    ):
+        return None
+    sig = types.float64(arr, types.int64, types.int64, types.float64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        base = builder.gep(ary.data, [args[1]])
+        means = cgutils.alloca_once(builder, _V4)
+        builder.store(ir.Constant(_V4, ir.Undefined), means)
+        splat = builder.load(means)
+        for i in range(4):
+            splat = builder.insert_element(splat, args[3], ir.Constant(_I32, i))
+
+        def square(row: Any, half: int) -> Any:
+            offset = builder.add(
+                builder.mul(row, ir.Constant(_I64, 8)), ir.Constant(_I64, 4 * half)
+            )
+            pointer = builder.bitcast(builder.gep(base, [offset]), _V4.as_pointer())
+            d = builder.fsub(builder.load(pointer, align=8), splat)
+            return builder.fmul(d, d)
+
+        low = cgutils.alloca_once(builder, _V4)
+        high = cgutils.alloca_once(builder, _V4)
+        builder.store(square(ir.Constant(_I64, 0), 0), low)
+        builder.store(square(ir.Constant(_I64, 0), 1), high)
+        one = ir.Constant(_I64, 1)
+        with cgutils.for_range_slice(builder, one, args[2], one) as (row, _):
+            builder.store(builder.fadd(builder.load(low), square(row, 0)), low)
+            builder.store(builder.fadd(builder.load(high), square(row, 1)), high)
+        lanes = [
+            builder.extract_element(builder.load(vector), ir.Constant(_I32, i))
+            for vector in (low, high)
+            for i in range(4)
+        ]
+        pairs = [builder.fadd(lanes[i], lanes[i + 1]) for i in range(0, 8, 2)]
+        return builder.fadd(builder.fadd(pairs[0], pairs[1]), builder.fadd(pairs[2], pairs[3]))
+
+    return sig, codegen
+
+
+eight_lane_square_sum = cast(
+    Callable[[np.ndarray, int, int, float], float], intrinsic(_eight_lane_square_sum)
+)
+
+
 # Rolling windows: WINDOW_LANES consecutive windows side by side, one per vector lane.
 WINDOW_LANES = 8
 _VW = ir.VectorType(ir.DoubleType(), WINDOW_LANES)
