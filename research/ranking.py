@@ -13,11 +13,14 @@ top rows and per-pair bests, the sweep summary and walk-forward's in-sample choi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from shared.metrics import Metrics
+if TYPE_CHECKING:  # a sweep's workers rank arrays only and need not load pandas
+    import pandas as pd
+
+    from shared.metrics import Metrics
 
 
 def rank_order(

@@ -6,11 +6,12 @@ run's file does not depend on scheduling. Columns are those of the optimizer's r
 with the pair in front: ``asset_1, asset_2, hedge_ratio, config`` (the grid index), the
 strategy's parameters, then the seed's metrics; an undefined Sharpe ratio is null.
 
-Row groups of :data:`ROW_GROUP_ROWS` rows carry min/max statistics for every column and a page
-index, so a reader (pyarrow, pandas, DuckDB, Polars) that filters on a pair or on a metric
-skips the row groups and pages that cannot match. Tickers and parameters are dictionary
-encoded (a few bytes per row group); the metrics are split by byte stream before zstd, which
-roughly halves what float columns cost.
+Row groups of :data:`ROW_GROUP_ROWS` rows carry min/max statistics for every column, so a reader
+(pyarrow, pandas, DuckDB, Polars) that filters on a pair or on a metric skips the row groups that
+cannot match. Tickers and parameters are dictionary encoded (a few bytes per row group); the
+metrics are split by byte stream before zstd, which shrinks float columns by a fifth more. (A
+page index would let readers skip pages too, but costs the driver a sixth more CPU time, which
+the sweep's workers need.)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from research.backtest.fast.plan import ConfigBatch
 from research.search.grid import AXES, Grid
 from research.search.sweep_worker import TaskRows, grid_configs
 from shared.metrics import COUNT_METRICS, METRIC_NAMES, RUN_METRICS
@@ -32,6 +34,7 @@ RESULT_COLUMNS: tuple[str, ...] = (*PAIR_COLUMNS, *AXES, *METRIC_NAMES)
 ROW_GROUP_ROWS = 1 << 18  # 262,144 rows: ~140 pairs of a 1,920-config grid
 GRID_METADATA_KEY = b"kalman_pairs.grid"
 _FLOAT_METRICS = tuple(m for m in METRIC_NAMES if m not in COUNT_METRICS)
+_CACHED_GRID_CONFIGS = 1 << 22
 _ARROW_TYPES = {np.dtype(np.int64): pa.int64(), np.dtype(np.float64): pa.float64()}
 
 
@@ -98,8 +101,11 @@ class SweepTableWriter:
             compression="zstd",
             use_dictionary=dictionary_columns,
             column_encoding={m: "BYTE_STREAM_SPLIT" for m in _FLOAT_METRICS},
-            write_page_index=True,
         )
+        # Every config's parameters, once (the table repeats them for every pair); a grid too
+        # large for that is looked up row group by row group.
+        whole = grid.size <= _CACHED_GRID_CONFIGS
+        self._grid_params = grid_configs(grid, np.arange(grid.size)) if whole else None
         self._early: dict[int, TaskRows] = {}
         self._next = 0
         self._buffer: list[TaskRows] = []
@@ -135,7 +141,12 @@ class SweepTableWriter:
         info = self.pairs
         tickers = info.tickers
         pair = rows.pair
-        params = grid_configs(self.grid, rows.config)
+        if self._grid_params is None:
+            params = grid_configs(self.grid, rows.config)
+        else:
+            params = ConfigBatch(
+                **{axis: getattr(self._grid_params, axis)[rows.config] for axis in AXES}
+            )
         columns: dict[str, pa.Array] = {
             "asset_1": _codes(np.asarray(info.asset_1)[pair], tickers),
             "asset_2": _codes(np.asarray(info.asset_2)[pair], tickers),
