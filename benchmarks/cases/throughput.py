@@ -17,6 +17,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from benchmarks.data import SWEEP_GRID, load_prices
 from research.backtest.fast_engine import FastEngine
 from research.parallel import default_parallelism
@@ -41,6 +43,18 @@ def one_core_rate(pairs: list[PairData], grid: Grid, repeats: int) -> float:
     return statistics.median(rates)
 
 
+def _workers_cpu_seconds() -> float:
+    """CPU seconds used so far by this process's children (the pool's workers)."""
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     prices, source = load_prices(args.prices, 16, args.bars)
     pairs = list(iter_pair_data(prices, all_pairs(prices)[:120]))
@@ -58,14 +72,17 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                   parallelism=workers, task_backtests=1, progress=False)  # fmt: skip
         for name, grid in (("seed", SEED_GRID), ("sweep", SWEEP_GRID)):
             single = one_core_rate(pairs[:10], grid, repeats)
-            rates, walls = [], []
+            rates, walls, cpu_rates = [], [], []
             for _ in range(repeats):
+                cpu_before = _workers_cpu_seconds()
                 summary = run_sweep(
                     pairs, len(pairs), grid, pool, Path(tmp), parallelism=workers,
                     full_table=False, progress=False,
                 )  # fmt: skip
+                cpu = _workers_cpu_seconds() - cpu_before
                 rates.append(summary.backtests_per_s)
                 walls.append(summary.elapsed_s)
+                cpu_rates.append(summary.n_backtests / cpu * workers if cpu > 0 else float("nan"))
             rate = statistics.median(rates)
             target = TARGET_PER_S_TWO_CORES if grid is SWEEP_GRID else None
             records.append(
@@ -79,6 +96,10 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     "wall_s_median": round(statistics.median(walls), 3),
                     "per_s_all_cores_median": round(rate),
                     "per_s_all_cores_runs": [round(r) for r in rates],
+                    # What the workers did per CPU second, times the workers: the all-cores
+                    # rate when each worker has a core to itself (a shared machine's wall
+                    # time moves with its load; this much less).
+                    "per_s_if_cores_idle": round(statistics.median(cpu_rates)),
                     "per_s_one_core_cpu": round(single),
                     "us_per_backtest_one_core": round(1e6 / single, 2),
                     "target_per_s_two_cores": target,
