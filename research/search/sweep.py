@@ -205,7 +205,9 @@ def run_sweep(
             noted(pair_data), grid.size, task_backtests, n_pairs=n_pairs, parallelism=parallelism
         )
     )
-    table = SweepTableWriter(results_path, grid, info) if results_path else nullcontext(None)
+    table = (
+        SweepTableWriter(results_path, grid, info, keep or 0) if results_path else nullcontext(None)
+    )
     with progress_bar(n_pairs * grid.size, progress) as bar, table as writer:
         submit = _submitter(executor, grid, top_n, keep)
         for (sequence, _), result in bounded(tasks, submit, 2 * parallelism + 2):

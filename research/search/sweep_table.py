@@ -16,7 +16,9 @@ the sweep's workers need.)
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -25,9 +27,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from research.backtest.fast.plan import ConfigBatch
+from research.ranking import top_n
 from research.search.grid import AXES, Grid
 from research.search.sweep_worker import TaskRows, grid_configs
 from shared.metrics import COUNT_METRICS, METRIC_NAMES, RUN_METRICS
+
+SHARPE = RUN_METRICS.index("sharpe_ratio")
+MAX_DD_PCT = RUN_METRICS.index("max_dd_pct")
 
 PAIR_COLUMNS: tuple[str, ...] = ("asset_1", "asset_2", "hedge_ratio", "config")
 RESULT_COLUMNS: tuple[str, ...] = (*PAIR_COLUMNS, *AXES, *METRIC_NAMES)
@@ -86,10 +92,16 @@ class PairInfo:
 
 class SweepTableWriter:
     """Appends task rows to ``path`` in task order; a context manager (the file is complete,
-    with its footer, only after a clean exit)."""
+    with its footer, only after a clean exit).
 
-    def __init__(self, path: Path, grid: Grid, pairs: PairInfo) -> None:
+    ``keep_per_pair`` K > 0: the tasks send each pair's best K rows of their grid slice; a pair
+    whose grid is sliced over several (consecutive) tasks is held until its last slice is in,
+    and only its best K over all slices are written."""
+
+    def __init__(self, path: Path, grid: Grid, pairs: PairInfo, keep_per_pair: int = 0) -> None:
         self.path = path
+        self.keep_per_pair = keep_per_pair
+        self._held: TaskRows | None = None  # the last pair's rows while more slices may come
         self.grid = grid
         self.pairs = pairs
         self.rows_written = 0
@@ -117,19 +129,26 @@ class SweepTableWriter:
         while self._next in self._early:
             ready = self._early.pop(self._next)
             self._next += 1
+            if self.keep_per_pair > 0:
+                ready = self._complete_pairs(ready)
             self._buffer.append(ready)
             self._buffered += len(ready.pair)
             if self._buffered >= ROW_GROUP_ROWS:
                 self._flush()
 
+    def _complete_pairs(self, rows: TaskRows) -> TaskRows:
+        """The rows of the pairs that are complete, each cut to its best K; holds the last
+        pair's rows back (its next grid slice may be in the next task)."""
+        if self._held is not None:
+            rows = _concat([self._held, rows])
+        last = rows.pair == rows.pair[-1] if len(rows.pair) else np.zeros(0, dtype=bool)
+        self._held = _take(rows, last)
+        return _best_per_pair(_take(rows, ~last), self.keep_per_pair)
+
     def _flush(self) -> None:
         if not self._buffer:
             return
-        rows = TaskRows(
-            np.concatenate([r.pair for r in self._buffer]),
-            np.concatenate([r.config for r in self._buffer]),
-            np.concatenate([r.metrics for r in self._buffer]),
-        )
+        rows = _concat(self._buffer)
         self._buffer, self._buffered = [], 0
         for start in range(0, len(rows.pair), ROW_GROUP_ROWS):
             part = slice(start, start + ROW_GROUP_ROWS)
@@ -175,8 +194,38 @@ class SweepTableWriter:
         if kind is None:
             if self._early:
                 raise RuntimeError(f"sweep table: task {self._next} never arrived")
+            if self._held is not None:
+                self._buffer.append(_best_per_pair(self._held, self.keep_per_pair))
+                self._held = None
             self._flush()
         self._writer.close()
+
+
+def _concat(parts: Sequence[TaskRows]) -> TaskRows:
+    return TaskRows(
+        np.concatenate([r.pair for r in parts]),
+        np.concatenate([r.config for r in parts]),
+        np.concatenate([r.metrics for r in parts]),
+    )
+
+
+def _take(rows: TaskRows, which: np.ndarray) -> TaskRows:
+    return TaskRows(rows.pair[which], rows.config[which], rows.metrics[which])
+
+
+def _best_per_pair(rows: TaskRows, k: int) -> TaskRows:
+    """Each pair's best ``k`` rows (the seed's ranking, ties in grid order), in grid order.
+    Rows come grouped by pair; only a pair that was sliced over tasks has more than ``k``."""
+    starts = np.flatnonzero(np.r_[True, rows.pair[1:] != rows.pair[:-1]])
+    bounds = [*starts.tolist(), len(rows.pair)] if len(rows.pair) else [0]
+    keep = np.ones(len(rows.pair), dtype=bool)
+    for lo, hi in itertools.pairwise(bounds):
+        if hi - lo > k:
+            metrics = rows.metrics[lo:hi]
+            best = top_n(metrics[:, SHARPE], metrics[:, MAX_DD_PCT], rows.config[lo:hi], k)
+            keep[lo:hi] = False
+            keep[lo + best] = True  # the mask keeps grid order
+    return _take(rows, keep)
 
 
 def _codes(indices: np.ndarray, dictionary: pa.Array) -> pa.DictionaryArray:

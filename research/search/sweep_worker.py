@@ -120,8 +120,9 @@ def run_task(task: SweepTask, grid: Grid, top_n_rows: int, keep: int | None = No
         )
     elif keep is not None:
         rows_of = np.repeat(every_pair, best_k.shape[1])
+        in_grid_order = np.sort(best_k, axis=1).ravel()  # the table keeps sweep order
         table = TaskRows(
-            pair_index[rows_of], task.start + best_k.ravel(), metrics[rows_of, best_k.ravel()]
+            pair_index[rows_of], task.start + in_grid_order, metrics[rows_of, in_grid_order]
         )
     sweep_position = np.repeat(pair_index, n_configs) * 2.0**32 + np.tile(
         np.arange(task.start, task.stop), n_pairs
