@@ -54,8 +54,10 @@ def result_schema(grid: Grid) -> pa.Schema:
         for axis in AXES
     ]
     fields = [
-        pa.field("asset_1", pa.dictionary(pa.int32(), pa.string())),
-        pa.field("asset_2", pa.dictionary(pa.int32(), pa.string())),
+        # Plain strings to Arrow (Parquet still dictionary-encodes them): readers prune row
+        # groups by the statistics of a string column, not of an Arrow dictionary column.
+        pa.field("asset_1", pa.string()),
+        pa.field("asset_2", pa.string()),
         pa.field("hedge_ratio", pa.float64()),
         pa.field("config", pa.int32()),
         *param_fields,
@@ -228,5 +230,6 @@ def _best_per_pair(rows: TaskRows, k: int) -> TaskRows:
     return _take(rows, keep)
 
 
-def _codes(indices: np.ndarray, dictionary: pa.Array) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32)), dictionary)
+def _codes(indices: np.ndarray, dictionary: pa.Array) -> pa.Array:
+    """The tickers at ``indices`` (a take in Arrow, no Python strings per row)."""
+    return dictionary.take(pa.array(indices.astype(np.int32)))
