@@ -72,17 +72,16 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                   parallelism=workers, task_backtests=1, progress=False)  # fmt: skip
         for name, grid in (("seed", SEED_GRID), ("sweep", SWEEP_GRID)):
             single = one_core_rate(pairs[:10], grid, repeats)
-            rates, walls, cpu_rates = [], [], []
+            rates, walls, cpu_total = [], [], 0.0
             for _ in range(repeats):
                 cpu_before = _workers_cpu_seconds()
                 summary = run_sweep(
                     pairs, len(pairs), grid, pool, Path(tmp), parallelism=workers,
                     full_table=False, progress=False,
                 )  # fmt: skip
-                cpu = _workers_cpu_seconds() - cpu_before
+                cpu_total += _workers_cpu_seconds() - cpu_before
                 rates.append(summary.backtests_per_s)
                 walls.append(summary.elapsed_s)
-                cpu_rates.append(summary.n_backtests / cpu * workers if cpu > 0 else float("nan"))
             rate = statistics.median(rates)
             target = TARGET_PER_S_TWO_CORES if grid is SWEEP_GRID else None
             records.append(
@@ -99,7 +98,10 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     # What the workers did per CPU second, times the workers: the all-cores
                     # rate when each worker has a core to itself (a shared machine's wall
                     # time moves with its load; this much less).
-                    "per_s_if_cores_idle": round(statistics.median(cpu_rates)),
+                    # (CPU times tick in 10 ms: summed over the runs, not a median of runs.)
+                    "per_s_if_cores_idle": round(
+                        repeats * summary.n_backtests / cpu_total * workers if cpu_total else 0
+                    ),
                     "per_s_one_core_cpu": round(single),
                     "us_per_backtest_one_core": round(1e6 / single, 2),
                     "target_per_s_two_cores": target,
