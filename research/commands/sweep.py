@@ -171,7 +171,10 @@ def run(args: argparse.Namespace) -> int:
         f"({summary.backtests_per_s:,.0f}/s on {parallelism} workers)"
     )
     if summary.results_path is not None:
-        print(f"wrote {summary.results_path} ({summary.table_rows:,} rows)")
+        print(
+            f"wrote {summary.results_path} ({summary.table_rows:,} rows; "
+            f"`pairs-research sweep-summary {summary.results_path}` answers from it)"
+        )
     for path in (summary.top_csv, summary.pairs_csv):
         print(f"wrote {path}")
     with pd.option_context("display.width", 200, "display.max_columns", 30):
