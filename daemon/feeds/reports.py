@@ -17,9 +17,10 @@ import sqlite3
 from datetime import date
 from typing import Any
 
+from daemon.core.errors import BarRefused, StaleFeed
 from daemon.feeds.bars import BarUpdate
 from daemon.feeds.revisions import describe_sessions
-from daemon.feeds.sanity import BAR_REFUSED_EVENT, STALE_FEED_EVENT, BarRefused, StaleFeed
+from daemon.feeds.sanity import BAR_REFUSED_EVENT, STALE_FEED_EVENT
 from daemon.store import RevisionRecord, Store
 
 REVISED_EVENT = "bars_revised"

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from daemon.feeds.sanity import FeedNotAdjusted, StaleFeed
+from daemon.core.errors import FeedNotAdjusted, StaleFeed
 from daemon.store import Store
 from shared.errors import DataError
 

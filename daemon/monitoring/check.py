@@ -22,11 +22,11 @@ from enum import IntEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from daemon.config.settings import DaemonSettings
 from daemon.monitoring.alerts import Alert, alerts
 from daemon.monitoring.tracking import TrackingRow, last_tracking
-from daemon.scheduler import Calendar, CatchUpPolicy
-from daemon.settings import DaemonSettings
 from daemon.store import Store
+from daemon.timing.calendar import Calendar, CatchUpPolicy
 
 
 class CheckStatus(IntEnum):

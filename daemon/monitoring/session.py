@@ -1,4 +1,4 @@
-"""What monitoring does at the end of a completed session (called by :mod:`daemon.cycle`).
+"""What monitoring does at the end of a completed session (called by :mod:`daemon.cycle.run`).
 
 ``track`` steps the shadow model and stores the tracking row inside the completion
 transaction; ``after_completed`` resolves the alerts a good session clears and raises again the ones
@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
+from daemon.config.settings import DaemonSettings
+from daemon.core.ports import Account
 from daemon.monitoring.alerts import AlertCode, Severity, raise_alert, resolve_alerts
 from daemon.monitoring.tracking import TrackingRow, record_tracking, tracking_at
-from daemon.ports import Account
-from daemon.settings import DaemonSettings
 from daemon.store import Store
 from shared.config import ProdConfig
 

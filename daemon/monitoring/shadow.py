@@ -22,8 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from daemon.corporate_actions import ActionKind, split_position
-from daemon.decide import client_order_id, rebuild_states, step_all
+from daemon.core.corporate_actions import ActionKind, split_position
+from daemon.core.decide import client_order_id, rebuild_states, step_all
 from daemon.store import Store, pair_state_from_json, pair_state_to_json
 from daemon.store.actions import split_symbols, stored_actions
 from shared.config import ProdConfig

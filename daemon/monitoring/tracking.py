@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from daemon.core.ports import Account
 from daemon.monitoring.attribution import TERMS, attribute
 from daemon.monitoring.shadow import (
     MODEL_CASH_IN_LIEU,
@@ -20,7 +21,6 @@ from daemon.monitoring.shadow import (
     model_orders,
     step_model,
 )
-from daemon.ports import Account
 from daemon.store import Store
 from shared.config import ProdConfig
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from daemon.corporate_actions import ActionKind, CorporateAction
+from daemon.core.corporate_actions import ActionKind, CorporateAction
 
 if TYPE_CHECKING:
     from daemon.store import Store

@@ -12,6 +12,8 @@ from typing import TextIO
 from shared.errors import StateError
 
 LOCK_NAME = "daemon.lock"
+# The local paper broker's own book, beside the daemon's store in the state directory.
+BROKER_DB_NAME = "local_broker.sqlite"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 

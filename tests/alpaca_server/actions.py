@@ -1,6 +1,6 @@
 """Corporate actions on the server's book, applied the way Alpaca applies them.
 
-Conventions (the daemon's, see ``daemon.corporate_actions``): a split's ``ratio`` is new shares
+Conventions (the daemon's, see ``daemon.core.corporate_actions``): a split's ``ratio`` is new shares
 per old share (2.0 for 2:1, 0.25 for 1:4); a dividend's ``amount`` is dollars per share held at
 the close before the ex-date.
 

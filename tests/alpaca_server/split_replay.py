@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from daemon.corporate_actions import format_ratio, parse_ratio
+from daemon.core.corporate_actions import format_ratio, parse_ratio
 from daemon.store import Store
 from daemon.store.actions import adjustments, cash_flows
 from research.backtest.registry import get_engine

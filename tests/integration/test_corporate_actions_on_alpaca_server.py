@@ -26,18 +26,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from daemon.alpaca.factory import build_alpaca_broker
-from daemon.app import build_context
-from daemon.clock import FixedClock
-from daemon.cycle import RunResult, run_once
-from daemon.logging import make_logger
+from daemon.adapters.alpaca.factory import build_alpaca_broker
+from daemon.commands.app import build_context
+from daemon.config.settings import DaemonSettings
+from daemon.cycle.run import RunResult, run_once
+from daemon.infra.logging import make_logger
 from daemon.monitoring.alerts import alerts
 from daemon.monitoring.report_data import gather
 from daemon.monitoring.report_html import render
 from daemon.monitoring.tracking import tracking_rows
-from daemon.settings import DaemonSettings
 from daemon.store import Store
 from daemon.store.actions import adjustments, cash_flows, stored_actions
+from daemon.timing.clock import FixedClock
 from research.backtest.registry import get_engine
 from research.data.market_data import align_closes
 from shared.config import ProdConfig

@@ -8,9 +8,9 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
-from daemon.local_broker import BROKER_DB_NAME
 from daemon.monitoring.alerts import AlertCode, Severity, alerts, raise_alert
 from daemon.store import Store
+from daemon.store.files import BROKER_DB_NAME
 from tests.unit.daemon_helpers import (
     log_events,
     make_closes,
@@ -85,7 +85,7 @@ def test_a_reconcile_mismatch_raises_two_critical_alerts_until_a_session_complet
 
 def test_raise_alert_is_one_call_and_never_raises_without_a_store() -> None:
     out = io.StringIO()
-    from daemon.logging import make_logger
+    from daemon.infra.logging import make_logger
 
     log = make_logger("json", out, session="2025-03-14")
     raise_alert(None, log, AlertCode.STALE_FEED, "no bar for SPY", symbol="SPY")

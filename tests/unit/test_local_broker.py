@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from daemon.clock import FixedClock
-from daemon.local_broker import LocalPaperBroker
-from daemon.ports import OrderRequest, OrderStatus, TimeInForce
+from daemon.adapters.local.broker import LocalPaperBroker
+from daemon.core.ports import OrderRequest, OrderStatus, TimeInForce
+from daemon.timing.clock import FixedClock
 from shared.errors import BrokerError
 from shared.fill_model import Book, process_bar
 from shared.orders import Leg, OrderIntent, Side
