@@ -17,8 +17,8 @@ from alpaca.data.models.corporate_actions import CorporateActionsSet
 
 from daemon.adapters.alpaca.corporate_actions import to_action
 from daemon.adapters.csv.events import CsvActions
-from daemon.adapters.yfinance.events import YFinanceActions
 from daemon.adapters.registry import build_actions
+from daemon.adapters.yfinance.events import YFinanceActions
 from daemon.config.settings import DaemonSettings, DataSettings, load_settings
 from daemon.core.corporate_actions import ActionKind, CombinedActions, CorporateAction, NoActions
 from shared.adapters.yahoo import RATE_LIMIT_BACKOFF_MULTIPLIER, fetch_actions
