@@ -132,9 +132,12 @@ def _alerts(open_alerts: Sequence[Alert]) -> tuple[CheckStatus, str]:
 def _tracking(row: TrackingRow | None, settings: DaemonSettings) -> tuple[CheckStatus, str]:
     if row is None:
         return CheckStatus.OK, "no tracking yet"
-    size = abs(row.difference_bps)
+    size = abs(row.alerting_bps)
     limits = settings.monitoring
-    text = f"tracking {row.difference_bps:+.1f} bps ({row.difference:+.2f}) on {row.session}"
+    text = (
+        f"tracking {row.alerting_bps:+.1f} bps ({row.alerting_difference:+.2f}) without "
+        f"dividends on {row.session}"
+    )
     if size > limits.tracking_critical_bps:
         return CheckStatus.CRITICAL, text + f" beyond {limits.tracking_critical_bps:g} bps"
     if size > limits.tracking_warning_bps:

@@ -69,7 +69,7 @@ def _after_completed(
     halted = settings.kill_switch_engaged()
     row = tracking_at(store, session)
     drifting = (
-        row is not None and abs(row.difference_bps) > settings.monitoring.tracking_warning_bps
+        row is not None and abs(row.alerting_bps) > settings.monitoring.tracking_warning_bps
     )
     holding = [*still, *([AlertCode.TRADING_HALTED] if halted else [])]
     holding += [AlertCode.TRACKING_DIFFERENCE] if drifting else []
@@ -87,7 +87,7 @@ def tracking_alert(
     store: Store, settings: DaemonSettings, row: TrackingRow, now: str, log: Any
 ) -> None:
     limits = settings.monitoring
-    size = abs(row.difference_bps)
+    size = abs(row.alerting_bps)
     if size <= limits.tracking_warning_bps:
         return
     critical = size > limits.tracking_critical_bps
@@ -97,7 +97,8 @@ def tracking_alert(
         log,
         AlertCode.TRACKING_DIFFERENCE,
         f"paper equity {row.paper_equity:.2f} differs from the model's {row.model_equity:.2f} "
-        f"by {row.difference:+.2f} ({row.difference_bps:+.1f} bps, threshold {threshold:g} bps)",
+        f"by {row.difference:+.2f} ({row.difference_bps:+.1f} bps); without dividends "
+        f"{row.alerting_difference:+.2f} ({row.alerting_bps:+.1f} bps, threshold {threshold:g} bps)",
         session=row.session,
         severity=Severity.CRITICAL if critical else Severity.WARNING,
         now=now,
