@@ -17,6 +17,7 @@ Layout (see ``configs/daemon.toml`` for a documented example)::
     [data]    feed = "csv" | "yfinance" | "alpaca";  csv_path = "...";  events_csv = "...";
               calendar_check = ...
     [risk]    max_order_notional, max_gross_exposure, kill_switch, kill_switch_file
+    [integrity] on_unbalanced ("complete" | "unwind"), max_repair_sessions
     [schedule] run_at, timezone, misfire_grace_s, max_catch_up_sessions, retry_after_s,
                max_attempts, interval_s (tests)
     [clock]   fixed_now (tests only)
@@ -117,6 +118,17 @@ class RiskSettings(_Model):
     kill_switch_file: Path | None = None
 
 
+class IntegritySettings(_Model):
+    # A pair whose legs the broker holds unlike the research fill model (a refused, expired,
+    # cancelled or partly filled leg) is repaired at the next session: "complete" sends the
+    # missing part of the leg up to `max_repair_sessions` sessions, then unwinds the filled
+    # part; "unwind" closes the filled part at once. An exit that did not complete is retried
+    # every session until the pair is flat, whatever the policy. "alert" sends nothing: the
+    # operator repairs by hand while the alert (and `check`) stays CRITICAL.
+    on_unbalanced: Literal["complete", "unwind", "alert"] = "complete"
+    max_repair_sessions: int = Field(default=2, ge=0)
+
+
 class ScheduleSettings(_Model):
     # Local time (in `timezone`) at which the daily run starts. After 19:00 ET Alpaca accepts
     # CLS/OPG orders for the next session.
@@ -199,6 +211,7 @@ class DaemonSettings(_Model):
     broker: BrokerSettings = BrokerSettings()
     data: DataSettings = DataSettings()
     risk: RiskSettings = RiskSettings()
+    integrity: IntegritySettings = IntegritySettings()
     schedule: ScheduleSettings = ScheduleSettings()
     clock: ClockSettings = ClockSettings()
     alpaca: AlpacaSettings = AlpacaSettings()

@@ -57,9 +57,12 @@ def step_all(
     positions: Mapping[str, int],
     observe: bool,
     split_symbols: Collection[str] = frozenset(),
+    real_per_stored: Mapping[str, float] | None = None,
 ) -> list[Decision]:
     """One bar for every pair, in config order, reading the actual positions.
-    ``split_symbols``: symbols a split was applied to (see :func:`close_split_residual`)."""
+    ``split_symbols``: symbols a split was applied to (see :func:`close_split_residual`).
+    ``real_per_stored``: real shares per stored-scale share of each symbol a split moved
+    (see :func:`size_entry_in_real_shares`); none for a broker that trades the stored scale."""
     out = []
     for k, pair in enumerate(pairs):
         pa, pb = closes[pair.asset_1], closes[pair.asset_2]
@@ -72,8 +75,32 @@ def step_all(
             decision = step_pair(k, pair, states[k], pa, pb, pos_a, pos_b, params)
             if {pair.asset_1, pair.asset_2} & set(split_symbols):
                 decision = close_split_residual(k, pair, decision, pos_a, pos_b, pa, pb)
+            if real_per_stored:
+                decision = size_entry_in_real_shares(decision, real_per_stored)
             out.append(decision)
     return out
+
+
+def size_entry_in_real_shares(decision: Decision, real_per_stored: Mapping[str, float]) -> Decision:
+    """An entry's shares, from the stored scale to the broker's real shares.
+
+    The strategy runs on the stored scale (the bars as first consumed), so after a split of a
+    leg its entry sizes (``int(beta*stake)`` and ``stake``) are stored-scale shares: one of
+    them is ``ratio`` real shares (a 10:1 split makes 10 of one), and the stored-scale close is
+    ``ratio`` real closes. Sending ``quantity * ratio`` real shares keeps the dollar exposure and
+    the hedge of the backtest on the stored (adjusted) scale, truncated toward zero like the
+    seed's ``int()`` (a leg that truncates to 0 is not sent, as a size-0 order is not). Exits
+    close the whole real position and need no scaling; without a split nothing changes."""
+    if decision.action not in (Action.ENTER_LONG, Action.ENTER_SHORT):
+        return decision
+    orders = []
+    for order in decision.orders:
+        ratio = real_per_stored.get(order.symbol, 1.0)
+        # The epsilon absorbs binary noise (0.2 * 35 = 7.000000000000001, never 6.99...).
+        quantity = order.quantity if ratio == 1.0 else int(order.quantity * ratio + 1e-9)
+        if quantity:
+            orders.append(replace(order, quantity=quantity))
+    return replace(decision, orders=tuple(orders))
 
 
 def close_split_residual(

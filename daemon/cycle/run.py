@@ -32,8 +32,10 @@ is not run again (``session_already_done``).
 
 from __future__ import annotations
 
+import math
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -47,7 +49,7 @@ from daemon.core.decide import (
     step_all,
 )
 from daemon.core.errors import SessionDeferred
-from daemon.core.ports import Logger
+from daemon.core.ports import Account, Logger
 from daemon.core.statuses import IntentStatus, RunStatus
 from daemon.cycle.apply_actions import (
     apply_corporate_actions,
@@ -60,6 +62,13 @@ from daemon.cycle.apply_actions import (
 from daemon.cycle.context import DaemonContext
 from daemon.cycle.missing_legs import alert_missing_legs
 from daemon.cycle.order_sending import send_pending, timing_gate
+from daemon.cycle.pair_integrity import (
+    REPAIR_ATTEMPT,
+    IntegrityPlan,
+    load_memory,
+    plan_integrity,
+    save_memory,
+)
 from daemon.cycle.reconcile import reconcile
 from daemon.cycle.summary import session_summary
 from daemon.feeds.bars import BarUpdate, merge_bars, on_stored_scale
@@ -73,15 +82,22 @@ from daemon.feeds.reports import (
 )
 from daemon.feeds.sanity import exchange_date
 from daemon.infra.redaction import redact_text
-from daemon.monitoring.alerts import AlertCode, alert_failure, raise_alert
+from daemon.monitoring.alerts import (
+    AlertCode,
+    alert_failure,
+    held_alerts,
+    hold_alert,
+    raise_alert,
+)
 from daemon.monitoring.session import after_completed, track
+from daemon.monitoring.shadow import positions_after_fills
 from daemon.store import DecisionRecord, IntentRecord, Store
-from daemon.store.actions import split_symbols
+from daemon.store.actions import real_per_stored, split_symbols
 from daemon.timing.session_timing import QueuedPlan, TimingGate, plan_queued
 from daemon.timing.sessions import is_session, xnys_sessions
 from shared.config import ProdConfig
 from shared.errors import ConfigError, PairsError, StateError
-from shared.strategy import PairState
+from shared.strategy import Action, Decision, PairState
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +211,18 @@ def _reconcile(
         )
     if report.foreign_positions:
         log.warning("foreign_positions", positions=report.foreign_positions)
+        held = ", ".join(f"{s} {q:+d}" for s, q in sorted(report.foreign_positions.items()))
+        raise_alert(
+            ctx.store,
+            log,
+            AlertCode.UNACCOUNTED_POSITION,
+            f"the broker holds positions no pair of this config trades ({held}); the strategy "
+            "does not account for them: close them at the broker or trade them elsewhere",
+            session=session,
+            positions=report.foreign_positions,
+        )
+        with ctx.store.transaction():
+            hold_alert(ctx.store, session, AlertCode.UNACCOUNTED_POSITION)
     if not report.consistent:
         message = (
             f"broker and store disagree: {report.describe()}; not trading. Find the cause "
@@ -265,8 +293,10 @@ def _decide(
     positions = {s: held[s] for s in config.symbols if held.get(s)}  # ours only
     closes = {str(s): float(v) for s, v in update.strategy_closes.loc[session].items()}
     split = split_symbols(store)
+    # A broker that trades real prices gets entries in real shares (a split moved the scale).
+    ratios = real_per_stored(store) if books_corporate_actions(ctx.broker) else {}
     decisions = step_all(
-        config.pair_list, config.params, states, closes, positions, session < go_live, split
+        config.pair_list, config.params, states, closes, positions, session < go_live, split, ratios
     )
     limits = Limits(
         kill_switch=ctx.settings.kill_switch_engaged(),
@@ -275,7 +305,8 @@ def _decide(
         max_gross_exposure=ctx.settings.risk.max_gross_exposure,
     )
     gated = gate(decisions, states, positions, update.real_closes, limits)
-    intents: list[IntentRecord] = []
+    integrity = _check_integrity(ctx, config, session, update, positions, gated, go_live)
+    intents: list[IntentRecord] = _repair_intents(config, session, update, integrity, limits)
     records: list[DecisionRecord] = []
     for k, (decision, blocked) in enumerate(gated):
         pair = config.pair_list[k]
@@ -327,13 +358,137 @@ def _decide(
             store.set_meta(REWARM_META, "")  # the states were just rebuilt on the new history
         store.add_intents(intents, _now(ctx))
         store.save_decisions(records)
+        save_memory(store, integrity.memory)
+        if integrity.unbalanced:
+            hold_alert(store, session, AlertCode.PAIR_UNBALANCED)
+    _alert_unbalanced(ctx, config, session, integrity, log)
+
+
+def _check_integrity(
+    ctx: DaemonContext,
+    config: ProdConfig,
+    session: date,
+    update: BarUpdate,
+    held: Mapping[str, int],
+    gated: Sequence[tuple[Decision, str | None]],
+    go_live: date,
+) -> IntegrityPlan:
+    """Each pair's legs at the broker against the research fill model's (see
+    :mod:`daemon.cycle.pair_integrity`); nothing to judge before go-live."""
+    if session < go_live:
+        return IntegrityPlan()
+    intended = positions_after_fills(ctx.store, config, session, update.real_closes)
+    if intended is None:
+        return IntegrityPlan()
+    open_pairs = {i.pair_index for i in ctx.store.intents(unfinished=True)}
+    closes = update.real_closes
+    skip = {
+        k
+        for k, (decision, _) in enumerate(gated)
+        if decision.orders
+        or k in open_pairs
+        or math.isnan(closes[config.pair_list[k].asset_1])
+        or math.isnan(closes[config.pair_list[k].asset_2])
+    }
+    held_back = {
+        k
+        for k, (decision, blocked) in enumerate(gated)
+        if blocked and decision.action in (Action.ENTER_LONG, Action.ENTER_SHORT)
+    }
+    settings = ctx.settings.integrity
+    return plan_integrity(
+        config.pair_list,
+        held,
+        intended,
+        load_memory(ctx.store),
+        settings.on_unbalanced,
+        settings.max_repair_sessions,
+        skip,
+        held_back,
+    )
+
+
+def _repair_intents(
+    config: ProdConfig,
+    session: date,
+    update: BarUpdate,
+    integrity: IntegrityPlan,
+    limits: Limits,
+) -> list[IntentRecord]:
+    """The repairs as intents of their own (attempt ``REPAIR_ATTEMPT``). The kill switch and
+    dry run hold them back like any order; risk limits do not (a repair restores the hedge
+    the decisions already took, or reduces the position)."""
+    blocked = f"kill switch: {limits.kill_switch}" if limits.kill_switch else None
+    blocked = blocked or ("dry run" if limits.dry_run else None)
+    return [
+        IntentRecord(
+            client_order_id(config.config_id, session, r.pair_index, r.leg.value, REPAIR_ATTEMPT),
+            session,
+            r.pair_index,
+            r.leg.value,
+            r.symbol,
+            "buy" if r.signed_quantity > 0 else "sell",
+            abs(r.signed_quantity),
+            update.real_closes[r.symbol],
+            attempt=REPAIR_ATTEMPT,
+            status=IntentStatus.BLOCKED if blocked else IntentStatus.PENDING,
+            message=blocked,
+        )
+        for r in integrity.repairs
+    ]
+
+
+def _alert_unbalanced(
+    ctx: DaemonContext, config: ProdConfig, session: date, integrity: IntegrityPlan, log: Logger
+) -> None:
+    for check in integrity.unbalanced:
+        pair = config.pair_list[check.pair_index]
+        raise_alert(
+            ctx.store,
+            log,
+            AlertCode.PAIR_UNBALANCED,
+            check.describe(pair),
+            session=session,
+            pair=check.name,
+            held={pair.asset_1: check.held[0], pair.asset_2: check.held[1]},
+            intended={pair.asset_1: check.intended[0], pair.asset_2: check.intended[1]},
+            repair=check.outcome,
+            orders={r.symbol: r.signed_quantity for r in check.repairs},
+        )
+
+
+def _account_at_close(
+    ctx: DaemonContext,
+    session: date,
+    positions: Mapping[str, float],
+    update: BarUpdate,
+    gate: TimingGate,
+) -> Account:
+    """The account as of ``session``'s close. A real broker reports its account *now*: for a
+    session caught up after downtime (a later session has closed since), that is a later
+    close's marks, so its equity is marked here at the session's own real closes instead
+    (cash does not move between caught-up sessions: their orders wait for a later close). The
+    local paper broker's account is already marked at the session it settled."""
+    account = ctx.broker.account()
+    if not gate.later_session_closed(session):
+        return account
+    closes = update.real_closes
+    if any(math.isnan(closes.get(s, math.nan)) for s in positions):
+        return account  # a leg without a close cannot be marked: keep the broker's figure
+    equity = account.cash + sum(q * float(closes[s]) for s, q in positions.items())
+    return replace(account, equity=equity)
 
 
 def _complete(
-    ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, update: BarUpdate
+    ctx: DaemonContext,
+    config: ProdConfig,
+    session: date,
+    run_id: str,
+    update: BarUpdate,
+    gate: TimingGate,
 ) -> None:
-    account = ctx.broker.account()
     positions = {s: q for s, q in sorted(ctx.broker.positions().items()) if q}
+    account = _account_at_close(ctx, session, positions, update, gate)
     closes = {str(s): float(v) for s, v in update.strategy_closes.loc[session].items()}
     with ctx.store.transaction():
         ctx.store.record_equity(session, account.cash, account.equity, positions)
@@ -363,7 +518,7 @@ def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, l
     ctx.checkpoint("decided")
     send_pending(ctx, session, gate, log)
     ctx.checkpoint("submitted")
-    _complete(ctx, config, session, run_id, update)
+    _complete(ctx, config, session, run_id, update, gate)
     ctx.checkpoint("completed")
 
 
@@ -456,6 +611,7 @@ def run_once(ctx: DaemonContext, session: date) -> RunResult:
         return RunResult(RunStatus.FAILED, session, redact_text(message), run_id)
     delisted_after = ctx.settings.data.delisted_after_sessions
     holding = alert_missing_legs(ctx.store, config, session, delisted_after, _now(ctx), log)
+    holding = [*holding, *held_alerts(ctx.store, session)]
     after_completed(ctx.store, ctx.settings, session, _now(ctx), log, holding)
     summary = session_summary(ctx.store, config, session)
     log.info("session_summary", **summary)

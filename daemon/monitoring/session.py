@@ -68,9 +68,7 @@ def _after_completed(
 ) -> None:
     halted = settings.kill_switch_engaged()
     row = tracking_at(store, session)
-    drifting = (
-        row is not None and abs(row.alerting_bps) > settings.monitoring.tracking_warning_bps
-    )
+    drifting = row is not None and abs(row.alerting_bps) > settings.monitoring.tracking_warning_bps
     holding = [*still, *([AlertCode.TRADING_HALTED] if halted else [])]
     holding += [AlertCode.TRACKING_DIFFERENCE] if drifting else []
     with store.transaction():

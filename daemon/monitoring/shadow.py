@@ -18,6 +18,7 @@ each paper fill is matched with the model's fill of the same order.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -25,7 +26,7 @@ from datetime import date
 from daemon.core.corporate_actions import ActionKind, split_position
 from daemon.core.decide import client_order_id, rebuild_states, step_all
 from daemon.store import Store, pair_state_from_json, pair_state_to_json
-from daemon.store.actions import split_symbols, stored_actions
+from daemon.store.actions import real_per_stored, split_symbols, stored_actions
 from shared.config import ProdConfig
 from shared.fill_model import Book, check_submitted, execute_order
 from shared.orders import Leg, OrderIntent, Side
@@ -181,12 +182,12 @@ def _adopt_sent_orders(store: Store, last: date) -> None:
         )
 
 
-def _fill_pending(
-    store: Store, book: Book, session: date, closes: Mapping[str, float], commission: float
-) -> Book:
-    """The previous session's model orders, exactly as :func:`shared.fill_model.process_bar`
-    does it, order by order so each fill keeps its ``client_order_id``."""
-    pending = model_orders(store, status="pending")
+def _model_fills(
+    pending: Sequence[ModelOrder], book: Book, closes: Mapping[str, float], commission: float
+) -> tuple[Book, list[tuple[ModelOrder, int, float | None, float]]]:
+    """The model's pending orders filled at ``closes`` exactly as
+    :func:`shared.fill_model.process_bar` does it, order by order: the new book and, per
+    order, (order, signed quantity executed, price, commission). Pure."""
     intents = [
         OrderIntent(
             0,
@@ -200,6 +201,7 @@ def _fill_pending(
     ]
     accepted, _ = check_submitted(book.cash, intents, commission)
     accepted_ids = {id(i) for i in accepted}
+    done: list[tuple[ModelOrder, int, float | None, float]] = []
     for order, intent in zip(pending, intents, strict=True):
         executed, price, fee = 0, None, 0.0
         if id(intent) in accepted_ids:
@@ -208,6 +210,17 @@ def _fill_pending(
                 book, order.symbol, order.signed_quantity, price, commission
             )
             fee = abs(executed) * price * commission
+        done.append((order, executed, price, fee))
+    return book, done
+
+
+def _fill_pending(
+    store: Store, book: Book, session: date, closes: Mapping[str, float], commission: float
+) -> Book:
+    """The previous session's model orders filled (see :func:`_model_fills`), each recorded
+    under its ``client_order_id``."""
+    book, done = _model_fills(model_orders(store, status="pending"), book, closes, commission)
+    for order, executed, price, fee in done:
         status = (
             "filled"
             if executed == order.signed_quantity
@@ -228,17 +241,34 @@ def _fill_pending(
     return book
 
 
-def _apply_splits(
+def positions_after_fills(
+    store: Store, config: ProdConfig, session: date, real_closes: Mapping[str, float]
+) -> dict[str, int] | None:
+    """What the research fill model will hold once ``session``'s fills are in (its splits
+    booked, its pending orders filled at the session's closes), without recording anything:
+    what the decisions intended the account to hold, for the pair-integrity check. None
+    before the model has a session (nothing decided yet)."""
+    previous = last_model_session(store, session)
+    if previous is None:
+        return None
+    book = Book(cash=previous.cash, positions=dict(previous.positions))
+    book, _ = _book_splits(store, book, previous.session, session, real_closes)
+    pending = model_orders(store, status="pending")
+    if any(math.isnan(real_closes.get(o.symbol, math.nan)) for o in pending):
+        return None  # a leg without a close: its pair holds, nothing to judge
+    book, _ = _model_fills(pending, book, real_closes, config.commission)
+    return {s: q for s, q in book.positions.items() if q}
+
+
+def _book_splits(
     store: Store, book: Book, after: date, session: date, closes: Mapping[str, float]
-) -> Book:
-    """The splits with an ex-date in ``(after, session]``, booked on the model's positions as
-    the broker booked them on the paper ones (whole shares, the fraction as cash in lieu at
-    the session's close), when the broker books corporate actions at all. The model's cash in
-    lieu is kept (``MODEL_CASH_IN_LIEU``) so attribution can net it out."""
+) -> tuple[Book, float]:
+    """The splits with an ex-date in ``(after, session]`` booked on the model's positions as
+    the broker books them (whole shares, the fraction as cash in lieu at the session's close),
+    when the broker books corporate actions at all: the new book and the cash in lieu. Pure."""
     if store.get_meta(BOOKS_ACTIONS_META) != "1":
-        return book
-    positions, cash = dict(book.positions), book.cash
-    lieu = float(store.get_meta(MODEL_CASH_IN_LIEU) or 0.0)
+        return book, 0.0
+    positions, cash, lieu = dict(book.positions), book.cash, 0.0
     for stored in stored_actions(store):
         action = stored.action
         held = positions.get(action.symbol, 0)
@@ -249,8 +279,19 @@ def _apply_splits(
             positions[action.symbol] = whole
             cash += fraction * float(closes[action.symbol])
             lieu += fraction * float(closes[action.symbol])
-    store.set_meta(MODEL_CASH_IN_LIEU, repr(lieu))
-    return Book(cash=cash, positions=positions)
+    return Book(cash=cash, positions=positions), lieu
+
+
+def _apply_splits(
+    store: Store, book: Book, after: date, session: date, closes: Mapping[str, float]
+) -> Book:
+    """:func:`_book_splits`, keeping the model's cash in lieu (``MODEL_CASH_IN_LIEU``) so
+    attribution can net it out."""
+    book, lieu = _book_splits(store, book, after, session, closes)
+    if store.get_meta(BOOKS_ACTIONS_META) == "1":
+        total = float(store.get_meta(MODEL_CASH_IN_LIEU) or 0.0) + lieu
+        store.set_meta(MODEL_CASH_IN_LIEU, repr(total))
+    return book
 
 
 def step_model(
@@ -276,8 +317,11 @@ def step_model(
     book = _fill_pending(store, book, session, real_closes, config.commission)
     held = {s: q for s, q in book.positions.items() if q}
     split = split_symbols(store)
+    # Sized as the daemon sizes them: in real shares once the broker booked a split.
+    books = store.get_meta(BOOKS_ACTIONS_META) == "1"
+    ratios = real_per_stored(store) if books else {}
     decisions = step_all(
-        config.pair_list, config.params, states, strategy_closes, held, False, split
+        config.pair_list, config.params, states, strategy_closes, held, False, split, ratios
     )
     for k, decision in enumerate(decisions):
         for order in decision.orders:

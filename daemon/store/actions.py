@@ -137,6 +137,22 @@ def adjustments(store: Store) -> list[PositionAdjustment]:
     ]
 
 
+def real_per_stored(store: Store) -> dict[str, float]:
+    """Real shares per stored-scale share for each symbol a split moved since the stored
+    bars' scale was fixed (``SCALE_META``: the first run or the last rewarm): the product of
+    the applied splits' ratios. A symbol no split moved is absent (1.0)."""
+    since = store.get_meta(SCALE_META)
+    out: dict[str, float] = {}
+    for stored in stored_actions(store):
+        action = stored.action
+        if action.kind is not ActionKind.SPLIT or stored.applied_session is None:
+            continue
+        if since is not None and action.ex_date <= date.fromisoformat(since):
+            continue
+        out[action.symbol] = out.get(action.symbol, 1.0) * action.ratio
+    return out
+
+
 def split_symbols(store: Store) -> set[str]:
     """Symbols a split changed a held position of (their flat pairs close residuals)."""
     return {a.symbol for a in adjustments(store)}

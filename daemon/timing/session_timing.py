@@ -135,6 +135,16 @@ class TimingGate:
         late = None if intended is None else sessions_late(found.fill_session, intended, days)
         return found, late
 
+    def later_session_closed(self, session: date) -> bool:
+        """Whether a session after ``session`` has closed by the broker's clock: the run is a
+        catch-up, and the broker's account figures are of a later close. False without a
+        broker calendar (the local paper broker marks its account at the settled session)."""
+        if self.times is None:
+            return False
+        now = self.now()
+        later = sorted(d.close for d in self._around(session, now) if d.session > session)
+        return bool(later) and later[0] <= now
+
     def expected_fill(self, sent_at: datetime, around: date) -> SessionTimes | None:
         assert self.times is not None
         days = self._around(around, self.now())

@@ -148,6 +148,7 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
             for r in store.sql("SELECT session, residual FROM tracking ORDER BY session")
         ]
         runs = [r for r in store.runs() if r.status == "completed"]
+        final_equity = store.equity_series()[-1].equity
     finally:
         store.close()
     backtest = get_engine("backtrader").run(
@@ -164,6 +165,32 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
     research = {(f.symbol, f.bar - 1) for f in backtest.fills}
     daemon = {(i.symbol, sessions.index(i.session)) for i in intents}
     daemon = {(s, b) for s, b in daemon if b < last}
+
+    # Sizes: the daemon's real shares against the backtest's stored-scale shares times the
+    # splits' ratios up to the decision (whole-share rounding aside, they are the same trade).
+    def real_ratio(symbol: str, session: date) -> float:
+        out = 1.0
+        for s_, ex_date, ratio in splits:
+            if s_ == symbol and ex_date <= session:
+                out *= ratio
+        return out
+
+    research_sizes = {
+        (f.symbol, sessions[f.bar - 1]): f.signed_quantity
+        * real_ratio(f.symbol, sessions[f.bar - 1])
+        for f in backtest.fills
+    }
+    sizes = [
+        [
+            i.symbol,
+            i.session.isoformat(),
+            (1 if i.side == "buy" else -1) * i.quantity,
+            round(research_sizes.get((i.symbol, i.session), 0.0), 3),
+        ]
+        for i in intents
+        if (i.symbol, i.session) in research_sizes
+    ]
+    size_gaps = [row for row in sizes if abs(row[2] - row[3]) >= 1.0]
     return {
         "sessions": len(sessions) - args.warm,
         "completed": len(runs),
@@ -181,6 +208,9 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
         "tracking_residuals_over_1_cent": [[d, round(r, 4)] for d, r in residuals if abs(r) > 0.01],
         "last_tracking_residual": round(residuals[-1][1], 6) if residuals else None,
         "final_positions": final_positions,
+        "final_equity_daemon": round(final_equity, 2),
+        "final_equity_backtest_stored_scale": round(backtest.metrics.final_value, 2),
+        "orders_sized_unlike_backtest_by_a_share_or_more": size_gaps,
     }
 
 
