@@ -35,7 +35,7 @@ The strategy never sees any of it: it runs on the stored scale (:mod:`daemon.fee
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -59,6 +59,7 @@ from daemon.store.actions import (
     SCALE_META,
     CashFlow,
     PositionAdjustment,
+    adjustments,
     cash_flows,
     mark_applied,
     record_action,
@@ -335,6 +336,38 @@ def fraction_order_id(config_id: str, ex_date: date, symbol: str) -> str:
     return f"{CLIENT_ID_PREFIX}-{config_id}-{ex_date:%Y%m%d}-frac-{symbol}"
 
 
+def _crossed_zero(split_fraction: float, broker_fraction: float) -> bool:
+    """The broker's fraction is the split's on the other side of zero (they differ by a whole
+    share): an order sized before the split filled on the ex-date and took the position
+    through zero (short -197 at 1:5 is -39.4; buying 197 makes +157.6, fraction +0.6)."""
+    gap = broker_fraction - split_fraction
+    return abs(gap) > 1e-6 and abs(gap - round(gap)) < 1e-6 and abs(round(gap)) == 1
+
+
+def _rebook_across_zero(store: Store, flow: CashFlow, fraction: float, log: Logger) -> CashFlow:
+    """Book the split's whole shares one share further from zero and its fraction on the
+    broker's side (-39.4 as -40 + 0.6 instead of -39 - 0.4): the same split, now in the terms
+    of what the broker holds, so the whole shares reconcile and closing the broker's fraction
+    is closing the split's. Once: the flow then matches the broker's fraction."""
+    shift = round(fraction - flow.shares)  # +1 or -1: whole shares move the other way
+    moved = next(a for a in adjustments(store) if a.action_key == flow.action_key)
+    price = flow.amount / flow.shares
+    rebooked = replace(flow, shares=fraction, amount=fraction * price)
+    with store.transaction():
+        record_adjustment(store, replace(moved, quantity=moved.quantity - shift, fraction=fraction))
+        record_cash_flow(store, rebooked)
+    log.info(
+        "corporate_action",
+        status="fraction_rebooked",
+        symbol=flow.symbol,
+        split_fraction=flow.shares,
+        broker_fraction=fraction,
+        note="an order sized before the split filled on the ex-date through zero: the split's "
+        "fraction is booked on the broker's side of zero",
+    )
+    return rebooked
+
+
 def close_fractions(ctx: DaemonContext, config: ProdConfig, log: Logger) -> None:
     """Close the fraction of a share a reverse split left at a broker that keeps fractions
     (Alpaca since 2021-08; :mod:`daemon.adapters.alpaca.fractions`), so that a flat pair holds none of
@@ -349,6 +382,8 @@ def close_fractions(ctx: DaemonContext, config: ProdConfig, log: Logger) -> None
     lieu = {f.symbol: f for f in cash_flows(ctx.store) if f.kind == "cash_in_lieu"}
     for symbol, fraction in sorted(fractions.items()):
         flow = lieu.get(symbol)
+        if flow is not None and _crossed_zero(flow.shares, fraction):
+            flow = _rebook_across_zero(ctx.store, flow, fraction, log)
         if flow is None or abs(flow.shares - fraction) > 1e-6:
             raise StateError(
                 f"the broker holds {fraction:+.6f} of a {symbol} share that no applied split "

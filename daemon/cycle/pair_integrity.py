@@ -38,13 +38,23 @@ order still open at the broker, are judged at a later session.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Literal
 
-from daemon.store import Store
+from daemon.core.decide import Limits, client_order_id
+from daemon.core.ports import Logger
+from daemon.core.statuses import IntentStatus
+from daemon.cycle.context import DaemonContext
+from daemon.feeds.bars import BarUpdate
+from daemon.monitoring.alerts import AlertCode, raise_alert
+from daemon.monitoring.shadow import positions_after_fills
+from daemon.store import IntentRecord, Store
+from shared.config import ProdConfig
 from shared.orders import Leg
-from shared.strategy import Pair
+from shared.strategy import Action, Decision, Pair
 
 # Repairs are intents of their own: attempt 2 of the (session, pair, leg) client id, so they
 # never collide with the decision's attempt 1 nor with the model's orders in attribution.
@@ -182,3 +192,99 @@ def save_memory(store: Store, memory: Mapping[int, PairMemory]) -> None:
     """Call inside the decision transaction: the memory moves with the intents it explains."""
     data = {str(k): {"tries": m.tries, "unwound": m.unwound} for k, m in memory.items()}
     store.set_meta(MEMORY_META, json.dumps(data, sort_keys=True))
+
+
+# --- the cycle's side: what the decision step calls ------------------------------------
+
+
+def check_integrity(
+    ctx: DaemonContext,
+    config: ProdConfig,
+    session: date,
+    update: BarUpdate,
+    held: Mapping[str, int],
+    gated: Sequence[tuple[Decision, str | None]],
+    go_live: date,
+) -> IntegrityPlan:
+    """Each pair's legs at the broker against the research fill model's (see
+    :mod:`daemon.cycle.pair_integrity`); nothing to judge before go-live."""
+    if session < go_live:
+        return IntegrityPlan()
+    intended = positions_after_fills(ctx.store, config, session, update.real_closes)
+    if intended is None:
+        return IntegrityPlan()
+    open_pairs = {i.pair_index for i in ctx.store.intents(unfinished=True)}
+    closes = update.real_closes
+    skip = {
+        k
+        for k, (decision, _) in enumerate(gated)
+        if decision.orders
+        or k in open_pairs
+        or math.isnan(closes[config.pair_list[k].asset_1])
+        or math.isnan(closes[config.pair_list[k].asset_2])
+    }
+    held_back = {
+        k
+        for k, (decision, blocked) in enumerate(gated)
+        if blocked and decision.action in (Action.ENTER_LONG, Action.ENTER_SHORT)
+    }
+    settings = ctx.settings.integrity
+    return plan_integrity(
+        config.pair_list,
+        held,
+        intended,
+        load_memory(ctx.store),
+        settings.on_unbalanced,
+        settings.max_repair_sessions,
+        skip,
+        held_back,
+    )
+
+
+def repair_intents(
+    config: ProdConfig,
+    session: date,
+    update: BarUpdate,
+    integrity: IntegrityPlan,
+    limits: Limits,
+) -> list[IntentRecord]:
+    """The repairs as intents of their own (attempt ``REPAIR_ATTEMPT``). The kill switch and
+    dry run hold them back like any order; risk limits do not (a repair restores the hedge
+    the decisions already took, or reduces the position)."""
+    blocked = f"kill switch: {limits.kill_switch}" if limits.kill_switch else None
+    blocked = blocked or ("dry run" if limits.dry_run else None)
+    return [
+        IntentRecord(
+            client_order_id(config.config_id, session, r.pair_index, r.leg.value, REPAIR_ATTEMPT),
+            session,
+            r.pair_index,
+            r.leg.value,
+            r.symbol,
+            "buy" if r.signed_quantity > 0 else "sell",
+            abs(r.signed_quantity),
+            update.real_closes[r.symbol],
+            attempt=REPAIR_ATTEMPT,
+            status=IntentStatus.BLOCKED if blocked else IntentStatus.PENDING,
+            message=blocked,
+        )
+        for r in integrity.repairs
+    ]
+
+
+def alert_unbalanced(
+    ctx: DaemonContext, config: ProdConfig, session: date, integrity: IntegrityPlan, log: Logger
+) -> None:
+    for check in integrity.unbalanced:
+        pair = config.pair_list[check.pair_index]
+        raise_alert(
+            ctx.store,
+            log,
+            AlertCode.PAIR_UNBALANCED,
+            check.describe(pair),
+            session=session,
+            pair=check.name,
+            held={pair.asset_1: check.held[0], pair.asset_2: check.held[1]},
+            intended={pair.asset_1: check.intended[0], pair.asset_2: check.intended[1]},
+            repair=check.outcome,
+            orders={r.symbol: r.signed_quantity for r in check.repairs},
+        )

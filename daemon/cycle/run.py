@@ -11,9 +11,12 @@ Steps, each ending in a committed transaction and a ``ctx.checkpoint(step)`` cal
                     daemon/cycle/apply_actions.py
 3. ``settled``      ``broker.settle(session, real closes)`` (the local broker fills here)
 4. ``reconciled``   broker order statuses and fills recorded; positions must match the store
+                    (a split the broker did not book is recognised): reconcile_step.py
 5. ``decided``      pair states restored or rebuilt, pairs stepped, limits applied; intents,
                     decisions and new pair states written in ONE transaction before sending;
-                    a pair with a missing leg (no bar) holds (daemon/cycle/missing_legs.py)
+                    a pair with a missing leg (no bar) holds (daemon/cycle/missing_legs.py);
+                    pairs the broker holds unlike the research fill model are repaired by
+                    orders of their own (daemon/cycle/pair_integrity.py)
 6. ``sent:<id>``    after each order reaches the broker (before it is recorded), then
    ``submitted``    once every intent is recorded as submitted
 7. ``completed``    equity, the shadow model's step and tracking row (daemon/monitoring) and
@@ -34,14 +37,13 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
 from daemon.config.research_config import check_config_id, load_config
 from daemon.core.decide import (
-    CLIENT_ID_PREFIX,
     Limits,
     client_order_id,
     gate,
@@ -57,19 +59,17 @@ from daemon.cycle.apply_actions import (
     close_fractions,
     learn_corporate_actions,
     refuse_unadjusted,
-    split_hint,
 )
 from daemon.cycle.context import DaemonContext
 from daemon.cycle.missing_legs import alert_missing_legs
 from daemon.cycle.order_sending import send_pending, timing_gate
 from daemon.cycle.pair_integrity import (
-    REPAIR_ATTEMPT,
-    IntegrityPlan,
-    load_memory,
-    plan_integrity,
+    alert_unbalanced,
+    check_integrity,
+    repair_intents,
     save_memory,
 )
-from daemon.cycle.reconcile import reconcile
+from daemon.cycle.reconcile_step import reconcile_step
 from daemon.cycle.summary import session_summary
 from daemon.feeds.bars import BarUpdate, merge_bars, on_stored_scale
 from daemon.feeds.reports import (
@@ -90,14 +90,13 @@ from daemon.monitoring.alerts import (
     raise_alert,
 )
 from daemon.monitoring.session import after_completed, track
-from daemon.monitoring.shadow import positions_after_fills
 from daemon.store import DecisionRecord, IntentRecord, Store
 from daemon.store.actions import real_per_stored, split_symbols
-from daemon.timing.session_timing import QueuedPlan, TimingGate, plan_queued
+from daemon.timing.session_timing import QueuedPlan, TimingGate
 from daemon.timing.sessions import is_session, xnys_sessions
 from shared.config import ProdConfig
 from shared.errors import ConfigError, PairsError, StateError
-from shared.strategy import Action, Decision, PairState
+from shared.strategy import PairState
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,70 +188,6 @@ def _store_bars(ctx: DaemonContext, update: BarUpdate, session: date, log: Logge
         )
 
 
-def _reconcile(
-    ctx: DaemonContext, config: ProdConfig, session: date, gate: TimingGate, log: Logger
-) -> QueuedPlan:
-    prefix = f"{CLIENT_ID_PREFIX}-{config.config_id}-"
-    report = reconcile(ctx.store, ctx.broker, session, config.symbols, _now(ctx), prefix)
-    for fill in report.fills_recorded:
-        log.info(
-            "order_filled",
-            client_order_id=fill.client_order_id,
-            symbol=fill.symbol,
-            quantity=fill.signed_quantity,
-            price=fill.price,
-            commission=fill.commission,
-        )
-    for cid in report.adopted:
-        log.info(
-            "order_adopted",
-            client_order_id=cid,
-            note="found at the broker by its client id: it was sent before a crash",
-        )
-    if report.foreign_positions:
-        log.warning("foreign_positions", positions=report.foreign_positions)
-        held = ", ".join(f"{s} {q:+d}" for s, q in sorted(report.foreign_positions.items()))
-        raise_alert(
-            ctx.store,
-            log,
-            AlertCode.UNACCOUNTED_POSITION,
-            f"the broker holds positions no pair of this config trades ({held}); the strategy "
-            "does not account for them: close them at the broker or trade them elsewhere",
-            session=session,
-            positions=report.foreign_positions,
-        )
-        with ctx.store.transaction():
-            hold_alert(ctx.store, session, AlertCode.UNACCOUNTED_POSITION)
-    if not report.consistent:
-        message = (
-            f"broker and store disagree: {report.describe()}; not trading. Find the cause "
-            "(manual trades? orders sent by another process?) and fix it at the broker"
-        )
-        hint = split_hint(report.mismatches)
-        if hint:
-            message = f"{message}. {hint}"
-        raise_alert(ctx.store, log, AlertCode.RECONCILE_MISMATCH, message, session=session)
-        raise StateError(message)
-    earlier = [
-        i
-        for i in ctx.store.intents(unfinished=True)
-        if i.session < session and i.status != IntentStatus.PENDING
-    ]
-    plan = plan_queued(ctx.broker, gate, earlier, session)
-    for order in plan.orders:
-        log.info(
-            "order_queued",
-            client_order_id=order.client_order_id,
-            decided_on=order.decided_on.isoformat(),
-            symbol=order.symbol,
-            remaining=order.remaining,
-            fills_on=order.fills_on.isoformat(),
-            note="an earlier session's order waits for a later auction; the pairs step as if "
-            "it had filled",
-        )
-    return plan
-
-
 def _restore_states(
     ctx: DaemonContext, config: ProdConfig, update: BarUpdate, session: date, go_live: date
 ) -> list[PairState]:
@@ -305,8 +240,8 @@ def _decide(
         max_gross_exposure=ctx.settings.risk.max_gross_exposure,
     )
     gated = gate(decisions, states, positions, update.real_closes, limits)
-    integrity = _check_integrity(ctx, config, session, update, positions, gated, go_live)
-    intents: list[IntentRecord] = _repair_intents(config, session, update, integrity, limits)
+    integrity = check_integrity(ctx, config, session, update, positions, gated, go_live)
+    intents: list[IntentRecord] = repair_intents(config, session, update, integrity, limits)
     records: list[DecisionRecord] = []
     for k, (decision, blocked) in enumerate(gated):
         pair = config.pair_list[k]
@@ -361,100 +296,7 @@ def _decide(
         save_memory(store, integrity.memory)
         if integrity.unbalanced:
             hold_alert(store, session, AlertCode.PAIR_UNBALANCED)
-    _alert_unbalanced(ctx, config, session, integrity, log)
-
-
-def _check_integrity(
-    ctx: DaemonContext,
-    config: ProdConfig,
-    session: date,
-    update: BarUpdate,
-    held: Mapping[str, int],
-    gated: Sequence[tuple[Decision, str | None]],
-    go_live: date,
-) -> IntegrityPlan:
-    """Each pair's legs at the broker against the research fill model's (see
-    :mod:`daemon.cycle.pair_integrity`); nothing to judge before go-live."""
-    if session < go_live:
-        return IntegrityPlan()
-    intended = positions_after_fills(ctx.store, config, session, update.real_closes)
-    if intended is None:
-        return IntegrityPlan()
-    open_pairs = {i.pair_index for i in ctx.store.intents(unfinished=True)}
-    closes = update.real_closes
-    skip = {
-        k
-        for k, (decision, _) in enumerate(gated)
-        if decision.orders
-        or k in open_pairs
-        or math.isnan(closes[config.pair_list[k].asset_1])
-        or math.isnan(closes[config.pair_list[k].asset_2])
-    }
-    held_back = {
-        k
-        for k, (decision, blocked) in enumerate(gated)
-        if blocked and decision.action in (Action.ENTER_LONG, Action.ENTER_SHORT)
-    }
-    settings = ctx.settings.integrity
-    return plan_integrity(
-        config.pair_list,
-        held,
-        intended,
-        load_memory(ctx.store),
-        settings.on_unbalanced,
-        settings.max_repair_sessions,
-        skip,
-        held_back,
-    )
-
-
-def _repair_intents(
-    config: ProdConfig,
-    session: date,
-    update: BarUpdate,
-    integrity: IntegrityPlan,
-    limits: Limits,
-) -> list[IntentRecord]:
-    """The repairs as intents of their own (attempt ``REPAIR_ATTEMPT``). The kill switch and
-    dry run hold them back like any order; risk limits do not (a repair restores the hedge
-    the decisions already took, or reduces the position)."""
-    blocked = f"kill switch: {limits.kill_switch}" if limits.kill_switch else None
-    blocked = blocked or ("dry run" if limits.dry_run else None)
-    return [
-        IntentRecord(
-            client_order_id(config.config_id, session, r.pair_index, r.leg.value, REPAIR_ATTEMPT),
-            session,
-            r.pair_index,
-            r.leg.value,
-            r.symbol,
-            "buy" if r.signed_quantity > 0 else "sell",
-            abs(r.signed_quantity),
-            update.real_closes[r.symbol],
-            attempt=REPAIR_ATTEMPT,
-            status=IntentStatus.BLOCKED if blocked else IntentStatus.PENDING,
-            message=blocked,
-        )
-        for r in integrity.repairs
-    ]
-
-
-def _alert_unbalanced(
-    ctx: DaemonContext, config: ProdConfig, session: date, integrity: IntegrityPlan, log: Logger
-) -> None:
-    for check in integrity.unbalanced:
-        pair = config.pair_list[check.pair_index]
-        raise_alert(
-            ctx.store,
-            log,
-            AlertCode.PAIR_UNBALANCED,
-            check.describe(pair),
-            session=session,
-            pair=check.name,
-            held={pair.asset_1: check.held[0], pair.asset_2: check.held[1]},
-            intended={pair.asset_1: check.intended[0], pair.asset_2: check.intended[1]},
-            repair=check.outcome,
-            orders={r.symbol: r.signed_quantity for r in check.repairs},
-        )
+    alert_unbalanced(ctx, config, session, integrity, log)
 
 
 def _account_at_close(
@@ -511,7 +353,7 @@ def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, l
     ctx.checkpoint("actions_applied")
     ctx.broker.settle(session, update.real_closes)
     ctx.checkpoint("settled")
-    plan = _reconcile(ctx, config, session, gate, log)
+    plan = reconcile_step(ctx, config, session, gate, log)
     ctx.checkpoint("reconciled")
     if not ctx.store.decisions(session):
         _decide(ctx, config, update, session, plan, log)

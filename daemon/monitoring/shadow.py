@@ -26,7 +26,12 @@ from datetime import date
 from daemon.core.corporate_actions import ActionKind, split_position
 from daemon.core.decide import client_order_id, rebuild_states, step_all
 from daemon.store import Store, pair_state_from_json, pair_state_to_json
-from daemon.store.actions import real_per_stored, split_symbols, stored_actions
+from daemon.store.actions import (
+    real_per_stored,
+    split_symbols,
+    splits_not_booked,
+    stored_actions,
+)
 from shared.config import ProdConfig
 from shared.fill_model import Book, check_submitted, execute_order
 from shared.orders import Leg, OrderIntent, Side
@@ -182,35 +187,58 @@ def _adopt_sent_orders(store: Store, last: date) -> None:
         )
 
 
+def _across_splits(store: Store, order: ModelOrder, session: date) -> int:
+    """The order's signed quantity in the shares of ``session``: an order decided before a
+    split's ex-date and filled on or after it was sized in the old shares, so it is scaled by
+    the ratio (whole shares toward zero), as research on the adjusted closes would size it.
+    The paper account's order is not scaled (Alpaca adjusts no queued order): the difference
+    is what pair integrity (or the flat pair's residual close) repairs the next session."""
+    if store.get_meta(BOOKS_ACTIONS_META) != "1":
+        return order.signed_quantity
+    ratio = 1.0
+    unbooked = splits_not_booked(store)
+    for stored in stored_actions(store):
+        action = stored.action
+        if (
+            action.key not in unbooked
+            and action.kind is ActionKind.SPLIT
+            and action.symbol == order.symbol
+            and order.decision_session < action.ex_date <= session
+        ):
+            ratio *= action.ratio
+    if ratio == 1.0:
+        return order.signed_quantity
+    whole, _ = split_position(order.signed_quantity, ratio)
+    return whole
+
+
 def _model_fills(
-    pending: Sequence[ModelOrder], book: Book, closes: Mapping[str, float], commission: float
-) -> tuple[Book, list[tuple[ModelOrder, int, float | None, float]]]:
+    store: Store,
+    pending: Sequence[ModelOrder],
+    book: Book,
+    session: date,
+    closes: Mapping[str, float],
+    commission: float,
+) -> tuple[Book, list[tuple[ModelOrder, int, int, float | None, float]]]:
     """The model's pending orders filled at ``closes`` exactly as
     :func:`shared.fill_model.process_bar` does it, order by order: the new book and, per
-    order, (order, signed quantity executed, price, commission). Pure."""
+    order, (order, signed quantity wanted, executed, price, commission). Reads the store,
+    writes nothing."""
+    wanted = [_across_splits(store, o, session) for o in pending]
     intents = [
-        OrderIntent(
-            0,
-            Leg.A,
-            o.symbol,
-            Side.BUY if o.signed_quantity > 0 else Side.SELL,
-            abs(o.signed_quantity),
-            o.creation_price,
-        )
-        for o in pending
+        OrderIntent(0, Leg.A, o.symbol, Side.BUY if q > 0 else Side.SELL, abs(q), o.creation_price)
+        for o, q in zip(pending, wanted, strict=True)
     ]
     accepted, _ = check_submitted(book.cash, intents, commission)
     accepted_ids = {id(i) for i in accepted}
-    done: list[tuple[ModelOrder, int, float | None, float]] = []
-    for order, intent in zip(pending, intents, strict=True):
+    done: list[tuple[ModelOrder, int, int, float | None, float]] = []
+    for order, quantity, intent in zip(pending, wanted, intents, strict=True):
         executed, price, fee = 0, None, 0.0
-        if id(intent) in accepted_ids:
+        if quantity and id(intent) in accepted_ids:
             price = float(closes[order.symbol])
-            book, executed = execute_order(
-                book, order.symbol, order.signed_quantity, price, commission
-            )
+            book, executed = execute_order(book, order.symbol, quantity, price, commission)
             fee = abs(executed) * price * commission
-        done.append((order, executed, price, fee))
+        done.append((order, quantity, executed, price, fee))
     return book, done
 
 
@@ -219,12 +247,11 @@ def _fill_pending(
 ) -> Book:
     """The previous session's model orders filled (see :func:`_model_fills`), each recorded
     under its ``client_order_id``."""
-    book, done = _model_fills(model_orders(store, status="pending"), book, closes, commission)
-    for order, executed, price, fee in done:
+    pending = model_orders(store, status="pending")
+    book, done = _model_fills(store, pending, book, session, closes, commission)
+    for order, wanted, executed, price, fee in done:
         status = (
-            "filled"
-            if executed == order.signed_quantity
-            else ("rejected" if executed == 0 else "partly_filled")
+            "filled" if executed == wanted else ("rejected" if executed == 0 else "partly_filled")
         )
         store.sql(
             "UPDATE model_orders SET status = ?, fill_session = ?, filled_quantity = ?, "
@@ -256,7 +283,7 @@ def positions_after_fills(
     pending = model_orders(store, status="pending")
     if any(math.isnan(real_closes.get(o.symbol, math.nan)) for o in pending):
         return None  # a leg without a close: its pair holds, nothing to judge
-    book, _ = _model_fills(pending, book, real_closes, config.commission)
+    book, _ = _model_fills(store, pending, book, session, real_closes, config.commission)
     return {s: q for s, q in book.positions.items() if q}
 
 
@@ -269,10 +296,13 @@ def _book_splits(
     if store.get_meta(BOOKS_ACTIONS_META) != "1":
         return book, 0.0
     positions, cash, lieu = dict(book.positions), book.cash, 0.0
+    unbooked = splits_not_booked(store)  # the paper account did not book them: nor does the model
     for stored in stored_actions(store):
         action = stored.action
         held = positions.get(action.symbol, 0)
         if action.kind is not ActionKind.SPLIT or not (after < action.ex_date <= session):
+            continue
+        if action.key in unbooked:
             continue
         if held:
             whole, fraction = split_position(held, action.ratio)

@@ -4,7 +4,8 @@ cash they moved. Functions over a :class:`daemon.store.Store`; call them inside 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -151,6 +152,28 @@ def real_per_stored(store: Store) -> dict[str, float]:
             continue
         out[action.symbol] = out.get(action.symbol, 1.0) * action.ratio
     return out
+
+
+# Splits the broker did not book (a paper account that applies none): their adjustment is 0.
+NOT_BOOKED_META = "splits_not_booked"
+
+
+def splits_not_booked(store: Store) -> set[str]:
+    """Keys of the applied splits the broker did not book on its positions."""
+    raw = store.get_meta(NOT_BOOKED_META)
+    return set(json.loads(raw)) if raw else set()
+
+
+def mark_split_not_booked(store: Store, adjustment: PositionAdjustment) -> None:
+    """The broker kept the pre-split share count: the split moves no position here either
+    (no whole shares, no fraction, no cash in lieu). Call inside a transaction."""
+    record_adjustment(store, replace(adjustment, quantity=0, fraction=0.0))
+    store.sql(
+        "DELETE FROM cash_flows WHERE action_key = ? AND kind = 'cash_in_lieu'",
+        (adjustment.action_key,),
+    )
+    keys = sorted(splits_not_booked(store) | {adjustment.action_key})
+    store.set_meta(NOT_BOOKED_META, json.dumps(keys))
 
 
 def split_symbols(store: Store) -> set[str]:
