@@ -9,7 +9,9 @@ Steps, each ending in a committed transaction and a ``ctx.checkpoint(step)`` cal
    ``actions_applied`` corporate actions applied on their ex-date (splits
                     change the expected positions, dividends are recorded cash flows):
                     daemon/cycle/apply_actions.py
-3. ``settled``      ``broker.settle(session, real closes)`` (the local broker fills here)
+3. ``settled``      ``broker.settle(session, real closes)`` (the local broker fills here); a
+                    symbol without a close is left out: the local broker never fills at an
+                    invented price, its pair's orders wait for the pair's next bar
 4. ``reconciled``   broker order statuses and fills recorded; positions must match the store
 5. ``decided``      pair states restored or rebuilt, pairs stepped, limits applied; intents,
                     decisions and new pair states written in ONE transaction before sending;
@@ -43,6 +45,7 @@ from daemon.core.decide import (
     Limits,
     client_order_id,
     gate,
+    held_symbols,
     rebuild_states,
     step_all,
 )
@@ -174,8 +177,14 @@ def _store_bars(ctx: DaemonContext, update: BarUpdate, session: date, log: Logge
 
 
 def _reconcile(
-    ctx: DaemonContext, config: ProdConfig, session: date, gate: TimingGate, log: Logger
+    ctx: DaemonContext,
+    config: ProdConfig,
+    session: date,
+    gate: TimingGate,
+    log: Logger,
+    held: set[str],
 ) -> QueuedPlan:
+    """``held``: the symbols of the pairs with a leg without a close this session."""
     prefix = f"{CLIENT_ID_PREFIX}-{config.config_id}-"
     report = reconcile(ctx.store, ctx.broker, session, config.symbols, _now(ctx), prefix)
     for fill in report.fills_recorded:
@@ -210,7 +219,18 @@ def _reconcile(
         for i in ctx.store.intents(unfinished=True)
         if i.session < session and i.status != IntentStatus.PENDING
     ]
-    plan = plan_queued(ctx.broker, gate, earlier, session)
+    for intent in (i for i in earlier if i.symbol in held):
+        log.info(
+            "order_waiting",
+            client_order_id=intent.client_order_id,
+            decided_on=intent.session.isoformat(),
+            symbol=intent.symbol,
+            note="its pair has a leg without a close this session, so the order is not due: "
+            "the local paper broker fills it on the next session both legs trade, as research "
+            "does on the pair's own closes; the pair holds meanwhile",
+        )
+    due = [i for i in earlier if i.symbol not in held]
+    plan = plan_queued(ctx.broker, gate, due, session)
     for order in plan.orders:
         log.info(
             "order_queued",
@@ -354,9 +374,12 @@ def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, l
     apply_corporate_actions(ctx, config, session, update, log)
     close_fractions(ctx, config, log)
     ctx.checkpoint("actions_applied")
-    ctx.broker.settle(session, update.real_closes)
+    # Only the session's own closes: a symbol without one (a halt) has no fill price.
+    traded = {s: p for s, p in update.real_closes.items() if s not in update.missing}
+    ctx.broker.settle(session, traded)
     ctx.checkpoint("settled")
-    plan = _reconcile(ctx, config, session, gate, log)
+    held = held_symbols(config.pair_list, update.missing)
+    plan = _reconcile(ctx, config, session, gate, log, held)
     ctx.checkpoint("reconciled")
     if not ctx.store.decisions(session):
         _decide(ctx, config, update, session, plan, log)

@@ -18,12 +18,13 @@ each paper fill is matched with the model's fill of the same order.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from daemon.core.corporate_actions import ActionKind, split_position
-from daemon.core.decide import client_order_id, rebuild_states, step_all
+from daemon.core.decide import client_order_id, held_symbols, rebuild_states, step_all
 from daemon.store import Store, pair_state_from_json, pair_state_to_json
 from daemon.store.actions import split_symbols, stored_actions
 from shared.config import ProdConfig
@@ -182,11 +183,18 @@ def _adopt_sent_orders(store: Store, last: date) -> None:
 
 
 def _fill_pending(
-    store: Store, book: Book, session: date, closes: Mapping[str, float], commission: float
+    store: Store,
+    book: Book,
+    session: date,
+    closes: Mapping[str, float],
+    commission: float,
+    waiting: Collection[str] = frozenset(),
 ) -> Book:
     """The previous session's model orders, exactly as :func:`shared.fill_model.process_bar`
-    does it, order by order so each fill keeps its ``client_order_id``."""
-    pending = model_orders(store, status="pending")
+    does it, order by order so each fill keeps its ``client_order_id``. Orders in a
+    ``waiting`` symbol (a pair with a leg without a close) stay pending for the pair's next
+    bar, as on the local paper broker (daemon/adapters/local/broker.py)."""
+    pending = [o for o in model_orders(store, status="pending") if o.symbol not in waiting]
     intents = [
         OrderIntent(
             0,
@@ -273,7 +281,9 @@ def step_model(
     book = Book(cash=cash, positions=dict(positions))
     if previous is not None:
         book = _apply_splits(store, book, previous.session, session, real_closes)
-    book = _fill_pending(store, book, session, real_closes, config.commission)
+    no_close = [s for s, v in strategy_closes.items() if math.isnan(float(v))]
+    waiting = held_symbols(config.pair_list, no_close)
+    book = _fill_pending(store, book, session, real_closes, config.commission, waiting)
     held = {s: q for s, q in book.positions.items() if q}
     split = split_symbols(store)
     decisions = step_all(
