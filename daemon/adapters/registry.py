@@ -81,7 +81,8 @@ def _local_broker(
 ) -> Broker:
     from daemon.adapters.local.broker import LocalPaperBroker
 
-    # The local book starts from the config's cash and commission (the research fill model).
+    # The local book starts from the config's cash and commission (the research fill model);
+    # a pair's orders wait while either of its legs has no close (its pairs).
     config = load_config(settings.config)
     return LocalPaperBroker(
         store.path.parent / BROKER_DB_NAME,
@@ -89,6 +90,7 @@ def _local_broker(
         commission=config.commission,
         clock=clock,
         durable=durable,
+        pairs=[(p.asset_1, p.asset_2) for p in config.pair_list],
     )
 
 

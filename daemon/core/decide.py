@@ -133,6 +133,18 @@ def hold_missing_leg(state: PairState) -> Decision:
     return Decision(state, (), Action.HOLD, state.kalman.beta, spread, None)
 
 
+def held_symbols(pairs: Sequence[Pair], no_close: Collection[str]) -> set[str]:
+    """Both legs of every pair with a leg in ``no_close`` (symbols without a close this
+    session). Their orders of earlier sessions wait for the pair's next bar on the local paper
+    broker and in the shadow model, as research fills them on the pair's own closes."""
+    return {
+        s
+        for p in pairs
+        if p.asset_1 in no_close or p.asset_2 in no_close
+        for s in (p.asset_1, p.asset_2)
+    }
+
+
 def rebuild_states(
     pairs: Sequence[Pair],
     params: StrategyParams,

@@ -4,6 +4,7 @@ mismatch nothing explains, and plan the earlier sessions' orders still queued at
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 
 from daemon.core.decide import CLIENT_ID_PREFIX
@@ -24,8 +25,15 @@ def _now(ctx: DaemonContext) -> str:
 
 
 def reconcile_step(
-    ctx: DaemonContext, config: ProdConfig, session: date, gate: TimingGate, log: Logger
+    ctx: DaemonContext,
+    config: ProdConfig,
+    session: date,
+    gate: TimingGate,
+    log: Logger,
+    held: Collection[str] = frozenset(),
 ) -> QueuedPlan:
+    """``held``: the symbols of the pairs with a leg without a close this session (their
+    earlier orders wait for the pair's next bar)."""
     prefix = f"{CLIENT_ID_PREFIX}-{config.config_id}-"
     report = reconcile(ctx.store, ctx.broker, session, config.symbols, _now(ctx), prefix)
     for fill in report.fills_recorded:
@@ -76,7 +84,18 @@ def reconcile_step(
         for i in ctx.store.intents(unfinished=True)
         if i.session < session and i.status != IntentStatus.PENDING
     ]
-    plan = plan_queued(ctx.broker, gate, earlier, session)
+    for intent in (i for i in earlier if i.symbol in held):
+        log.info(
+            "order_waiting",
+            client_order_id=intent.client_order_id,
+            decided_on=intent.session.isoformat(),
+            symbol=intent.symbol,
+            note="its pair has a leg without a close this session, so the order is not due: "
+            "the local paper broker fills it on the next session both legs trade, as research "
+            "does on the pair's own closes; the pair holds meanwhile",
+        )
+    due = [i for i in earlier if i.symbol not in held]
+    plan = plan_queued(ctx.broker, gate, due, session)
     for order in plan.orders:
         log.info(
             "order_queued",

@@ -9,7 +9,9 @@ Steps, each ending in a committed transaction and a ``ctx.checkpoint(step)`` cal
    ``actions_applied`` corporate actions applied on their ex-date (splits
                     change the expected positions, dividends are recorded cash flows):
                     daemon/cycle/apply_actions.py
-3. ``settled``      ``broker.settle(session, real closes)`` (the local broker fills here)
+3. ``settled``      ``broker.settle(session, real closes)`` (the local broker fills here); a
+                    symbol without a close is left out: the local broker never fills at an
+                    invented price, its pair's orders wait for the pair's next bar
 4. ``reconciled``   broker order statuses and fills recorded; positions must match the store
                     (a split the broker did not book is recognised): reconcile_step.py
 5. ``decided``      pair states restored or rebuilt, pairs stepped, limits applied; intents,
@@ -47,6 +49,7 @@ from daemon.core.decide import (
     Limits,
     client_order_id,
     gate,
+    held_symbols,
     rebuild_states,
     step_all,
 )
@@ -351,9 +354,12 @@ def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, l
     apply_corporate_actions(ctx, config, session, update, log)
     close_fractions(ctx, config, log)
     ctx.checkpoint("actions_applied")
-    ctx.broker.settle(session, update.real_closes)
+    # Only the session's own closes: a symbol without one (a halt) has no fill price.
+    traded = {s: p for s, p in update.real_closes.items() if s not in update.missing}
+    ctx.broker.settle(session, traded)
     ctx.checkpoint("settled")
-    plan = reconcile_step(ctx, config, session, gate, log)
+    held = held_symbols(config.pair_list, update.missing)
+    plan = reconcile_step(ctx, config, session, gate, log, held)
     ctx.checkpoint("reconciled")
     if not ctx.store.decisions(session):
         _decide(ctx, config, update, session, plan, log)

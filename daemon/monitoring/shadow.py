@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from daemon.core.corporate_actions import ActionKind, split_position
-from daemon.core.decide import client_order_id, rebuild_states, step_all
+from daemon.core.decide import client_order_id, held_symbols, rebuild_states, step_all
 from daemon.store import Store, pair_state_from_json, pair_state_to_json
 from daemon.store.actions import (
     real_per_stored,
@@ -242,12 +242,29 @@ def _model_fills(
     return book, done
 
 
+def _waiting(config: ProdConfig, closes: Mapping[str, float]) -> set[str]:
+    """Symbols of the pairs with a leg without a close this session: their orders stay
+    pending for the pair's next bar, as on the local paper broker
+    (daemon/adapters/local/broker.py)."""
+    no_close = [s for s, v in closes.items() if math.isnan(float(v))]
+    return set(held_symbols(config.pair_list, no_close))
+
+
+def _pending(store: Store, waiting: Collection[str]) -> list[ModelOrder]:
+    return [o for o in model_orders(store, status="pending") if o.symbol not in waiting]
+
+
 def _fill_pending(
-    store: Store, book: Book, session: date, closes: Mapping[str, float], commission: float
+    store: Store,
+    book: Book,
+    session: date,
+    closes: Mapping[str, float],
+    commission: float,
+    waiting: Collection[str] = frozenset(),
 ) -> Book:
     """The previous session's model orders filled (see :func:`_model_fills`), each recorded
-    under its ``client_order_id``."""
-    pending = model_orders(store, status="pending")
+    under its ``client_order_id``; orders in a ``waiting`` symbol stay pending."""
+    pending = _pending(store, waiting)
     book, done = _model_fills(store, pending, book, session, closes, commission)
     for order, wanted, executed, price, fee in done:
         status = (
@@ -280,9 +297,7 @@ def positions_after_fills(
         return None
     book = Book(cash=previous.cash, positions=dict(previous.positions))
     book, _ = _book_splits(store, book, previous.session, session, real_closes)
-    pending = model_orders(store, status="pending")
-    if any(math.isnan(real_closes.get(o.symbol, math.nan)) for o in pending):
-        return None  # a leg without a close: its pair holds, nothing to judge
+    pending = _pending(store, _waiting(config, real_closes))
     book, _ = _model_fills(store, pending, book, session, real_closes, config.commission)
     return {s: q for s, q in book.positions.items() if q}
 
@@ -344,7 +359,8 @@ def step_model(
     book = Book(cash=cash, positions=dict(positions))
     if previous is not None:
         book = _apply_splits(store, book, previous.session, session, real_closes)
-    book = _fill_pending(store, book, session, real_closes, config.commission)
+    waiting = _waiting(config, strategy_closes)
+    book = _fill_pending(store, book, session, real_closes, config.commission, waiting)
     held = {s: q for s, q in book.positions.items() if q}
     split = split_symbols(store)
     # Sized as the daemon sizes them: in real shares once the broker booked a split.

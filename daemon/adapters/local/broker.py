@@ -7,14 +7,38 @@ commission: exactly :func:`shared.fill_model.process_bar`, order by order, so ea
 to its ``client_order_id``. The time-in-force is recorded but not simulated: every order fills
 at the next settled session's close, which is what the backtest assumes.
 
+**No invented price.** ``closes`` holds the session's closes; a symbol without one (a halt: an
+empty cell in the feed) is absent, or NaN, and no order fills at another session's price.
+Research backtests a pair on its own closes (each series ``dropna``'d, the two intersected), so
+a session on which either leg has no close does not exist for that pair. Measured on backtrader
+1.9.78.123 over the pair's intersected dates: orders created on bar t, the session before the
+gap, are checked at the pair's next bar (the next session on which *both* legs have a close)
+against the cash then, at their creation price, in creation order, and the accepted ones fill
+at that bar's close (the execution-time margin check applies as usual). So here an order whose
+symbol, or whose pair's other leg, has no close on the settled session stays ``new`` (both legs
+wait: never half a pair), neither checked nor filled; on the next settled session on which both
+legs have a close it is checked and filled like any order. Other pairs' orders fill as usual. A
+symbol outside ``pairs`` waits for its own close only. A held position in a symbol without a
+close is marked at its last settled close (a mark, not a fill).
+
+Shared cash: waiting orders take no part in the gap sessions' cash checks (other pairs' orders
+checked meanwhile see the cash without them) and keep their place in the creation order when
+they fill: checked before the orders created after them. The research multi-pair backtest has
+no such case, as it intersects every ticker's dates and so drops the session for every pair;
+the daemon holds only the pair with the missing leg (daemon/cycle/missing_legs.py). Per pair,
+fills and prices equal the backtest on that pair's own closes
+(tests/parity/test_missing_leg_parity.py). A real broker does not wait: the halted leg's order
+expires there.
+
 The book lives in its own SQLite file in the state directory, as a real broker's would live
 outside the daemon's store: a crash between the two is exactly what reconciliation must handle.
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -62,9 +86,16 @@ class LocalPaperBroker:
         commission: float,
         clock: Clock,
         durable: bool = True,
+        pairs: Sequence[tuple[str, str]] = (),
     ) -> None:
+        """``pairs``: the legs of each configured pair; an order of a pair waits while either
+        leg has no close (see the module docstring)."""
         self.path = Path(path)
         self._clock = clock
+        self._legs: dict[str, tuple[str, ...]] = {}
+        for pair in pairs:
+            for symbol in pair:
+                self._legs[symbol] = tuple(pair)
         try:
             self._conn = sqlite3.connect(self.path, isolation_level=None)
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -190,8 +221,10 @@ class LocalPaperBroker:
             )
 
     def settle(self, session: date, closes: Mapping[str, float]) -> None:
-        """Fill the orders queued before ``session`` at its closes; idempotent per session."""
+        """Fill the orders queued before ``session`` at its closes; idempotent per session.
+        A symbol absent from ``closes`` (or NaN) has no close: its pair's orders wait."""
         key = session.isoformat()
+        closes = {s: float(c) for s, c in closes.items() if math.isfinite(float(c))}
         with self._txn():
             if self._q("SELECT 1 FROM settled WHERE session = ?", (key,)):
                 return
@@ -208,12 +241,17 @@ class LocalPaperBroker:
                 )
             self._conn.execute("INSERT INTO settled (session) VALUES (?)", (key,))
 
+    def _tradable(self, symbol: str, closes: Mapping[str, float]) -> bool:
+        """Whether ``symbol``'s pair has a close for every leg (the pair has a bar)."""
+        return all(leg in closes for leg in self._legs.get(symbol, (symbol,)))
+
     def _fill_queued(self, key: str, closes: Mapping[str, float]) -> None:
         rows = self._q(
             "SELECT seq, symbol, side, quantity, reference_price FROM orders "
             "WHERE status = 'new' AND (queued_after IS NULL OR queued_after < ?) ORDER BY seq",
             (key,),
         )
+        rows = [r for r in rows if self._tradable(r[1], closes)]  # the others wait
         intents = {
             r[0]: OrderIntent(0, Leg.A, r[1], Side(r[2]), int(r[3]), float(r[4])) for r in rows
         }
@@ -226,9 +264,7 @@ class LocalPaperBroker:
                 (f"{MARGIN}: not enough cash at the creation price", seq_of[id(intent)]),
             )
         for intent in accepted:
-            if intent.symbol not in closes:
-                raise BrokerError(f"no close for {intent.symbol} on {key}: cannot fill its order")
-            price = float(closes[intent.symbol])
+            price = closes[intent.symbol]
             book, executed = execute_order(
                 book, intent.symbol, intent.signed_quantity, price, self.commission
             )
