@@ -1,7 +1,8 @@
 """The paper-trading daemon: runs the shared strategy on daily bars and routes orders.
 
 Groups, top to bottom; each imports only the ones below it (an import-linter layers contract
-in ``pyproject.toml`` keeps it so; ``docs/daemon.md`` has the module table):
+in ``pyproject.toml`` keeps it so). ``docs/daemon.md``, "Layout", lists every module and says
+where a new broker, feed, alert, step of the cycle or command goes:
 
 - ``commands/``   the CLI, the composition root (``app.py``), ``once``, ``replay``, the service
   and its APScheduler job, ``rewarm``, ``check``/``report``.

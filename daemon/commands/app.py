@@ -1,9 +1,13 @@
-"""The composition root: the only place that reads settings, the environment and secrets, and
-builds adapters (by name, from :mod:`daemon.adapters.registry`). Nothing here runs at import
-time.
+"""The composition root: turns the settings into a context, building the adapters by name
+(:mod:`daemon.adapters.registry`). Nothing here runs at import time.
 
-Secrets (the Alpaca keys) are never in the settings file: the Alpaca factories read them from the
-environment mapping passed in, or from systemd credentials (``$CREDENTIALS_DIRECTORY``).
+The commands hand it the process environment (:func:`process_env`); it passes that mapping on
+to the adapter builders and the test-only kill hook, and reads nothing from it itself. Secrets
+(the Alpaca keys) are never in the settings file: :mod:`daemon.adapters.alpaca.clients` reads
+them from that mapping, or from systemd credentials (``$CREDENTIALS_DIRECTORY``). The other
+modules that read the process environment (the service for systemd's notify socket and
+watchdog, the logger for ``$JOURNAL_STREAM``) are listed in docs/layout.md, "Who reads the
+environment".
 """
 
 from __future__ import annotations

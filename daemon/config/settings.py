@@ -1,9 +1,10 @@
 """The daemon's settings: a TOML file validated by a frozen pydantic model.
 
 Secrets never live in this file. API keys come from the environment or from systemd credentials
-(``$CREDENTIALS_DIRECTORY``), read only by the composition root (:mod:`daemon.commands.app`). Relative
-paths in a settings file are resolved against the file's own directory, so a unit file can point
-at ``/etc/pairs-daemon/daemon.toml`` without caring about the working directory.
+(``$CREDENTIALS_DIRECTORY``), read by :mod:`daemon.adapters.alpaca.clients` from the mapping the
+composition root (:mod:`daemon.commands.app`) passes on. Relative paths in a settings file are
+resolved against the file's own directory, so a unit file can point at
+``/etc/pairs-daemon/daemon.toml`` without caring about the working directory.
 
 Layout (see ``configs/daemon.toml`` for a documented example)::
 
@@ -84,7 +85,8 @@ class BrokerSettings(_Model):
 class DataSettings(_Model):
     feed: Literal["csv", "yfinance", "alpaca"] = "csv"
     csv_path: Path | None = None
-    # The CSV feed's splits and dividends (README, "Corporate actions"); none when unset.
+    # The operator's splits and dividends (docs/operations.md, "Corporate-action sources"): the
+    # CSV feed's only source, a supplement to the others' own; none when unset.
     events_csv: Path | None = None
     # Check that no XNYS session is missing from the bars. Default: on for real feeds, off for
     # CSV files (synthetic data uses business days; a CSV's dates are its sessions).
@@ -100,7 +102,8 @@ class DataSettings(_Model):
     # split never shows as a jump; raise this only for a feed that does not adjust.
     max_daily_move: float = Field(default=2.0, gt=1, le=1000)
     # A symbol with no bar this many sessions in a row is treated as delisted: an error-level
-    # leg_delisted alert asks the operator to act (README, "A missing or delisted leg").
+    # leg_delisted alert asks the operator to act (docs/operations.md, "A missing or delisted
+    # leg").
     delisted_after_sessions: int = Field(default=5, ge=1, le=250)
 
     @property

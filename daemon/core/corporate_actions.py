@@ -1,8 +1,10 @@
 """Corporate actions: splits, reverse splits and cash dividends, as the daemon sees them.
 
 Pure types and arithmetic; the sources (Alpaca's corporate-actions API, yfinance's ``actions``,
-an events CSV) live in :mod:`daemon.feeds.actions` and :mod:`daemon.adapters.alpaca.corporate_actions`,
-and the cycle applies them (:mod:`daemon.actions_cycle`).
+an events CSV) are adapters (:mod:`daemon.adapters.alpaca.corporate_actions`,
+:mod:`daemon.adapters.yfinance.events`, :mod:`daemon.adapters.csv.events`, chosen by
+:func:`daemon.adapters.registry.build_actions`), and the cycle applies them
+(:mod:`daemon.cycle.apply_actions`).
 
 Conventions (one for every source):
 

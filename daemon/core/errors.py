@@ -1,20 +1,9 @@
-"""The daemon's own exception types; the tree every error this project raises on purpose.
+"""The daemon's own exception types.
 
-All derive from :class:`shared.errors.PairsError`, so a caller that only wants "our error, with
-a message meant for an operator" catches that. The whole tree (``docs/errors.md`` is generated
-from the classes and checked by a test)::
-
-    PairsError                          shared.errors
-    ├── ConfigError                     a settings or config file is wrong (names file and key)
-    ├── DataError                       bars or events are unusable (names symbol and session)
-    │   ├── BarRefused                  an implausible bar: nothing stored or traded
-    │   │   └── FeedNotAdjusted         the feed does not show a known split yet
-    │   ├── StaleFeed                   no bar yet for a due session
-    │   └── EventsFileError             the operator's events CSV has a bad line
-    ├── BrokerError                     the broker refused or failed a request
-    │   ├── OrderRejected               one order refused on its merits (a final answer)
-    │   └── AlpacaError ...             daemon.adapters.alpaca.errors
-    └── StateError                      the state directory cannot be trusted as it is
+The errors derive from :class:`shared.errors.PairsError`, so a caller that only wants "our
+error, with a message meant for an operator" catches that. The whole tree of the project's
+errors (shared, research and daemon) is ``docs/errors.md``, generated from the classes
+(``python -m tests.docs_gen``) and checked by ``tests/unit/test_docs_errors.py``.
 
 :class:`SessionDeferred` is not an error: it is how a step says "not now, at ``resume_at``".
 """

@@ -1,7 +1,7 @@
 """Test-only fault injection: the daemon SIGKILLs its own process at a named step of the cycle.
 
-Inert unless the environment sets ``PAIRS_DAEMON_TEST_KILL_AT``; only the composition root
-(:func:`daemon.commands.app.build_context`) reads it. The crash-safety tests use it to kill a real daemon
+Inert unless the environment sets ``PAIRS_DAEMON_TEST_KILL_AT``, read from the environment
+mapping the composition root (:func:`daemon.commands.app.build_context`) passes in. The crash-safety tests use it to kill a real daemon
 process at every step of :func:`daemon.cycle.run.run_once` and check that a restart neither loses
 nor duplicates anything. Never set it in production::
 

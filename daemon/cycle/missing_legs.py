@@ -10,7 +10,7 @@ closes would (the missing sessions are skipped for that pair only).
 After the session completes, :func:`alert_missing_legs` raises ``missing_leg`` (warning) while
 any symbol is missing; a completed session without one resolves it. A symbol missing
 ``data.delisted_after_sessions`` sessions in a row also raises ``leg_delisted`` (critical): the
-operator decides (README, "A missing or delisted leg").
+operator decides (docs/operations.md, "A missing or delisted leg").
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def alert_missing_legs(
             f"{', '.join(gone)} had no bar for {max(streaks[s] for s in gone)} sessions in a "
             f"row (data.delisted_after_sessions = {delisted_after}): treated as delisted. "
             f"Pairs held: {', '.join(held_pairs(config, gone))}. Close the position at the "
-            "broker or retire the pair (README, 'A missing or delisted leg')"
+            "broker or retire the pair (docs/operations.md, 'A missing or delisted leg')"
         )
         log.error("leg_delisted", symbols=gone, sessions=max(streaks[s] for s in gone))
         raise_alert(

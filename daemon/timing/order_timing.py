@@ -1,4 +1,5 @@
-"""When Alpaca takes an order, and at which session's auction it fills (DESIGN.md §5, §9).
+"""When Alpaca takes an order, and at which session's auction it fills (docs/operations.md,
+"Execution styles" and "Order windows (Alpaca)").
 
 Pure rules over the broker's clock and calendar, all in New York time:
 

@@ -20,7 +20,7 @@ from shared.errors import BrokerError
 
 # Alpaca's generic validation code (HTTP 422): "client_order_id must be unique", but also
 # "invalid time_in_force", "us_equity orders not allowed for account", "qty must be > 0", ...
-# Only the message tells a duplicate apart (DESIGN.md §9).
+# Only the message tells a duplicate apart (docs/operations.md, "Order events").
 VALIDATION_CODE = 40010001
 DUPLICATE_MESSAGE = "client_order_id must be unique"
 

@@ -42,7 +42,7 @@ _KINDS = {
 
 class CsvActions:
     """Corporate actions from an events CSV (format in the module doc). Re-read when the file
-    changes, like :class:`daemon.feeds.bars.CsvBarSource`."""
+    changes, like :class:`daemon.adapters.csv.bars.CsvBarSource`."""
 
     name = "csv"
 

@@ -45,8 +45,8 @@ class YFinanceBarSource:
             raise DataError(
                 f"yfinance: no bars at all for {symbol} in {start}..{end} after "
                 f"{got.attempts} attempt(s): {got.failed[symbol]}; nothing traded, the next "
-                "run retries. If the symbol was renamed or delisted, see the README (a missing "
-                "or delisted leg)",
+                "run retries. If the symbol was renamed or delisted, see docs/operations.md (a "
+                "missing or delisted leg)",
                 symbol=symbol,
             )
         series = {**got.closes, **got.short}
