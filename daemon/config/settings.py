@@ -126,7 +126,7 @@ class IntegritySettings(_Model):
     # cancelled or partly filled leg) is repaired at the next session: "complete" sends the
     # missing part of the leg up to `max_repair_sessions` sessions, then unwinds the filled
     # part; "unwind" closes the filled part at once. An exit that did not complete is retried
-    # every session until the pair is flat, whatever the policy. "alert" sends nothing: the
+    # every session until the pair is flat under both. "alert" sends nothing: the
     # operator repairs by hand while the alert (and `check`) stays CRITICAL.
     on_unbalanced: Literal["complete", "unwind", "alert"] = "complete"
     max_repair_sessions: int = Field(default=2, ge=0)
