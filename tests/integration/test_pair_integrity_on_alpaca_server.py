@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from daemon.config.settings import DaemonSettings, DataSettings
 from daemon.monitoring.alerts import Alert, alerts
+from daemon.monitoring.check import CheckStatus, evaluate
 from daemon.store import IntentRecord, Store
+from daemon.timing.calendar import FeedCalendar
 from shared.config import ProdConfig
 from tests.alpaca_server.harness import Harness
 from tests.alpaca_server.state import Refusal
@@ -47,6 +50,16 @@ def _state(tmp: Path) -> tuple[list[IntentRecord], list[Alert]]:
         store.close()
 
 
+def _check(tmp: Path, closes: pd.DataFrame, harness: Harness) -> CheckStatus:
+    settings = DaemonSettings(data=DataSettings(feed="csv", csv_path=tmp / "prices.csv"))
+    calendar = FeedCalendar(lambda: [d for d in closes.index if d < harness.book.today()])
+    store = Store.open(tmp / "state", durable=False, read_only=True)
+    try:
+        return evaluate(store, settings, harness.book.now, calendar).status
+    finally:
+        store.close()
+
+
 def _next(closes: pd.DataFrame, day: date, n: int = 1) -> date:
     index = list(closes.index)
     return index[index.index(day) + n]
@@ -59,11 +72,17 @@ def test_a_refused_entry_leg_is_completed_at_the_next_session(
     day, _, legs = _decisions(local_replay)[0]  # the first entry
     symbol, quantity = legs["B"]
 
+    verdicts: list[CheckStatus] = []
+
     def refuse_second_leg(k: int, session: date) -> None:
         if session == day:  # 403 insufficient buying power, once, for leg B only
             harness.book.refuse(Refusal(symbol=symbol))
+        if session in (_next(closes, day, 2), _next(closes, day, 3)):
+            # what `pairs-daemon check` says between the runs: CRITICAL while unbalanced
+            verdicts.append(_check(tmp_path, closes, harness))
 
     replay = replay_on_server(tmp_path, market, harness, refuse_second_leg)
+    assert verdicts == [CheckStatus.CRITICAL, CheckStatus.OK]
     assert all(r.status == "completed" for r in replay.results)
     intents, raised = _state(tmp_path)
     refused = [i for i in intents if i.session == day and i.symbol == symbol]
