@@ -28,8 +28,8 @@ A decision the daemon held back itself (kill switch, dry run, a risk limit) is n
 a blocked entry leaves the pair flat on purpose, so the pair counts as unwound (intended flat
 until the model's pair is flat again).
 
-A pair whose decision trades this session is not repaired: its orders already act on what the
-broker holds (an exit closes each leg's whole position; an entry needs both legs flat), so a
+A pair whose decision trades this session is judged (and alerted) but not repaired: its orders
+already act on what the broker holds (an exit closes each leg's whole position; an entry needs both legs flat), so a
 repair and a decision never meet in one symbol and Alpaca's wash-trade rule (opposite sides of
 one symbol, 422 42210000) cannot refuse them. Pairs with a leg without a close, or with an
 order still open at the broker, are judged at a later session.
@@ -85,7 +85,7 @@ class PairCheck:
     name: str
     held: tuple[int, int]
     intended: tuple[int, int]
-    # balanced | exit_incomplete | complete | unwind | alert
+    # balanced | decided | exit_incomplete | complete | unwind | alert
     outcome: str
     repairs: tuple[RepairOrder, ...] = ()
     tries: int = 0
@@ -101,6 +101,7 @@ class PairCheck:
             "complete": f"sending the missing part (repair {self.tries})",
             "unwind": "unwinding the filled part",
             "alert": "nothing sent (integrity.on_unbalanced = alert): repair it at the broker",
+            "decided": "this session's decision trades the pair on what the broker holds",
         }[self.outcome]
         return (
             f"pair {self.name} unbalanced: broker holds {pair.asset_1} {ha:+d}, "
@@ -137,10 +138,13 @@ def plan_integrity(
     max_repair_sessions: int,
     skip: Collection[int] = (),
     held_back: Collection[int] = (),
+    trading: Collection[int] = (),
 ) -> IntegrityPlan:
     """Compare each pair's legs at the broker (``held``, with queued orders) with the
     ``intended`` ones and plan the repairs (see the module doc). ``skip``: pairs not judged
-    this session; ``held_back``: pairs whose entry the daemon blocked this session. Pure."""
+    this session; ``held_back``: pairs whose entry the daemon blocked this session;
+    ``trading``: pairs whose decision sends orders this session (judged, never repaired: the
+    decision's orders act on what the broker holds). Pure."""
     checks: list[PairCheck] = []
     new_memory = dict(memory)
     for k, pair in enumerate(pairs):
@@ -166,6 +170,9 @@ def plan_integrity(
         if (ha, hb) == (ia, ib):
             new_memory[k] = PairMemory(unwound=mem.unwound)
             checks.append(check("balanced"))
+        elif k in trading:
+            new_memory[k] = mem
+            checks.append(check("decided"))
         elif policy == "alert":
             new_memory[k] = mem
             checks.append(check("alert"))
@@ -215,10 +222,11 @@ def check_integrity(
         return IntegrityPlan()
     open_pairs = {i.pair_index for i in ctx.store.intents(unfinished=True)}
     closes = update.real_closes
+    trading = {k for k, (decision, blocked) in enumerate(gated) if decision.orders and not blocked}
     skip = {
         k
-        for k, (decision, _) in enumerate(gated)
-        if decision.orders
+        for k, (decision, blocked) in enumerate(gated)
+        if (decision.orders and blocked)
         or k in open_pairs
         or math.isnan(closes[config.pair_list[k].asset_1])
         or math.isnan(closes[config.pair_list[k].asset_2])
@@ -238,6 +246,7 @@ def check_integrity(
         settings.max_repair_sessions,
         skip,
         held_back,
+        trading,
     )
 
 

@@ -70,13 +70,17 @@ def test_each_attribution_term_equals_what_was_injected(
         fills = store.fills()
         rejected = [i.client_order_id for i in store.intents() if i.status == "rejected"]
         unbalanced = [a for a in alerts(store) if a.code == "pair_unbalanced"]
+        repairs = [i for i in store.intents() if i.attempt != 1]
     finally:
         store.close()
     assert len(rows) == N_BARS - FIRST_RUN
     assert len(rejected) == 1 and paid and paid[0] != 0.0
-    # The half pair is seen: critical, naming the pair, and nothing sent under "alert".
+    # The half pair is seen (critical, naming the pair) until the pair's exit closes it; under
+    # "alert" no repair was sent (the refused leg's order is the only rejected intent, and no
+    # intent is a repair).
     assert unbalanced and {a.severity for a in unbalanced} == {"critical"}
-    assert "unbalanced" in unbalanced[0].message and "nothing sent" in unbalanced[0].message
+    assert "unbalanced: broker holds" in unbalanced[0].message
+    assert not repairs
     last = rows[-1]
     terms = last.attribution
 

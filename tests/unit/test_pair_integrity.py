@@ -54,6 +54,19 @@ def test_an_exit_short_filled_is_retried_every_session_until_flat() -> None:
         memory = plan.memory
 
 
-def test_pairs_that_trade_this_session_are_not_repaired() -> None:
-    plan = plan_integrity(PAIRS, {"DIA": 95}, {"DIA": 95, "XLK": -50}, {}, "complete", 2, {0})
-    assert plan.repairs == [] and [c.pair_index for c in plan.checks] == [1]
+def test_pairs_that_trade_this_session_are_alerted_but_not_repaired() -> None:
+    held, intended = {"DIA": 95}, {"DIA": 95, "XLK": -50}
+    plan = plan_integrity(PAIRS, held, intended, {}, "complete", 2, trading={0})
+    assert plan.repairs == []
+    [check] = plan.unbalanced
+    assert check.outcome == "decided" and "decision trades the pair" in check.describe(PAIRS[0])
+    skipped = plan_integrity(PAIRS, held, intended, {}, "complete", 2, skip={0})
+    assert skipped.repairs == [] and [c.pair_index for c in skipped.checks] == [1]
+
+
+def test_a_blocked_entry_is_no_imbalance_until_the_model_is_flat_again() -> None:
+    intended = {"DIA": 95, "XLK": -50}  # the model entered, the daemon's entry was blocked
+    plan = plan_integrity(PAIRS, {}, intended, {}, "complete", 2, held_back={0})
+    assert plan.checks[0].pair_index == 1 and plan.memory[0].unwound
+    later = plan_integrity(PAIRS, {}, intended, plan.memory, "complete", 2)
+    assert later.unbalanced == []
