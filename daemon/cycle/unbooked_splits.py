@@ -44,7 +44,8 @@ def explain_unbooked_splits(
             f"the broker did not book the {adjustment.symbol} split of {adjustment.session} "
             f"(it holds {actual:+d}, the pre-split count, not {expected:+d}): a paper account "
             "that applies no splits. The daemon trades what the account holds from now on; "
-            "its equity shows the split as a price move the account never got back",
+            "its equity carries the split as a price move (a loss on a long, a gain on a short) "
+            "that a real account would not see",
             session=session,
             symbol=adjustment.symbol,
             held=actual,
