@@ -16,6 +16,7 @@ from daemon.adapters.csv.bars import CsvBarSource
 from daemon.commands.app import build_context
 from daemon.config.settings import BrokerSettings, DaemonSettings, DataSettings
 from daemon.core.ports import EventLog
+from daemon.core.statuses import RunStatus
 from daemon.cycle.run import run_once
 from daemon.infra.logging import make_logger
 from daemon.store import DB_NAME, Store
@@ -59,7 +60,7 @@ def replay(
             result = run_once(ctx, session)
         finally:
             ctx.close()
-        if result.status == "failed":
+        if result.status == RunStatus.FAILED:
             failed = {"session": session.isoformat(), "message": result.message}
             break
     return {**replay_report(settings.state_dir), "failed": failed}
