@@ -21,6 +21,7 @@ from research.parallel import default_parallelism
 from research.search.grid import SEED_GRID, Grid
 from research.search.sweep import all_pairs, iter_pair_data, run_sweep
 from research.search.sweep_worker import PairData, grid_batch, pair_portfolio
+from shared.schema import DEFAULT_ACCOUNT
 
 TARGET_PER_S_TWO_CORES = 300_000
 WARM_UP_GRID = Grid(window=(20,), entry_z=(2.0,), stop_z=(4.0,), stake=(25,), long_only=(False,))
@@ -31,13 +32,14 @@ def one_core_rate(pairs: list[PairData], grid: Grid, repeats: int) -> float:
     the batch is planned once, as a sweep task does for its pairs."""
     batch = grid_batch(grid, 0, grid.size)
     layout = path_layout(batch)
+    cash, fee = DEFAULT_ACCOUNT.initial_cash, DEFAULT_ACCOUNT.commission
     best = float("inf")
     for _ in range(repeats):
         started = time.process_time()
         for pair in pairs:
             portfolio = pair_portfolio(pair)
             paths = build_paths(portfolio, batch, layout)
-            run_batch(portfolio, batch, paths, initial_cash=1e5, commission=5e-4)
+            run_batch(portfolio, batch, paths, initial_cash=cash, commission=fee)
         best = min(best, time.process_time() - started)
     return len(pairs) * grid.size / best
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from daemon.commands.scheduler import SessionJob, TickReport, TickStatus
 from daemon.core.ports import Clock
+from daemon.core.statuses import RunStatus
 from daemon.cycle.context import DaemonContext
 from daemon.cycle.run import RunResult, run_once
 from daemon.timing.calendar import Calendar, CatchUpPolicy
@@ -89,7 +90,7 @@ def run_session_waiting(
     for _ in range(MAX_WAITS + 1):
         result = run_once(ctx, session)
         outcome.results.append(result)
-        if not (wait and result.status == "deferred" and result.resume_at):
+        if not (wait and result.status == RunStatus.DEFERRED and result.resume_at):
             break
         pause = (result.resume_at - clock.now() + _MARGIN).total_seconds()
         ctx.logger.info("once_waiting", resume_at=result.resume_at.isoformat(), sleep_s=pause)
@@ -105,9 +106,9 @@ def once_exit_code(outcome: OnceOutcome) -> int:
     """0 done or nothing due, 1 a session failed, 2 refused/halted (an operator must look),
     75 deferred (run again at the printed time, or pass --wait)."""
     last = outcome.results[-1].status if outcome.results else None
-    if last == "failed":
+    if last == RunStatus.FAILED:
         return 1
-    if last == "deferred":
+    if last == RunStatus.DEFERRED:
         return EXIT_DEFERRED
     report = outcome.report
     if report is not None and report.status in (TickStatus.REFUSED, TickStatus.HALTED):

@@ -15,6 +15,8 @@ from typing import Any, TextIO
 from daemon.adapters.csv.bars import CsvBarSource
 from daemon.commands.app import build_context
 from daemon.config.settings import BrokerSettings, DaemonSettings, DataSettings
+from daemon.core.ports import EventLog
+from daemon.core.statuses import RunStatus
 from daemon.cycle.run import run_once
 from daemon.infra.logging import make_logger
 from daemon.store import DB_NAME, Store
@@ -58,13 +60,13 @@ def replay(
             result = run_once(ctx, session)
         finally:
             ctx.close()
-        if result.status == "failed":
+        if result.status == RunStatus.FAILED:
             failed = {"session": session.isoformat(), "message": result.message}
             break
     return {**replay_report(settings.state_dir), "failed": failed}
 
 
-def _not_passed(settings: DaemonSettings, sessions: list[date], logger: Any) -> list[date]:
+def _not_passed(settings: DaemonSettings, sessions: list[date], logger: EventLog) -> list[date]:
     """Dates the file gained after the daemon moved past them (a row filled in late) are not
     sessions to run: the cycle reports them as ``bars_revised`` and never re-runs the past."""
     if not (Path(settings.state_dir) / DB_NAME).exists():

@@ -42,6 +42,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from daemon.core.ports import Clock, EventLog
+from daemon.core.statuses import RunStatus
 from daemon.timing.calendar import Calendar, CatchUpPolicy, XnysCalendar, due_sessions
 from shared.errors import ConfigError
 
@@ -153,7 +154,7 @@ class SessionJob:
                 self.failures.pop(session, None)
                 ran.append(session)
                 continue
-            if status == "deferred":
+            if status == RunStatus.DEFERRED:
                 self.failures.pop(session, None)
                 self.log.info(
                     "catch_up_deferred",
@@ -207,7 +208,7 @@ class SessionJob:
             # or an outage. Log type and text only: locals may hold secrets.
             message = f"{type(exc).__name__}: {exc}"
             self.log.error("session_run_crashed", session=session.isoformat(), error=message)
-            return "failed", message, False, None
+            return RunStatus.FAILED, message, False, None
         heals = getattr(result, "feed_problem", False) is True
         resume_at = getattr(result, "resume_at", None)
         return _status_name(result.status), result.message, heals, resume_at

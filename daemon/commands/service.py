@@ -44,7 +44,7 @@ from daemon.commands.scheduler import (
 )
 from daemon.config.research_config import load_config
 from daemon.config.settings import DaemonSettings
-from daemon.core.ports import Clock
+from daemon.core.ports import Clock, Logger
 from daemon.cycle.context import DaemonContext
 from daemon.cycle.run import RunResult, run_once
 from daemon.infra.notify import SystemdNotifier, watchdog_interval
@@ -121,8 +121,14 @@ class Service:
         self._scheduler: BackgroundScheduler | None = None
         self._ctx: DaemonContext | None = None
         self._job: SessionJob | None = None
-        self._log: Any = None
+        self._log: Logger | None = None
         self._ctx_closed = False  # read and written on the cycle thread only
+
+    @property
+    def log(self) -> Logger:
+        """The service's bound logger; :meth:`_build` binds it before anything is logged."""
+        assert self._log is not None
+        return self._log
 
     def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         """Ask the service to stop; safe as a signal handler and from any thread.
@@ -189,9 +195,9 @@ class Service:
         try:
             config = load_config(ctx.config_path)
         except PairsError as exc:
-            self._log.error("config_invalid", path=str(ctx.config_path), error=str(exc))
+            self.log.error("config_invalid", path=str(ctx.config_path), error=str(exc))
             return
-        self._log.info(
+        self.log.info(
             "config_loaded",
             path=str(ctx.config_path),
             config_id=config.config_id,
@@ -217,7 +223,7 @@ class Service:
         self._scheduler = scheduler
         scheduler.start()
         self.notifier.ready("ready: catching up")
-        self._log.info(
+        self.log.info(
             "service_ready",
             pid=os.getpid(),
             schedule=_describe(spec),
@@ -237,7 +243,7 @@ class Service:
         assert self._job is not None and self._scheduler is not None
         running = self._job.running_for()
         if running is not None and running > self.stuck_after.total_seconds():
-            self._log.error("cycle_stuck", running_s=round(running), action="watchdog not fed")
+            self.log.error("cycle_stuck", running_s=round(running), action="watchdog not fed")
             return False
         return bool(self._scheduler.running)
 
@@ -283,7 +289,7 @@ class Service:
             replace_existing=True,
             misfire_grace_time=self.settings.schedule.misfire_grace_s,
         )
-        self._log.info("session_retry_scheduled", at=run_date.isoformat())
+        self.log.info("session_retry_scheduled", at=run_date.isoformat())
 
     def _status_line(self, report: TickReport, last: date | None) -> str:
         nxt = next_fire_time(self._scheduler) if self._scheduler is not None else None

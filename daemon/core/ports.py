@@ -90,6 +90,8 @@ class EventLog(Protocol):
 
     def error(self, event: str, **fields: Any) -> Any: ...
 
+    def critical(self, event: str, **fields: Any) -> Any: ...
+
 
 class Logger(EventLog, Protocol):
     """The daemon's logger (structlog's bound logger): an :class:`EventLog` that can also bind

@@ -24,7 +24,8 @@ class RunStatus(StrEnum):
 
 class IntentStatus(StrEnum):
     """Where an order intent stands (``intents.status``). After submission it follows the
-    broker's order status (``daemon.core.ports.OrderStatus``), whose values it shares."""
+    broker's order status (``daemon.core.ports.OrderStatus``), whose values it shares. The shadow
+    model's orders (``model_orders.status``) use the same values."""
 
     PENDING = "pending"  # written, not (known to be) at the broker yet
     BLOCKED = "blocked"  # held back by a risk limit, dry run or the kill switch: never sent

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Any
 
 import pandas as pd
 
+from daemon.core.ports import EventLog
 from daemon.monitoring.alerts import AlertCode, raise_alert
 from daemon.store import Store
 from shared.config import ProdConfig
@@ -53,7 +53,7 @@ def held_pairs(config: ProdConfig, missing: list[str]) -> list[str]:
 
 
 def alert_missing_legs(
-    store: Store, config: ProdConfig, session: date, delisted_after: int, now: str, log: Any
+    store: Store, config: ProdConfig, session: date, delisted_after: int, now: str, log: EventLog
 ) -> list[AlertCode]:
     """Raise the missing-leg alerts of a completed session; return the codes raised (the
     conditions that still hold, kept open when the other alerts are resolved)."""

@@ -87,7 +87,7 @@ def _refresh_intent(
     if fill is not None:
         filled_at = order.filled_at.isoformat() if order.filled_at else now
         store.record_fill(fill, filled_at)
-    return fill, not order.status.is_final, intent.status == "pending"
+    return fill, not order.status.is_final, intent.status == IntentStatus.PENDING
 
 
 def reconcile(

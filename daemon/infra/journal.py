@@ -26,6 +26,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from structlog.typing import EventDict, WrappedLogger
+
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
 IDENTIFIER = "pairs-daemon"
 
@@ -129,7 +131,7 @@ class JournalLogger:
 def with_priority(renderer: Any) -> Any:
     """Wrap the final renderer: keep its line, add what :class:`JournalLogger` needs."""
 
-    def render(logger: Any, method: str, event_dict: Any) -> Any:
+    def render(logger: WrappedLogger, method: str, event_dict: EventDict) -> Any:
         priority = line_priority(method, event_dict)
         fields = {"PAIRS_EVENT": str(event_dict.get("event", ""))}
         if event_dict.get("event") == "alert" and "code" in event_dict:

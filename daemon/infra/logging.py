@@ -15,7 +15,7 @@ import sys
 from typing import Any, Literal, TextIO
 
 import structlog
-from structlog.typing import EventDict, WrappedLogger
+from structlog.typing import EventDict, FilteringBoundLogger, WrappedLogger
 
 from daemon.infra.journal import JournalLogger, JournalWriter, stdout_is_journal, with_priority
 from daemon.infra.redaction import redact_text
@@ -98,7 +98,7 @@ def make_logger(
     stream: TextIO | None = None,
     journal: JournalWriter | None = None,
     **context: Any,
-) -> Any:
+) -> FilteringBoundLogger:
     """A bound logger writing to ``stream`` (stdout by default; under systemd, the journal
     with a priority per line). No global configuration."""
     target = stream if stream is not None else sys.stdout

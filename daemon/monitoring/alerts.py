@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from daemon.core.errors import FeedNotAdjusted, StaleFeed
+from daemon.core.ports import EventLog
 from daemon.store import Store
 from shared.errors import DataError
 
@@ -75,7 +76,7 @@ class Alert:
 
 def raise_alert(
     store: Store | None,
-    log: Any,
+    log: EventLog,
     code: AlertCode,
     message: str,
     *,
@@ -154,7 +155,11 @@ def cause_codes(exc: BaseException) -> list[AlertCode]:
 
 
 def alert_failure(
-    store: Store | None, log: Any, exc: BaseException, session: date, message: str | None = None
+    store: Store | None,
+    log: EventLog,
+    exc: BaseException,
+    session: date,
+    message: str | None = None,
 ) -> None:
     """A failed session: its specific alerts (stale feed, missing leg), then session_failed."""
     symbol = getattr(exc, "symbol", None)

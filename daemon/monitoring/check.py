@@ -23,7 +23,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from daemon.config.settings import DaemonSettings
-from daemon.monitoring.alerts import Alert, alerts
+from daemon.monitoring.alerts import Alert, Severity, alerts
 from daemon.monitoring.tracking import TrackingRow, last_tracking
 from daemon.store import Store
 from daemon.timing.calendar import Calendar, CatchUpPolicy
@@ -86,7 +86,7 @@ def evaluate(
     figures: dict[str, float] = {
         "sessions_behind": behind,
         "open_alerts": len(open_alerts),
-        "open_critical_alerts": sum(a.severity == "critical" for a in open_alerts),
+        "open_critical_alerts": sum(a.severity == Severity.CRITICAL for a in open_alerts),
     }
     if row is not None:
         figures |= {"tracking_bps": round(row.difference_bps, 4)}
@@ -123,7 +123,7 @@ def _alerts(open_alerts: Sequence[Alert]) -> tuple[CheckStatus, str]:
     if not open_alerts:
         return CheckStatus.OK, "no open alerts"
     codes = sorted({a.code for a in open_alerts})
-    critical = any(a.severity == "critical" for a in open_alerts)
+    critical = any(a.severity == Severity.CRITICAL for a in open_alerts)
     noun = "alert" if len(open_alerts) == 1 else "alerts"
     text = f"{len(open_alerts)} open {noun} ({', '.join(codes)})"
     return (CheckStatus.CRITICAL if critical else CheckStatus.WARNING), text
@@ -168,7 +168,7 @@ def write_textfile(path: Path, result: CheckResult) -> None:
     alerts_gauge = Gauge(
         "pairs_daemon_open_alerts", "open alerts by severity", ["severity"], registry=registry
     )
-    for severity in ("warning", "critical"):
+    for severity in (Severity.WARNING, Severity.CRITICAL):
         count = sum(a.severity == severity for a in result.open_alerts)
         alerts_gauge.labels(severity=severity).set(count)
     row = result.tracking

@@ -10,10 +10,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any
 
 from daemon.config.settings import DaemonSettings
-from daemon.core.ports import Account
+from daemon.core.ports import Account, EventLog
 from daemon.monitoring.alerts import AlertCode, Severity, raise_alert, resolve_alerts
 from daemon.monitoring.tracking import TrackingRow, record_tracking, tracking_at
 from daemon.store import Store
@@ -47,7 +46,7 @@ def after_completed(
     settings: DaemonSettings,
     session: date,
     now: str,
-    log: Any,
+    log: EventLog,
     holding: Sequence[AlertCode] = (),
 ) -> None:
     """Never raises: the session is already completed, monitoring must not undo that.
@@ -63,7 +62,7 @@ def _after_completed(
     settings: DaemonSettings,
     session: date,
     now: str,
-    log: Any,
+    log: EventLog,
     still: Sequence[AlertCode],
 ) -> None:
     halted = settings.kill_switch_engaged()
@@ -82,7 +81,7 @@ def _after_completed(
 
 
 def tracking_alert(
-    store: Store, settings: DaemonSettings, row: TrackingRow, now: str, log: Any
+    store: Store, settings: DaemonSettings, row: TrackingRow, now: str, log: EventLog
 ) -> None:
     limits = settings.monitoring
     size = abs(row.alerting_bps)

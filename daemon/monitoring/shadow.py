@@ -25,6 +25,7 @@ from datetime import date
 
 from daemon.core.corporate_actions import ActionKind, split_position
 from daemon.core.decide import client_order_id, held_symbols, rebuild_states, step_all
+from daemon.core.statuses import IntentStatus
 from daemon.store import Store, pair_state_from_json, pair_state_to_json
 from daemon.store.actions import (
     real_per_stored,
@@ -40,6 +41,9 @@ from shared.strategy import PairState
 # Set by the corporate-action step: whether the paper broker books splits and dividends.
 BOOKS_ACTIONS_META = "broker_books_corporate_actions"
 MODEL_CASH_IN_LIEU = "model_cash_in_lieu"
+# Before migration 5 a partial fill was stored as "partly_filled"; a store opened read-only (status,
+# report) is not migrated, so its old rows are read under the current name.
+_OLD_SPELLINGS = {"partly_filled": IntentStatus.PARTIALLY_FILLED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +65,7 @@ class ModelOrder:
     symbol: str
     signed_quantity: int
     creation_price: float
-    status: str  # pending | filled | partly_filled | rejected
+    status: IntentStatus  # pending | filled | partially_filled | rejected
     fill_session: date | None = None
     filled_quantity: int = 0  # signed
     fill_price: float | None = None
@@ -114,7 +118,7 @@ def first_model_session(store: Store) -> date | None:
     return date.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
 
 
-def model_orders(store: Store, *, status: str | None = None) -> list[ModelOrder]:
+def model_orders(store: Store, *, status: IntentStatus | None = None) -> list[ModelOrder]:
     sql = (
         "SELECT client_order_id, decision_session, pair_index, leg, symbol, signed_quantity, "
         "creation_price, status, fill_session, filled_quantity, fill_price, commission "
@@ -134,7 +138,7 @@ def model_orders(store: Store, *, status: str | None = None) -> list[ModelOrder]
             r[4],
             int(r[5]),
             float(r[6]),
-            r[7],
+            _OLD_SPELLINGS.get(r[7]) or IntentStatus(r[7]),
             None if r[8] is None else date.fromisoformat(r[8]),
             int(r[9]),
             r[10],
@@ -169,12 +173,12 @@ def _adopt_sent_orders(store: Store, last: date) -> None:
     """Starting mid-way, the model takes over the orders the paper account sent on the last
     completed session (they fill on this one), so both accounts start level."""
     for i in store.intents(last):
-        if i.status in ("blocked", "rejected"):
+        if i.status in (IntentStatus.BLOCKED, IntentStatus.REJECTED):
             continue
         store.sql(
             "INSERT INTO model_orders (client_order_id, decision_session, pair_index, leg, "
             "symbol, signed_quantity, creation_price, status) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 i.client_order_id,
                 i.session.isoformat(),
@@ -183,6 +187,7 @@ def _adopt_sent_orders(store: Store, last: date) -> None:
                 i.symbol,
                 i.quantity if i.side == "buy" else -i.quantity,
                 i.reference_price,
+                IntentStatus.PENDING,
             ),
         )
 
@@ -251,7 +256,7 @@ def _waiting(config: ProdConfig, closes: Mapping[str, float]) -> set[str]:
 
 
 def _pending(store: Store, waiting: Collection[str]) -> list[ModelOrder]:
-    return [o for o in model_orders(store, status="pending") if o.symbol not in waiting]
+    return [o for o in model_orders(store, status=IntentStatus.PENDING) if o.symbol not in waiting]
 
 
 def _fill_pending(
@@ -268,7 +273,9 @@ def _fill_pending(
     book, done = _model_fills(store, pending, book, session, closes, commission)
     for order, wanted, executed, price, fee in done:
         status = (
-            "filled" if executed == wanted else ("rejected" if executed == 0 else "partly_filled")
+            IntentStatus.FILLED
+            if executed == wanted
+            else (IntentStatus.REJECTED if executed == 0 else IntentStatus.PARTIALLY_FILLED)
         )
         store.sql(
             "UPDATE model_orders SET status = ?, fill_session = ?, filled_quantity = ?, "
@@ -374,7 +381,7 @@ def step_model(
             store.sql(
                 "INSERT INTO model_orders (client_order_id, decision_session, pair_index, leg, "
                 "symbol, signed_quantity, creation_price, status) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     client_order_id(config.config_id, session, k, order.leg.value, 1),
                     session.isoformat(),
@@ -383,6 +390,7 @@ def step_model(
                     order.symbol,
                     order.signed_quantity,
                     float(real_closes[order.symbol]),
+                    IntentStatus.PENDING,
                 ),
             )
     result = ModelSession(

@@ -1,4 +1,4 @@
-"""The monitoring tables of the state store (migration 2).
+"""The monitoring tables of the state store (migration 3).
 
 ``model_sessions`` and ``model_orders`` hold the shadow model: the research fill model's account
 run on the same bars from the go-live session. ``tracking`` holds one row per completed session:
@@ -16,7 +16,8 @@ MONITORING_TABLES = (
         pair_states TEXT NOT NULL,
         closes TEXT NOT NULL,
         equity REAL NOT NULL)""",
-    # One row per order the model decided; filled (or not) at the next session.
+    # One row per order the model decided; filled (or not) at the next session. Its status is
+    # an IntentStatus value: pending, filled, partially_filled or rejected.
     """CREATE TABLE model_orders (
         client_order_id TEXT PRIMARY KEY,
         decision_session TEXT NOT NULL,

@@ -125,5 +125,9 @@ _V4 = (
         PRIMARY KEY (action_key, kind))""",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: MONITORING_TABLES, 4: _V4}
+# The shadow model's orders use the intents' status vocabulary (IntentStatus): a partial fill was
+# written 'partly_filled' before.
+_V5 = ("UPDATE model_orders SET status = 'partially_filled' WHERE status = 'partly_filled'",)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: MONITORING_TABLES, 4: _V4, 5: _V5}
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -206,7 +206,7 @@ class Store:
         return sessions[-1] if sessions else None
 
     def last_error(self) -> RunRecord | None:
-        failed = [r for r in self.runs() if r.status == "failed"]
+        failed = [r for r in self.runs() if r.status == RunStatus.FAILED]
         return failed[-1] if failed else None
 
     # --- bars -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from daemon.core.statuses import RunStatus
 from daemon.timing import sessions
 from shared.errors import ConfigError
 
@@ -69,7 +70,9 @@ class CatchUpPolicy:
     delay_after_close: timedelta = timedelta(0)
     max_attempts: int = 3
     # run_once's statuses that mean the session is done (or was already done).
-    ok_statuses: frozenset[str] = frozenset({"completed", "already_done", "skipped"})
+    ok_statuses: frozenset[str] = frozenset(
+        {RunStatus.COMPLETED, RunStatus.ALREADY_DONE, RunStatus.SKIPPED}
+    )
 
     def __post_init__(self) -> None:
         if self.max_catch_up < 0:

@@ -273,11 +273,11 @@ class LocalPaperBroker:
 
     def _record_execution(self, seq: int, intent: OrderIntent, executed: int, price: float) -> None:
         if executed == intent.signed_quantity:
-            status, reason = "filled", None
+            status, reason = OrderStatus.FILLED, None
         elif executed == 0:
-            status, reason = "rejected", f"{MARGIN}: not enough cash at the fill price"
+            status, reason = OrderStatus.REJECTED, f"{MARGIN}: not enough cash at the fill price"
         else:  # the opening part was nullified; the closing part filled
-            status, reason = "canceled", f"{MARGIN}: opening part not filled"
+            status, reason = OrderStatus.CANCELED, f"{MARGIN}: opening part not filled"
         commission = abs(executed) * price * self.commission
         self._conn.execute(
             "UPDATE orders SET status = ?, filled_quantity = ?, filled_avg_price = ?, "
