@@ -3,8 +3,9 @@
 WAL journal, ``synchronous=FULL`` and explicit ``BEGIN IMMEDIATE`` transactions: every step of
 the cycle that must be atomic (intents + decisions + pair state, equity + run completion) is one
 transaction, so a crash between two steps leaves the store in a state the next run can resume
-from. A second daemon on the same directory is refused by an exclusive ``flock``; a corrupted or
-truncated file is reported and never written to.
+from. A second daemon on the same directory is refused by an exclusive ``flock`` on the directory
+itself (:func:`daemon.store.files.acquire_lock`); a corrupted or truncated file is reported and
+never written to.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from daemon.core.statuses import UNFINISHED, IntentStatus, RunStatus
 from daemon.store.files import (
+    StateLock,
     acquire_lock,
     check_not_corrupted,
     check_state_path,
@@ -48,7 +50,7 @@ DB_NAME = "pairs_daemon.sqlite"
 class Store:
     """Typed access to the state file. Use :meth:`open`; close with :meth:`close`."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, lock: TextIO | None):
+    def __init__(self, conn: sqlite3.Connection, path: Path, lock: StateLock | None):
         self._conn = conn
         self.path = path
         self._lock = lock
