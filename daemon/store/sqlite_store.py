@@ -5,7 +5,9 @@ the cycle that must be atomic (intents + decisions + pair state, equity + run co
 transaction, so a crash between two steps leaves the store in a state the next run can resume
 from. A second daemon on the same directory is refused by an exclusive ``flock`` on the directory
 itself (:func:`daemon.store.files.acquire_lock`); a corrupted or truncated file is reported and
-never written to.
+never written to. Every message the store writes (runs, intents, meta, and the statements of
+:meth:`Store.sql`: alerts, corporate actions, monitoring) is masked by value first
+(:mod:`daemon.infra.redaction`): an error body that echoed an API key never reaches the file.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from daemon.core.statuses import UNFINISHED, IntentStatus, RunStatus
+from daemon.infra.redaction import redact_optional, redact_text
 from daemon.store.files import (
     StateLock,
     acquire_lock,
@@ -124,8 +127,9 @@ class Store:
 
     def sql(self, statement: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
         """Run one statement on the store's connection (inside :meth:`transaction` to write).
-        For modules that own their tables (daemon/monitoring) without growing this class."""
-        return self._q(statement, params)
+        For modules that own their tables (daemon/monitoring) without growing this class.
+        String parameters are masked by value (API keys) before they are bound."""
+        return self._q(statement, _redacted(params))
 
     def has_table(self, name: str) -> bool:
         rows = self._q("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
@@ -160,7 +164,9 @@ class Store:
         return rows[0][0] if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        self._conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, redact_text(value))
+        )
 
     # --- runs -------------------------------------------------------------------------------
     def start_run(self, run_id: str, session: date, config_id: str, started_at: str) -> None:
@@ -175,7 +181,7 @@ class Store:
     ) -> None:
         self._conn.execute(
             "UPDATE runs SET status = ?, finished_at = ?, message = ? WHERE run_id = ?",
-            (status, finished_at, message, run_id),
+            (status, finished_at, redact_optional(message), run_id),
         )
 
     def runs(self, session: date | None = None) -> list[RunRecord]:
@@ -285,7 +291,7 @@ class Store:
                     i.reference_price,
                     i.attempt,
                     i.status,
-                    i.message,
+                    redact_optional(i.message),
                     created_at,
                 )
                 for i in intents
@@ -327,7 +333,7 @@ class Store:
         self._conn.execute(
             "UPDATE intents SET status = ?, message = COALESCE(?, message) "
             "WHERE client_order_id = ?",
-            (status, message, client_order_id),
+            (status, redact_optional(message), client_order_id),
         )
 
     def record_fill(self, fill: FillRecord, filled_at: str | None) -> None:
@@ -432,3 +438,12 @@ class Store:
             EquityRecord(date.fromisoformat(r[0]), float(r[1]), float(r[2]), json.loads(r[3]))
             for r in rows
         ]
+
+
+def _redacted(
+    params: Sequence[Any] | Mapping[str, Any],
+) -> Sequence[Any] | Mapping[str, Any]:
+    """Statement parameters with every string masked by value."""
+    if isinstance(params, Mapping):
+        return {k: redact_text(v) if isinstance(v, str) else v for k, v in params.items()}
+    return [redact_text(v) if isinstance(v, str) else v for v in params]
