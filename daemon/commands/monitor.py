@@ -2,6 +2,9 @@
 
 pairs-daemon [--settings FILE] check [--textfile PATH]
 pairs-daemon [--settings FILE] report --out DIR
+
+What they print and write is masked by value (API keys, :mod:`daemon.infra.redaction`): alert
+and run messages come from the store, whose older rows may predate the masking of a form.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from daemon.infra.redaction import redact_text
 from shared.errors import PairsError
 
 SettingsLoader = Callable[[argparse.Namespace], Any]
@@ -65,7 +69,7 @@ def cmd_check(args: argparse.Namespace, load: SettingsLoader) -> int:
             store.close()
     except (PairsError, OSError, ValueError, sqlite3.Error) as exc:
         # Nagios: a check that cannot judge says UNKNOWN, never OK or CRITICAL.
-        print(f"PAIRS-DAEMON UNKNOWN - {exc}")
+        print(redact_text(f"PAIRS-DAEMON UNKNOWN - {exc}"))
         return int(CheckStatus.UNKNOWN)
     if args.textfile is not None:
         try:
@@ -73,7 +77,7 @@ def cmd_check(args: argparse.Namespace, load: SettingsLoader) -> int:
         except OSError as exc:
             print(f"PAIRS-DAEMON UNKNOWN - cannot write --textfile {args.textfile}: {exc}")
             return int(CheckStatus.UNKNOWN)
-    print(result.line)
+    print(redact_text(result.line))
     return int(result.status)
 
 
@@ -93,8 +97,8 @@ def cmd_report(args: argparse.Namespace, load: SettingsLoader) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     stamp = _now(settings).isoformat(timespec="seconds")
-    (out / "report.html").write_text(render(data, stamp), encoding="utf-8")
-    text = json.dumps(tracking_json(data), indent=2)
+    (out / "report.html").write_text(redact_text(render(data, stamp)), encoding="utf-8")
+    text = redact_text(json.dumps(tracking_json(data), indent=2))
     (out / "tracking.json").write_text(text + "\n", encoding="utf-8")
     last = data.tracking[-1] if data.tracking else None
     summary = (

@@ -13,6 +13,7 @@ import os
 import socket
 from collections.abc import Mapping
 
+from daemon.infra.redaction import redact_text
 from shared.errors import ConfigError
 
 
@@ -100,5 +101,6 @@ class SystemdNotifier:
 
 
 def _one_line(value: str | int) -> str:
-    # A newline inside a value would start a new (bogus) field.
-    return " ".join(str(value).splitlines())
+    # A newline inside a value would start a new (bogus) field. STATUS= lines carry a failed
+    # session's message and systemd shows them (systemctl status): masked like the logs.
+    return redact_text(" ".join(str(value).splitlines()))

@@ -3,8 +3,11 @@
 WAL journal, ``synchronous=FULL`` and explicit ``BEGIN IMMEDIATE`` transactions: every step of
 the cycle that must be atomic (intents + decisions + pair state, equity + run completion) is one
 transaction, so a crash between two steps leaves the store in a state the next run can resume
-from. A second daemon on the same directory is refused by an exclusive ``flock``; a corrupted or
-truncated file is reported and never written to.
+from. A second daemon on the same directory is refused by an exclusive ``flock`` on the directory
+itself (:func:`daemon.store.files.acquire_lock`); a corrupted or truncated file is reported and
+never written to. Every message the store writes (runs, intents, meta, and the statements of
+:meth:`Store.sql`: alerts, corporate actions, monitoring) is masked by value first
+(:mod:`daemon.infra.redaction`): an error body that echoed an API key never reaches the file.
 """
 
 from __future__ import annotations
@@ -17,13 +20,15 @@ from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from daemon.core.statuses import UNFINISHED, IntentStatus, RunStatus
+from daemon.infra.redaction import redact_optional, redact_text
 from daemon.store.files import (
+    StateLock,
     acquire_lock,
     check_not_corrupted,
     check_state_path,
@@ -48,7 +53,7 @@ DB_NAME = "pairs_daemon.sqlite"
 class Store:
     """Typed access to the state file. Use :meth:`open`; close with :meth:`close`."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, lock: TextIO | None):
+    def __init__(self, conn: sqlite3.Connection, path: Path, lock: StateLock | None):
         self._conn = conn
         self.path = path
         self._lock = lock
@@ -122,8 +127,9 @@ class Store:
 
     def sql(self, statement: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
         """Run one statement on the store's connection (inside :meth:`transaction` to write).
-        For modules that own their tables (daemon/monitoring) without growing this class."""
-        return self._q(statement, params)
+        For modules that own their tables (daemon/monitoring) without growing this class.
+        String parameters are masked by value (API keys) before they are bound."""
+        return self._q(statement, _redacted(params))
 
     def has_table(self, name: str) -> bool:
         rows = self._q("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
@@ -158,7 +164,9 @@ class Store:
         return rows[0][0] if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        self._conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, redact_text(value))
+        )
 
     # --- runs -------------------------------------------------------------------------------
     def start_run(self, run_id: str, session: date, config_id: str, started_at: str) -> None:
@@ -173,7 +181,7 @@ class Store:
     ) -> None:
         self._conn.execute(
             "UPDATE runs SET status = ?, finished_at = ?, message = ? WHERE run_id = ?",
-            (status, finished_at, message, run_id),
+            (status, finished_at, redact_optional(message), run_id),
         )
 
     def runs(self, session: date | None = None) -> list[RunRecord]:
@@ -283,7 +291,7 @@ class Store:
                     i.reference_price,
                     i.attempt,
                     i.status,
-                    i.message,
+                    redact_optional(i.message),
                     created_at,
                 )
                 for i in intents
@@ -325,7 +333,7 @@ class Store:
         self._conn.execute(
             "UPDATE intents SET status = ?, message = COALESCE(?, message) "
             "WHERE client_order_id = ?",
-            (status, message, client_order_id),
+            (status, redact_optional(message), client_order_id),
         )
 
     def record_fill(self, fill: FillRecord, filled_at: str | None) -> None:
@@ -430,3 +438,12 @@ class Store:
             EquityRecord(date.fromisoformat(r[0]), float(r[1]), float(r[2]), json.loads(r[3]))
             for r in rows
         ]
+
+
+def _redacted(
+    params: Sequence[Any] | Mapping[str, Any],
+) -> Sequence[Any] | Mapping[str, Any]:
+    """Statement parameters with every string masked by value."""
+    if isinstance(params, Mapping):
+        return {k: redact_text(v) if isinstance(v, str) else v for k, v in params.items()}
+    return [redact_text(v) if isinstance(v, str) else v for v in params]

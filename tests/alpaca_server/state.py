@@ -160,7 +160,8 @@ class AccountBook:
 
     key_id: str = "PKTEST0000000000KEY1"
     secret_key: str = "test-secret-0000000000000000000000000000"
-    # A misbehaving proxy: error bodies (4xx/5xx) repeat the request's key headers.
+    # A misbehaving proxy: error bodies (4xx/5xx, 401 too) repeat the request's key headers,
+    # in every form of echo.py (exact, other case, cut short, base64, percent-encoded).
     echo_keys: bool = False
     cash: float = 100_000.0
     margin_multiplier: float = 2.0

@@ -146,8 +146,10 @@ def is_duplicate_message(message: str) -> bool:
 def _classify_api_error(exc: APIError) -> Failure:
     status = exc.status_code
     # The body is the server's text: a proxy or a misconfigured server may echo the key
-    # headers. Masked before it is parsed or cut short, so no fragment of a key survives.
+    # headers. Masked before it is parsed or cut short, so no fragment of a key survives, and
+    # again after: JSON escapes (\/, \u0041) can hide a key that decoding reveals.
     code, message = _parse_body(redact_text(str(exc)))
+    message = redact_text(message)
     if status == 429:
         kind = Kind.RATE_LIMITED
     elif status is not None and status >= 500:
