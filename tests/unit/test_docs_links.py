@@ -51,9 +51,14 @@ def _missing_path(span: str, page: Path) -> str | None:
     return None
 
 
+FILE_SUFFIXES = {"lock", "toml", "md", "sqlite", "json", "log", "service", "csv", "html"}
+
+
 def _missing_module(span: str) -> str | None:
     """A dotted name ``shared.x.y``: the longest importable prefix, then attributes."""
     if not re.fullmatch(r"(shared|research|daemon)(\.\w+)+", span):
+        return None
+    if span.rsplit(".", 1)[1] in FILE_SUFFIXES:  # a file name (daemon.lock), not a module
         return None
     parts = span.split(".")
     for cut in range(len(parts), 0, -1):
