@@ -9,6 +9,7 @@ reach the journal even through an exception message or an error body that echoes
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -18,7 +19,7 @@ import structlog
 from structlog.typing import EventDict, FilteringBoundLogger, WrappedLogger
 
 from daemon.infra.journal import JournalLogger, JournalWriter, stdout_is_journal, with_priority
-from daemon.infra.redaction import redact_text
+from daemon.infra.redaction import redact_text, redact_tree
 
 REDACTED = "[REDACTED]"
 _SECRET_KEY = re.compile(
@@ -80,7 +81,17 @@ def _redacting(renderer: Any) -> Any:
 
     def render(logger: WrappedLogger, name: str, event_dict: EventDict) -> Any:
         line = renderer(logger, name, event_dict)
-        return redact_text(line) if isinstance(line, str) else line
+        if not isinstance(line, str):
+            return line
+        masked = redact_text(line)
+        if masked == line or not isinstance(renderer, structlog.processors.JSONRenderer):
+            return masked
+        # A JSON line stays JSON: mask inside its strings, never across its syntax.
+        try:
+            json.loads(masked)
+        except ValueError:
+            return json.dumps(redact_tree(json.loads(line)), default=str)
+        return masked
 
     return render
 

@@ -21,7 +21,9 @@ credentials, ``key:secret``), the *forms*
 
 and in each form **any run of at least** :data:`FRAGMENT_LENGTH` **(12) consecutive characters**
 (a "long fragment"), matched **case-insensitively**, is replaced, extended to the longest run
-that still matches, by ``[REDACTED]``. A form shorter than 12 characters is masked whole only.
+that still matches, by ``[REDACTED]``. A form shorter than 12 characters is masked whole only,
+and a 12-character run of a form with fewer than :data:`MIN_DISTINCT` (6) distinct characters
+(twelve zeros of a placeholder secret) is no fragment: it would cut numbers apart.
 
 Why 12: a secret cut short (its last four characters dropped, a line cut at 200 characters)
 still shows 36 of its 40 characters, and a key id 16 of its 20, so a fragment rule is needed;
@@ -58,6 +60,10 @@ MASK = "[REDACTED]"
 MIN_SECRET_LENGTH = 6
 # The shortest run of a secret's characters (of any of its forms) that is masked; see above.
 FRAGMENT_LENGTH = 12
+# A fragment window must hold this many distinct characters: a run such as twelve zeros (a
+# placeholder secret, a padded id) is no evidence of a secret, and masking it would cut
+# numbers and JSON apart. The whole form is still masked wherever it appears.
+MIN_DISTINCT = 6
 # The piece looked up while scanning, and the stride that cannot skip a whole fragment.
 _PIECE = 6
 _STRIDE = FRAGMENT_LENGTH - _PIECE + 1
@@ -108,9 +114,10 @@ class _Matcher:
         windows: dict[str, list[tuple[int, int]]] = {}
         for index, form in enumerate(all_forms):
             for offset in range(len(form) - FRAGMENT_LENGTH + 1):
-                windows.setdefault(form[offset : offset + FRAGMENT_LENGTH], []).append(
-                    (index, offset)
-                )
+                window = form[offset : offset + FRAGMENT_LENGTH]
+                if len(set(window)) < MIN_DISTINCT:
+                    continue  # "000000000000" would mask every long number in a log line
+                windows.setdefault(window, []).append((index, offset))
         pieces = frozenset(
             w[i : i + _PIECE] for w in windows for i in range(FRAGMENT_LENGTH - _PIECE + 1)
         )

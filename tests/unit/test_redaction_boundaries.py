@@ -6,6 +6,7 @@ wrote unmasked."""
 from __future__ import annotations
 
 import io
+import json
 import socket
 import sqlite3
 from collections.abc import Iterator
@@ -115,3 +116,21 @@ def test_report_and_check_mask_rows_an_older_version_stored_unmasked(
     main(["status", *common])
     printed = capsys.readouterr()
     assert not _leaks((printed.out + printed.err).encode())
+
+
+def test_a_low_variety_run_of_a_secret_masks_no_number_and_keeps_json_whole() -> None:
+    """A placeholder secret such as the test server's ``test-secret-000…0`` holds a run of
+    twelve zeros: as a fragment it would mask every long float in a log line. Such runs are no
+    fragment (fewer than MIN_DISTINCT characters); the secret itself is still masked whole."""
+    forget_secrets()
+    register_secrets(["PKTEST0000000000KEY1", "test-secret-0000000000000000000000000000"])
+    try:
+        stream = io.StringIO()
+        log = make_logger("json", stream)
+        log.info("bars_revised", stored=99.00000000000001, fresh=1.0000000000000002)
+        log.info("leak", body="auth test-secret-0000000000000000000000000000 failed")
+        first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+        assert first["stored"] == 99.00000000000001 and first["fresh"] == 1.0000000000000002
+        assert "0000000000000000000000000000" not in second["body"] and MASK in second["body"]
+    finally:
+        forget_secrets()
