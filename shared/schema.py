@@ -7,9 +7,10 @@ table's columns and the compiled engine's columns are all derived from those dec
 adding a parameter means: the dataclass field, the step function, the kernels and a test.
 
 The account's two numbers (``initial_cash``, ``commission``) are not strategy parameters but are
-checked the same way (:data:`ACCOUNT_SPECS`); the thresholds' cross-rule
-(``exit_z < entry_z < stop_z``) is :data:`THRESHOLD_ORDER`; the cointegration screen's
-statistics, in the seed's column order, are :data:`SCREEN_STATISTICS`.
+declared and checked the same way, defaults included (:class:`AccountParams`, whose defaults are
+:data:`DEFAULT_ACCOUNT`); the thresholds' cross-rule (``exit_z < entry_z < stop_z``) is
+:data:`THRESHOLD_ORDER`; the cointegration screen's statistics, in the seed's column order, are
+:data:`SCREEN_STATISTICS`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
-from dataclasses import Field, dataclass, field
+from dataclasses import Field, dataclass, field, fields
 from typing import Any
 
 SPEC_KEY = "spec"  # the key of a ParamSpec in a dataclass field's metadata
@@ -99,11 +100,19 @@ def specs_of(fields: tuple[Field[Any], ...]) -> dict[str, ParamSpec]:
 # The thresholds must be strictly increasing in this order, in the grid and in the config.
 THRESHOLD_ORDER: tuple[str, ...] = ("exit_z", "entry_z", "stop_z")
 
-# The account the strategy trades (backtrader's broker settings): checked like parameters.
-ACCOUNT_SPECS: Mapping[str, ParamSpec] = {
-    "initial_cash": ParamSpec(float, gt=0, le=1e12),
-    "commission": ParamSpec(float, ge=0, lt=1),
-}
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountParams:
+    """The account the strategy trades (backtrader's broker settings): not strategy parameters,
+    but declared the same way, with their default, type and bounds. Every signature that takes
+    them defaults to :data:`DEFAULT_ACCOUNT`."""
+
+    initial_cash: float = param(100_000.0, float, gt=0, le=1e12)
+    commission: float = param(0.0005, float, ge=0, lt=1)  # a fraction of the traded value
+
+
+ACCOUNT_SPECS: Mapping[str, ParamSpec] = specs_of(fields(AccountParams))
+DEFAULT_ACCOUNT = AccountParams()
 
 # The cointegration screen's per-pair statistics, in the seed's column order (after the pair's
 # asset_1, asset_2). The production config keeps them per pair; hedge_ratio is required there.

@@ -13,6 +13,7 @@ import numpy as np
 from shared.fill_model import Book, process_bar
 from shared.metrics import Metrics, compute_metrics
 from shared.orders import Fill, OrderIntent, Rejection
+from shared.schema import DEFAULT_ACCOUNT
 from shared.strategy import Decision, Pair, PairState, StrategyParams, observe_pair, step_pair
 
 
@@ -30,8 +31,8 @@ def simulate(
     symbols: Sequence[str],
     pairs: Sequence[Pair],
     params: StrategyParams,
-    initial_cash: float = 100_000.0,
-    commission: float = 0.0005,
+    initial_cash: float = DEFAULT_ACCOUNT.initial_cash,
+    commission: float = DEFAULT_ACCOUNT.commission,
     trade_from_bar: int = 0,
 ) -> SimulationResult:
     """Run the strategy over ``closes`` (bars × symbols, common dates, no NaN).

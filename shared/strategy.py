@@ -58,7 +58,7 @@ class Action(StrEnum):
     EXIT = "exit"  # |z| < exit_z
     STOP = "stop"  # |z| > stop_z
     # The daemon only (never in a backtest): a flat pair closes shares a split left on a leg
-    # (an exit sized on the pre-split count filled on the ex-date): daemon/decide.py.
+    # (an exit sized on the pre-split count filled on the ex-date): daemon/core/decide.py.
     CLOSE_RESIDUAL = "close_residual"
 
 

@@ -1,4 +1,5 @@
-"""Daily closes: the CSV and yfinance feeds, validation, and keeping the stored scale.
+"""Daily closes: validation, and keeping the stored scale (the feeds themselves are adapters:
+:mod:`daemon.adapters.csv.bars`, :mod:`daemon.adapters.yfinance.bars`, Alpaca's).
 
 Validation stops a session on the first bad bar with a :class:`DataError` that names the symbol
 and the session: a duplicated date, a ticker absent from the feed, a session with no close at
@@ -8,7 +9,7 @@ prints of :mod:`daemon.feeds.sanity` (non-finite, non-positive, a one-day move b
 ``data.max_daily_move``, a session after the clock's today: :class:`BarRefused`). All of it
 happens before anything is stored. One symbol without a close (NaN: halted, suspended,
 delisted) does not stop the session: it is a *missing leg*, stored as absent, and only the pairs
-that trade it hold (:mod:`daemon.missing_legs`).
+that trade it hold (:mod:`daemon.cycle.missing_legs`).
 
 Adjusted prices move (a dividend rescales a ticker's whole adjusted history, a split rescales it
 by the split ratio), and the Kalman filter is not scale-invariant. So the strategy runs on the
@@ -24,108 +25,17 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 
+from daemon.core.errors import StaleFeed
 from daemon.feeds.revisions import SymbolComparison, compare_symbol, late_filled
-from daemon.feeds.sanity import (
-    StaleFeed,
-    check_jumps,
-    check_not_future,
-    check_values,
-    finite_or_nan,
-)
-from shared.adapters.yahoo import PriceFetcher, YFinanceFetcher, fetch_closes
+from daemon.feeds.sanity import check_jumps, check_not_future, check_values, finite_or_nan
 from shared.errors import DataError
 
 # A close more than this factor away from the previous one (×2 or ÷2) is a bad print unless
 # the operator says otherwise (data.max_daily_move).
 DEFAULT_MAX_MOVE = 2.0
-
-
-class CsvBarSource:
-    """A wide CSV of closes: the first column is the date, one column per ticker (the research
-    step's ``adj_close_wide.csv``). Re-read when the file changes."""
-
-    name = "csv"
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._cache: tuple[float, pd.DataFrame] | None = None
-
-    def _frame(self) -> pd.DataFrame:
-        try:
-            mtime = self.path.stat().st_mtime
-        except FileNotFoundError:
-            raise DataError(f"price file {self.path} not found; check data.csv_path") from None
-        if self._cache is None or self._cache[0] != mtime:
-            try:
-                frame = pd.read_csv(self.path, index_col=0)
-                frame.index = [pd.Timestamp(v).date() for v in frame.index]
-            except (ValueError, pd.errors.ParserError) as exc:
-                raise DataError(f"price file {self.path} cannot be read: {exc}") from None
-            self._cache = (mtime, frame)
-        return self._cache[1]
-
-    def sessions(self) -> list[date]:
-        """The file's dates, ascending: the sessions of a CSV-fed daemon."""
-        return sorted(set(self._frame().index))
-
-    def daily_closes(self, symbols: Sequence[str], start: date, end: date) -> pd.DataFrame:
-        frame = self._frame()
-        missing = [s for s in symbols if s not in frame.columns]
-        if missing:
-            raise DataError(
-                f"price file {self.path} has no column for {missing[0]} (a missing leg)",
-                symbol=missing[0],
-            )
-        rows = [start <= d <= end for d in frame.index]
-        return frame.loc[rows, list(symbols)].astype(float)
-
-
-class YFinanceBarSource:
-    """Adjusted daily closes from Yahoo Finance through the shared careful adapter (timeouts,
-    retries with backoff on rate limits).
-
-    One ticker never stops the others: a ticker whose answer stays shorter than the others'
-    after the retries keeps the sessions it has, and the later ones are NaN (a missing leg for
-    the requested session: its pairs hold, the others trade). A ticker with no data at all in
-    the range is a :class:`DataError` naming it (an unknown or delisted symbol, or Yahoo
-    refusing); when no ticker has the requested session yet, validation finds a stale feed."""
-
-    name = "yfinance"
-
-    def __init__(
-        self, fetch: PriceFetcher | None = None, *, attempts: int = 3, backoff_s: float = 5.0
-    ) -> None:
-        self._fetch = fetch or YFinanceFetcher(timeout=20.0)
-        self._attempts = attempts
-        self._backoff_s = backoff_s
-
-    def daily_closes(self, symbols: Sequence[str], start: date, end: date) -> pd.DataFrame:
-        got = fetch_closes(
-            list(symbols),
-            start,
-            end,
-            self._fetch,
-            attempts=self._attempts,
-            backoff_seconds=self._backoff_s,
-        )
-        empty = [s for s in symbols if s in got.failed and s not in got.short]
-        if empty:
-            symbol = empty[0]
-            raise DataError(
-                f"yfinance: no bars at all for {symbol} in {start}..{end} after "
-                f"{got.attempts} attempt(s): {got.failed[symbol]}; nothing traded, the next "
-                "run retries. If the symbol was renamed or delisted, see the README (a missing "
-                "or delisted leg)",
-                symbol=symbol,
-            )
-        series = {**got.closes, **got.short}
-        frame = pd.concat([series[s].rename(s) for s in symbols], axis=1, sort=True)
-        frame.index = [pd.Timestamp(v).date() for v in frame.index]
-        return frame.reindex(columns=list(symbols)).astype(float)
 
 
 def _fail(message: str, symbol: str | None, session: date | None) -> DataError:
@@ -177,7 +87,7 @@ def validate_closes(
 
 def missing_legs(frame: pd.DataFrame, session: date) -> tuple[str, ...]:
     """The symbols with no close on ``session`` (halted, suspended, delisted): the pairs that
-    trade them hold for the session (:mod:`daemon.missing_legs`)."""
+    trade them hold for the session (:mod:`daemon.cycle.missing_legs`)."""
     row = frame.loc[session]
     return tuple(str(s) for s, v in row.items() if v is None or math.isnan(float(v)))
 

@@ -17,9 +17,11 @@ import sqlite3
 from datetime import date
 from typing import Any
 
+from daemon.core.errors import BarRefused, StaleFeed
+from daemon.core.ports import EventLog
 from daemon.feeds.bars import BarUpdate
 from daemon.feeds.revisions import describe_sessions
-from daemon.feeds.sanity import BAR_REFUSED_EVENT, STALE_FEED_EVENT, BarRefused, StaleFeed
+from daemon.feeds.sanity import BAR_REFUSED_EVENT, STALE_FEED_EVENT
 from daemon.store import RevisionRecord, Store
 
 REVISED_EVENT = "bars_revised"
@@ -55,7 +57,7 @@ def record_revisions(
     return found
 
 
-def log_revisions(log: Any, update: BarUpdate, found: list[RevisionRecord]) -> None:
+def log_revisions(log: EventLog, update: BarUpdate, found: list[RevisionRecord]) -> None:
     by_symbol: dict[str, list[RevisionRecord]] = {}
     for row in found:
         by_symbol.setdefault(row.symbol, []).append(row)
@@ -87,7 +89,7 @@ def log_revisions(log: Any, update: BarUpdate, found: list[RevisionRecord]) -> N
         )
 
 
-def log_feed_problem(log: Any, exc: Exception) -> None:
+def log_feed_problem(log: EventLog, exc: Exception) -> None:
     """The typed data errors get an event of their own (besides ``session_failed``)."""
     fields = {"symbol": getattr(exc, "symbol", None), "bar_session": getattr(exc, "session", None)}
     if isinstance(exc, StaleFeed):

@@ -17,26 +17,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from shared.errors import DataError
+from daemon.core.errors import BarRefused
 
 BAR_REFUSED_EVENT = "bar_refused"
 STALE_FEED_EVENT = "stale_feed"
 # No listed share trades near a billion dollars; anything above is a corrupted number.
 MAX_PRICE = 1e9
-
-
-class BarRefused(DataError):
-    """A delivered bar is implausible (non-finite, non-positive, a huge one-day move, dated
-    after the clock's today); nothing was stored or traded."""
-
-
-class FeedNotAdjusted(BarRefused):
-    """A live feed's bars do not show a split the daemon knows of yet (the broker booked it,
-    the feed adjusts later): storing them would put the split's jump into the history."""
-
-
-class StaleFeed(DataError):
-    """The feed has no bar for a session that is due."""
 
 
 def exchange_date(now: datetime) -> date:

@@ -1,2 +1,3 @@
-"""Monitoring a paper account: the shadow model and tracking attribution, alerts, the ``check``
-command (Nagios exit codes, Prometheus textfile) and the static report (DESIGN.md §10)."""
+"""Monitoring a paper account: the shadow model and tracking attribution, alerts, a feed that
+stopped growing (``staleness``), the ``check`` logic (Nagios exit codes, Prometheus textfile)
+and the static report. The commands that print them are ``daemon.commands.monitor``."""

@@ -15,6 +15,7 @@ code) and logs the event again, so the journal keeps saying it every session.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from daemon.feeds.sanity import FeedNotAdjusted, StaleFeed
+from daemon.core.errors import FeedNotAdjusted, StaleFeed
+from daemon.core.ports import EventLog
 from daemon.store import Store
 from shared.errors import DataError
 
@@ -45,10 +47,19 @@ class AlertCode(StrEnum):
     RECONCILE_MISMATCH = "reconcile_mismatch"
     CORPORATE_ACTION_MISMATCH = "corporate_action_mismatch"
     CORPORATE_ACTIONS_UNAVAILABLE = "corporate_actions_unavailable"
+    PAIR_UNBALANCED = "pair_unbalanced"
+    UNACCOUNTED_POSITION = "unaccounted_position"
+    SPLIT_NOT_BOOKED = "split_not_booked"
 
     @property
     def default_severity(self) -> Severity:
-        critical = (AlertCode.SESSION_FAILED, AlertCode.RECONCILE_MISMATCH, AlertCode.LEG_DELISTED)
+        critical = (
+            AlertCode.SESSION_FAILED,
+            AlertCode.RECONCILE_MISMATCH,
+            AlertCode.LEG_DELISTED,
+            AlertCode.PAIR_UNBALANCED,
+            AlertCode.UNACCOUNTED_POSITION,
+        )
         return Severity.CRITICAL if self in critical else Severity.WARNING
 
 
@@ -65,7 +76,7 @@ class Alert:
 
 def raise_alert(
     store: Store | None,
-    log: Any,
+    log: EventLog,
     code: AlertCode,
     message: str,
     *,
@@ -144,7 +155,11 @@ def cause_codes(exc: BaseException) -> list[AlertCode]:
 
 
 def alert_failure(
-    store: Store | None, log: Any, exc: BaseException, session: date, message: str | None = None
+    store: Store | None,
+    log: EventLog,
+    exc: BaseException,
+    session: date,
+    message: str | None = None,
 ) -> None:
     """A failed session: its specific alerts (stale feed, missing leg), then session_failed."""
     symbol = getattr(exc, "symbol", None)
@@ -180,3 +195,24 @@ def alerts(store: Store, *, open_only: bool = False) -> list[Alert]:
         Alert(r[0], r[1], r[2], None if r[3] is None else date.fromisoformat(r[3]), *r[4:])
         for r in rows
     ]
+
+
+HELD_META = "held_alerts"
+
+
+def hold_alert(store: Store, session: date, code: AlertCode) -> None:
+    """Keep ``code`` open through this session's completion: the condition was found by a step
+    of the cycle (an unbalanced pair, a position no pair accounts for), and a resumed run that
+    skips that step must still hold it. Call inside a transaction."""
+    codes = set(held_alerts(store, session)) | {code}
+    store.set_meta(HELD_META, json.dumps({"session": session.isoformat(), "codes": sorted(codes)}))
+
+
+def held_alerts(store: Store, session: date) -> list[AlertCode]:
+    raw = store.get_meta(HELD_META)
+    if not raw:
+        return []
+    data = json.loads(raw)
+    if data.get("session") != session.isoformat():
+        return []
+    return [AlertCode(c) for c in data.get("codes", [])]

@@ -22,11 +22,11 @@ from enum import IntEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from daemon.monitoring.alerts import Alert, alerts
+from daemon.config.settings import DaemonSettings
+from daemon.monitoring.alerts import Alert, Severity, alerts
 from daemon.monitoring.tracking import TrackingRow, last_tracking
-from daemon.scheduler import Calendar, CatchUpPolicy
-from daemon.settings import DaemonSettings
 from daemon.store import Store
+from daemon.timing.calendar import Calendar, CatchUpPolicy
 
 
 class CheckStatus(IntEnum):
@@ -86,7 +86,7 @@ def evaluate(
     figures: dict[str, float] = {
         "sessions_behind": behind,
         "open_alerts": len(open_alerts),
-        "open_critical_alerts": sum(a.severity == "critical" for a in open_alerts),
+        "open_critical_alerts": sum(a.severity == Severity.CRITICAL for a in open_alerts),
     }
     if row is not None:
         figures |= {"tracking_bps": round(row.difference_bps, 4)}
@@ -123,7 +123,7 @@ def _alerts(open_alerts: Sequence[Alert]) -> tuple[CheckStatus, str]:
     if not open_alerts:
         return CheckStatus.OK, "no open alerts"
     codes = sorted({a.code for a in open_alerts})
-    critical = any(a.severity == "critical" for a in open_alerts)
+    critical = any(a.severity == Severity.CRITICAL for a in open_alerts)
     noun = "alert" if len(open_alerts) == 1 else "alerts"
     text = f"{len(open_alerts)} open {noun} ({', '.join(codes)})"
     return (CheckStatus.CRITICAL if critical else CheckStatus.WARNING), text
@@ -132,9 +132,12 @@ def _alerts(open_alerts: Sequence[Alert]) -> tuple[CheckStatus, str]:
 def _tracking(row: TrackingRow | None, settings: DaemonSettings) -> tuple[CheckStatus, str]:
     if row is None:
         return CheckStatus.OK, "no tracking yet"
-    size = abs(row.difference_bps)
+    size = abs(row.alerting_bps)
     limits = settings.monitoring
-    text = f"tracking {row.difference_bps:+.1f} bps ({row.difference:+.2f}) on {row.session}"
+    text = (
+        f"tracking {row.alerting_bps:+.1f} bps ({row.alerting_difference:+.2f}) without "
+        f"dividends on {row.session}"
+    )
     if size > limits.tracking_critical_bps:
         return CheckStatus.CRITICAL, text + f" beyond {limits.tracking_critical_bps:g} bps"
     if size > limits.tracking_warning_bps:
@@ -165,7 +168,7 @@ def write_textfile(path: Path, result: CheckResult) -> None:
     alerts_gauge = Gauge(
         "pairs_daemon_open_alerts", "open alerts by severity", ["severity"], registry=registry
     )
-    for severity in ("warning", "critical"):
+    for severity in (Severity.WARNING, Severity.CRITICAL):
         count = sum(a.severity == severity for a in result.open_alerts)
         alerts_gauge.labels(severity=severity).set(count)
     row = result.tracking

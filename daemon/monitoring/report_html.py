@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
 
+from daemon.monitoring.alerts import Severity
 from daemon.monitoring.attribution import TERMS
 from daemon.monitoring.report_data import ReportData, drawdowns, iso
 from daemon.monitoring.svg import Series, bar_chart, line_chart
@@ -190,7 +191,7 @@ def _alerts(data: ReportData) -> str:
         [
             escape(a.raised_at[:19]),
             escape(a.code),
-            f'<span class="{"bad" if a.severity == "critical" else ""}">{escape(a.severity)}</span>',
+            f'<span class="{"bad" if a.severity == Severity.CRITICAL else ""}">{escape(a.severity)}</span>',
             iso(a.session),
             "open" if a.resolved_at is None else f"resolved {escape(a.resolved_at[:19])}",
             escape(a.message),

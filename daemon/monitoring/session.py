@@ -1,4 +1,4 @@
-"""What monitoring does at the end of a completed session (called by :mod:`daemon.cycle`).
+"""What monitoring does at the end of a completed session (called by :mod:`daemon.cycle.run`).
 
 ``track`` steps the shadow model and stores the tracking row inside the completion
 transaction; ``after_completed`` resolves the alerts a good session clears and raises again the ones
@@ -10,12 +10,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any
 
+from daemon.config.settings import DaemonSettings
+from daemon.core.ports import Account, EventLog
 from daemon.monitoring.alerts import AlertCode, Severity, raise_alert, resolve_alerts
 from daemon.monitoring.tracking import TrackingRow, record_tracking, tracking_at
-from daemon.ports import Account
-from daemon.settings import DaemonSettings
 from daemon.store import Store
 from shared.config import ProdConfig
 
@@ -47,7 +46,7 @@ def after_completed(
     settings: DaemonSettings,
     session: date,
     now: str,
-    log: Any,
+    log: EventLog,
     holding: Sequence[AlertCode] = (),
 ) -> None:
     """Never raises: the session is already completed, monitoring must not undo that.
@@ -63,14 +62,12 @@ def _after_completed(
     settings: DaemonSettings,
     session: date,
     now: str,
-    log: Any,
+    log: EventLog,
     still: Sequence[AlertCode],
 ) -> None:
     halted = settings.kill_switch_engaged()
     row = tracking_at(store, session)
-    drifting = (
-        row is not None and abs(row.difference_bps) > settings.monitoring.tracking_warning_bps
-    )
+    drifting = row is not None and abs(row.alerting_bps) > settings.monitoring.tracking_warning_bps
     holding = [*still, *([AlertCode.TRADING_HALTED] if halted else [])]
     holding += [AlertCode.TRACKING_DIFFERENCE] if drifting else []
     with store.transaction():
@@ -84,10 +81,10 @@ def _after_completed(
 
 
 def tracking_alert(
-    store: Store, settings: DaemonSettings, row: TrackingRow, now: str, log: Any
+    store: Store, settings: DaemonSettings, row: TrackingRow, now: str, log: EventLog
 ) -> None:
     limits = settings.monitoring
-    size = abs(row.difference_bps)
+    size = abs(row.alerting_bps)
     if size <= limits.tracking_warning_bps:
         return
     critical = size > limits.tracking_critical_bps
@@ -97,7 +94,8 @@ def tracking_alert(
         log,
         AlertCode.TRACKING_DIFFERENCE,
         f"paper equity {row.paper_equity:.2f} differs from the model's {row.model_equity:.2f} "
-        f"by {row.difference:+.2f} ({row.difference_bps:+.1f} bps, threshold {threshold:g} bps)",
+        f"by {row.difference:+.2f} ({row.difference_bps:+.1f} bps); without dividends "
+        f"{row.alerting_difference:+.2f} ({row.alerting_bps:+.1f} bps, threshold {threshold:g} bps)",
         session=row.session,
         severity=Severity.CRITICAL if critical else Severity.WARNING,
         now=now,

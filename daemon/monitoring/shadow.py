@@ -18,14 +18,21 @@ each paper fill is matched with the model's fill of the same order.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from daemon.corporate_actions import ActionKind, split_position
-from daemon.decide import client_order_id, rebuild_states, step_all
+from daemon.core.corporate_actions import ActionKind, split_position
+from daemon.core.decide import client_order_id, held_symbols, rebuild_states, step_all
+from daemon.core.statuses import IntentStatus
 from daemon.store import Store, pair_state_from_json, pair_state_to_json
-from daemon.store.actions import split_symbols, stored_actions
+from daemon.store.actions import (
+    real_per_stored,
+    split_symbols,
+    splits_not_booked,
+    stored_actions,
+)
 from shared.config import ProdConfig
 from shared.fill_model import Book, check_submitted, execute_order
 from shared.orders import Leg, OrderIntent, Side
@@ -34,6 +41,9 @@ from shared.strategy import PairState
 # Set by the corporate-action step: whether the paper broker books splits and dividends.
 BOOKS_ACTIONS_META = "broker_books_corporate_actions"
 MODEL_CASH_IN_LIEU = "model_cash_in_lieu"
+# Before migration 5 a partial fill was stored as "partly_filled"; a store opened read-only (status,
+# report) is not migrated, so its old rows are read under the current name.
+_OLD_SPELLINGS = {"partly_filled": IntentStatus.PARTIALLY_FILLED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +65,7 @@ class ModelOrder:
     symbol: str
     signed_quantity: int
     creation_price: float
-    status: str  # pending | filled | partly_filled | rejected
+    status: IntentStatus  # pending | filled | partially_filled | rejected
     fill_session: date | None = None
     filled_quantity: int = 0  # signed
     fill_price: float | None = None
@@ -108,7 +118,7 @@ def first_model_session(store: Store) -> date | None:
     return date.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
 
 
-def model_orders(store: Store, *, status: str | None = None) -> list[ModelOrder]:
+def model_orders(store: Store, *, status: IntentStatus | None = None) -> list[ModelOrder]:
     sql = (
         "SELECT client_order_id, decision_session, pair_index, leg, symbol, signed_quantity, "
         "creation_price, status, fill_session, filled_quantity, fill_price, commission "
@@ -128,7 +138,7 @@ def model_orders(store: Store, *, status: str | None = None) -> list[ModelOrder]
             r[4],
             int(r[5]),
             float(r[6]),
-            r[7],
+            _OLD_SPELLINGS.get(r[7]) or IntentStatus(r[7]),
             None if r[8] is None else date.fromisoformat(r[8]),
             int(r[9]),
             r[10],
@@ -163,12 +173,12 @@ def _adopt_sent_orders(store: Store, last: date) -> None:
     """Starting mid-way, the model takes over the orders the paper account sent on the last
     completed session (they fill on this one), so both accounts start level."""
     for i in store.intents(last):
-        if i.status in ("blocked", "rejected"):
+        if i.status in (IntentStatus.BLOCKED, IntentStatus.REJECTED):
             continue
         store.sql(
             "INSERT INTO model_orders (client_order_id, decision_session, pair_index, leg, "
             "symbol, signed_quantity, creation_price, status) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 i.client_order_id,
                 i.session.isoformat(),
@@ -177,41 +187,95 @@ def _adopt_sent_orders(store: Store, last: date) -> None:
                 i.symbol,
                 i.quantity if i.side == "buy" else -i.quantity,
                 i.reference_price,
+                IntentStatus.PENDING,
             ),
         )
 
 
-def _fill_pending(
-    store: Store, book: Book, session: date, closes: Mapping[str, float], commission: float
-) -> Book:
-    """The previous session's model orders, exactly as :func:`shared.fill_model.process_bar`
-    does it, order by order so each fill keeps its ``client_order_id``."""
-    pending = model_orders(store, status="pending")
+def _across_splits(store: Store, order: ModelOrder, session: date) -> int:
+    """The order's signed quantity in the shares of ``session``: an order decided before a
+    split's ex-date and filled on or after it was sized in the old shares, so it is scaled by
+    the ratio (whole shares toward zero), as research on the adjusted closes would size it.
+    The paper account's order is not scaled (Alpaca adjusts no queued order): the difference
+    is what pair integrity (or the flat pair's residual close) repairs the next session."""
+    if store.get_meta(BOOKS_ACTIONS_META) != "1":
+        return order.signed_quantity
+    ratio = 1.0
+    unbooked = splits_not_booked(store)
+    for stored in stored_actions(store):
+        action = stored.action
+        if (
+            action.key not in unbooked
+            and action.kind is ActionKind.SPLIT
+            and action.symbol == order.symbol
+            and order.decision_session < action.ex_date <= session
+        ):
+            ratio *= action.ratio
+    if ratio == 1.0:
+        return order.signed_quantity
+    whole, _ = split_position(order.signed_quantity, ratio)
+    return whole
+
+
+def _model_fills(
+    store: Store,
+    pending: Sequence[ModelOrder],
+    book: Book,
+    session: date,
+    closes: Mapping[str, float],
+    commission: float,
+) -> tuple[Book, list[tuple[ModelOrder, int, int, float | None, float]]]:
+    """The model's pending orders filled at ``closes`` exactly as
+    :func:`shared.fill_model.process_bar` does it, order by order: the new book and, per
+    order, (order, signed quantity wanted, executed, price, commission). Reads the store,
+    writes nothing."""
+    wanted = [_across_splits(store, o, session) for o in pending]
     intents = [
-        OrderIntent(
-            0,
-            Leg.A,
-            o.symbol,
-            Side.BUY if o.signed_quantity > 0 else Side.SELL,
-            abs(o.signed_quantity),
-            o.creation_price,
-        )
-        for o in pending
+        OrderIntent(0, Leg.A, o.symbol, Side.BUY if q > 0 else Side.SELL, abs(q), o.creation_price)
+        for o, q in zip(pending, wanted, strict=True)
     ]
     accepted, _ = check_submitted(book.cash, intents, commission)
     accepted_ids = {id(i) for i in accepted}
-    for order, intent in zip(pending, intents, strict=True):
+    done: list[tuple[ModelOrder, int, int, float | None, float]] = []
+    for order, quantity, intent in zip(pending, wanted, intents, strict=True):
         executed, price, fee = 0, None, 0.0
-        if id(intent) in accepted_ids:
+        if quantity and id(intent) in accepted_ids:
             price = float(closes[order.symbol])
-            book, executed = execute_order(
-                book, order.symbol, order.signed_quantity, price, commission
-            )
+            book, executed = execute_order(book, order.symbol, quantity, price, commission)
             fee = abs(executed) * price * commission
+        done.append((order, quantity, executed, price, fee))
+    return book, done
+
+
+def _waiting(config: ProdConfig, closes: Mapping[str, float]) -> set[str]:
+    """Symbols of the pairs with a leg without a close this session: their orders stay
+    pending for the pair's next bar, as on the local paper broker
+    (daemon/adapters/local/broker.py)."""
+    no_close = [s for s, v in closes.items() if math.isnan(float(v))]
+    return set(held_symbols(config.pair_list, no_close))
+
+
+def _pending(store: Store, waiting: Collection[str]) -> list[ModelOrder]:
+    return [o for o in model_orders(store, status=IntentStatus.PENDING) if o.symbol not in waiting]
+
+
+def _fill_pending(
+    store: Store,
+    book: Book,
+    session: date,
+    closes: Mapping[str, float],
+    commission: float,
+    waiting: Collection[str] = frozenset(),
+) -> Book:
+    """The previous session's model orders filled (see :func:`_model_fills`), each recorded
+    under its ``client_order_id``; orders in a ``waiting`` symbol stay pending."""
+    pending = _pending(store, waiting)
+    book, done = _model_fills(store, pending, book, session, closes, commission)
+    for order, wanted, executed, price, fee in done:
         status = (
-            "filled"
-            if executed == order.signed_quantity
-            else ("rejected" if executed == 0 else "partly_filled")
+            IntentStatus.FILLED
+            if executed == wanted
+            else (IntentStatus.REJECTED if executed == 0 else IntentStatus.PARTIALLY_FILLED)
         )
         store.sql(
             "UPDATE model_orders SET status = ?, fill_session = ?, filled_quantity = ?, "
@@ -228,29 +292,58 @@ def _fill_pending(
     return book
 
 
-def _apply_splits(
+def positions_after_fills(
+    store: Store, config: ProdConfig, session: date, real_closes: Mapping[str, float]
+) -> dict[str, int] | None:
+    """What the research fill model will hold once ``session``'s fills are in (its splits
+    booked, its pending orders filled at the session's closes), without recording anything:
+    what the decisions intended the account to hold, for the pair-integrity check. None
+    before the model has a session (nothing decided yet)."""
+    previous = last_model_session(store, session)
+    if previous is None:
+        return None
+    book = Book(cash=previous.cash, positions=dict(previous.positions))
+    book, _ = _book_splits(store, book, previous.session, session, real_closes)
+    pending = _pending(store, _waiting(config, real_closes))
+    book, _ = _model_fills(store, pending, book, session, real_closes, config.commission)
+    return {s: q for s, q in book.positions.items() if q}
+
+
+def _book_splits(
     store: Store, book: Book, after: date, session: date, closes: Mapping[str, float]
-) -> Book:
-    """The splits with an ex-date in ``(after, session]``, booked on the model's positions as
-    the broker booked them on the paper ones (whole shares, the fraction as cash in lieu at
-    the session's close), when the broker books corporate actions at all. The model's cash in
-    lieu is kept (``MODEL_CASH_IN_LIEU``) so attribution can net it out."""
+) -> tuple[Book, float]:
+    """The splits with an ex-date in ``(after, session]`` booked on the model's positions as
+    the broker books them (whole shares, the fraction as cash in lieu at the session's close),
+    when the broker books corporate actions at all: the new book and the cash in lieu. Pure."""
     if store.get_meta(BOOKS_ACTIONS_META) != "1":
-        return book
-    positions, cash = dict(book.positions), book.cash
-    lieu = float(store.get_meta(MODEL_CASH_IN_LIEU) or 0.0)
+        return book, 0.0
+    positions, cash, lieu = dict(book.positions), book.cash, 0.0
+    unbooked = splits_not_booked(store)  # the paper account did not book them: nor does the model
     for stored in stored_actions(store):
         action = stored.action
         held = positions.get(action.symbol, 0)
         if action.kind is not ActionKind.SPLIT or not (after < action.ex_date <= session):
+            continue
+        if action.key in unbooked:
             continue
         if held:
             whole, fraction = split_position(held, action.ratio)
             positions[action.symbol] = whole
             cash += fraction * float(closes[action.symbol])
             lieu += fraction * float(closes[action.symbol])
-    store.set_meta(MODEL_CASH_IN_LIEU, repr(lieu))
-    return Book(cash=cash, positions=positions)
+    return Book(cash=cash, positions=positions), lieu
+
+
+def _apply_splits(
+    store: Store, book: Book, after: date, session: date, closes: Mapping[str, float]
+) -> Book:
+    """:func:`_book_splits`, keeping the model's cash in lieu (``MODEL_CASH_IN_LIEU``) so
+    attribution can net it out."""
+    book, lieu = _book_splits(store, book, after, session, closes)
+    if store.get_meta(BOOKS_ACTIONS_META) == "1":
+        total = float(store.get_meta(MODEL_CASH_IN_LIEU) or 0.0) + lieu
+        store.set_meta(MODEL_CASH_IN_LIEU, repr(total))
+    return book
 
 
 def step_model(
@@ -273,18 +366,22 @@ def step_model(
     book = Book(cash=cash, positions=dict(positions))
     if previous is not None:
         book = _apply_splits(store, book, previous.session, session, real_closes)
-    book = _fill_pending(store, book, session, real_closes, config.commission)
+    waiting = _waiting(config, strategy_closes)
+    book = _fill_pending(store, book, session, real_closes, config.commission, waiting)
     held = {s: q for s, q in book.positions.items() if q}
     split = split_symbols(store)
+    # Sized as the daemon sizes them: in real shares once the broker booked a split.
+    books = store.get_meta(BOOKS_ACTIONS_META) == "1"
+    ratios = real_per_stored(store) if books else {}
     decisions = step_all(
-        config.pair_list, config.params, states, strategy_closes, held, False, split
+        config.pair_list, config.params, states, strategy_closes, held, False, split, ratios
     )
     for k, decision in enumerate(decisions):
         for order in decision.orders:
             store.sql(
                 "INSERT INTO model_orders (client_order_id, decision_session, pair_index, leg, "
                 "symbol, signed_quantity, creation_price, status) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     client_order_id(config.config_id, session, k, order.leg.value, 1),
                     session.isoformat(),
@@ -293,6 +390,7 @@ def step_model(
                     order.symbol,
                     order.signed_quantity,
                     float(real_closes[order.symbol]),
+                    IntentStatus.PENDING,
                 ),
             )
     result = ModelSession(

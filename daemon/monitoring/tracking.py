@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from daemon.core.ports import Account
 from daemon.monitoring.attribution import TERMS, attribute
 from daemon.monitoring.shadow import (
     MODEL_CASH_IN_LIEU,
@@ -20,7 +21,6 @@ from daemon.monitoring.shadow import (
     model_orders,
     step_model,
 )
-from daemon.ports import Account
 from daemon.store import Store
 from shared.config import ProdConfig
 
@@ -41,12 +41,27 @@ class TrackingRow:
     day_difference_bps: float
     attribution: dict[str, float]
 
+    @property
+    def alerting_difference(self) -> float:
+        """The difference the alerts judge: everything but dividends and corporate-action cash.
+        The broker pays a dividend in cash while the model, on real closes, only sees the price
+        drop on the ex-date; the attribution's ``dividends`` term is that cash, so it is netted
+        out here (the model is not changed: its equity stays the research backtest's).
+        Slippage, commission, unfilled orders and the residual all count."""
+        return self.difference - self.attribution.get("dividends", 0.0)
+
+    @property
+    def alerting_bps(self) -> float:
+        model = self.model_equity
+        return 1e4 * self.alerting_difference / model if model else 0.0
+
     def as_event(self) -> dict[str, Any]:
         return {
             "paper_equity": self.paper_equity,
             "model_equity": self.model_equity,
             "difference": self.difference,
             "difference_bps": self.difference_bps,
+            "difference_without_dividends_bps": self.alerting_bps,
             "day_difference": self.day_difference,
             "day_difference_bps": self.day_difference_bps,
             "attribution": self.attribution,

@@ -4,11 +4,12 @@ cash they moved. Functions over a :class:`daemon.store.Store`; call them inside 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
-from daemon.corporate_actions import ActionKind, CorporateAction
+from daemon.core.corporate_actions import ActionKind, CorporateAction
 
 if TYPE_CHECKING:
     from daemon.store import Store
@@ -135,6 +136,44 @@ def adjustments(store: Store) -> list[PositionAdjustment]:
         PositionAdjustment(r[0], date.fromisoformat(r[1]), r[2], int(r[3]), int(r[4]), float(r[5]))
         for r in rows
     ]
+
+
+def real_per_stored(store: Store) -> dict[str, float]:
+    """Real shares per stored-scale share for each symbol a split moved since the stored
+    bars' scale was fixed (``SCALE_META``: the first run or the last rewarm): the product of
+    the applied splits' ratios. A symbol no split moved is absent (1.0)."""
+    since = store.get_meta(SCALE_META)
+    out: dict[str, float] = {}
+    for stored in stored_actions(store):
+        action = stored.action
+        if action.kind is not ActionKind.SPLIT or stored.applied_session is None:
+            continue
+        if since is not None and action.ex_date <= date.fromisoformat(since):
+            continue
+        out[action.symbol] = out.get(action.symbol, 1.0) * action.ratio
+    return out
+
+
+# Splits the broker did not book (a paper account that applies none): their adjustment is 0.
+NOT_BOOKED_META = "splits_not_booked"
+
+
+def splits_not_booked(store: Store) -> set[str]:
+    """Keys of the applied splits the broker did not book on its positions."""
+    raw = store.get_meta(NOT_BOOKED_META)
+    return set(json.loads(raw)) if raw else set()
+
+
+def mark_split_not_booked(store: Store, adjustment: PositionAdjustment) -> None:
+    """The broker kept the pre-split share count: the split moves no position here either
+    (no whole shares, no fraction, no cash in lieu). Call inside a transaction."""
+    record_adjustment(store, replace(adjustment, quantity=0, fraction=0.0))
+    store.sql(
+        "DELETE FROM cash_flows WHERE action_key = ? AND kind = 'cash_in_lieu'",
+        (adjustment.action_key,),
+    )
+    keys = sorted(splits_not_booked(store) | {adjustment.action_key})
+    store.set_meta(NOT_BOOKED_META, json.dumps(keys))
 
 
 def split_symbols(store: Store) -> set[str]:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import date
 
-from daemon.statuses import IntentStatus, RunStatus
+from daemon.core.statuses import IntentStatus, RunStatus
 from shared.kalman import KalmanState
 from shared.strategy import PairState
 

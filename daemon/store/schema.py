@@ -6,7 +6,7 @@ version in one transaction. Never edit a released migration: append a new one.
 
 from __future__ import annotations
 
-from daemon.monitoring.schema import MONITORING_TABLES
+from daemon.store.monitoring_schema import MONITORING_TABLES
 
 _V1 = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -92,7 +92,7 @@ _V2 = (
         PRIMARY KEY (symbol, session))""",
 )
 
-# Corporate actions (daemon/corporate_actions.py): the events the feed's source published,
+# Corporate actions (daemon/core/corporate_actions.py): the events the feed's source published,
 # the position changes a split made at the broker, and the cash dividends and cash in lieu
 # it booked. Expected positions are the fills plus the adjustments.
 _V4 = (
@@ -125,5 +125,9 @@ _V4 = (
         PRIMARY KEY (action_key, kind))""",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: MONITORING_TABLES, 4: _V4}
+# The shadow model's orders use the intents' status vocabulary (IntentStatus): a partial fill was
+# written 'partly_filled' before.
+_V5 = ("UPDATE model_orders SET status = 'partially_filled' WHERE status = 'partly_filled'",)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: MONITORING_TABLES, 4: _V4, 5: _V5}
 SCHEMA_VERSION = max(MIGRATIONS)

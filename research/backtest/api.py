@@ -13,6 +13,7 @@ from research.data.market_data import AlignedCloses
 from shared.errors import ConfigError
 from shared.metrics import Metrics
 from shared.orders import Fill
+from shared.schema import DEFAULT_ACCOUNT
 from shared.strategy import Pair, StrategyParams
 
 
@@ -33,8 +34,8 @@ class BacktestEngine(Protocol):
         pairs: Sequence[Pair],
         params_list: Sequence[StrategyParams],
         *,
-        initial_cash: float = 100_000.0,
-        commission: float = 0.0005,
+        initial_cash: float = DEFAULT_ACCOUNT.initial_cash,
+        commission: float = DEFAULT_ACCOUNT.commission,
         with_details: bool = False,
         trade_from_bar: int = 0,
     ) -> list[EngineResult]:

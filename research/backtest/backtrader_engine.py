@@ -29,6 +29,7 @@ from research.data.market_data import AlignedCloses
 from shared.fill_model import MARGIN
 from shared.metrics import Metrics
 from shared.orders import Fill, OrderIntent, Rejection, Side
+from shared.schema import DEFAULT_ACCOUNT
 from shared.strategy import Decision, Pair, PairState, StrategyParams, observe_pair, step_pair
 
 
@@ -134,8 +135,8 @@ def run_cerebro(
     pairs: Sequence[Pair],
     params: StrategyParams,
     *,
-    initial_cash: float = 100_000.0,
-    commission: float = 0.0005,
+    initial_cash: float = DEFAULT_ACCOUNT.initial_cash,
+    commission: float = DEFAULT_ACCOUNT.commission,
     trade_from_bar: int = 0,
 ) -> tuple[Metrics, PairsStrategy]:
     """One backtest set up and measured exactly as the seed's ``run_backtest_for_params``
@@ -189,8 +190,8 @@ class BacktraderEngine:
         pairs: Sequence[Pair],
         params_list: Sequence[StrategyParams],
         *,
-        initial_cash: float = 100_000.0,
-        commission: float = 0.0005,
+        initial_cash: float = DEFAULT_ACCOUNT.initial_cash,
+        commission: float = DEFAULT_ACCOUNT.commission,
         with_details: bool = False,
         trade_from_bar: int = 0,
     ) -> list[EngineResult]:

@@ -26,6 +26,7 @@ from research.backtest.fast.plan import (
 from research.data.market_data import AlignedCloses
 from shared.errors import DataError
 from shared.orders import Fill
+from shared.schema import DEFAULT_ACCOUNT
 from shared.strategy import Pair, StrategyParams
 
 
@@ -51,8 +52,8 @@ class FastEngine:
         pairs: Sequence[Pair],
         params_list: Sequence[StrategyParams],
         *,
-        initial_cash: float = 100_000.0,
-        commission: float = 0.0005,
+        initial_cash: float = DEFAULT_ACCOUNT.initial_cash,
+        commission: float = DEFAULT_ACCOUNT.commission,
         with_details: bool = False,
         trade_from_bar: int = 0,
     ) -> list[EngineResult]:
@@ -138,8 +139,9 @@ def compile_kernels() -> None:
     portfolio = Portfolio(closes, np.array([0], np.int64), np.array([1], np.int64), np.array([2.0]))
     batch = ConfigBatch.from_params([StrategyParams(window=2, entry_z=0.5, exit_z=0.1)])
     paths = build_paths(portfolio, batch)
-    run_batch(portfolio, batch, paths, initial_cash=1e5, commission=5e-4)
-    run_batch(portfolio, batch, paths, initial_cash=1e5, commission=5e-4, detail=True)
+    cash, fee = DEFAULT_ACCOUNT.initial_cash, DEFAULT_ACCOUNT.commission
+    run_batch(portfolio, batch, paths, initial_cash=cash, commission=fee)
+    run_batch(portfolio, batch, paths, initial_cash=cash, commission=fee, detail=True)
     # The sweep's whole-task kernel, so that a sweep's workers load it instead of compiling.
     plan = plan_slice(batch)
-    run_pairs(plan, [closes], np.array([0]), np.array([2.0]), initial_cash=1e5, commission=5e-4)
+    run_pairs(plan, [closes], np.array([0]), np.array([2.0]), initial_cash=cash, commission=fee)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from research.backtest.api import BacktestEngine, EngineResult, check_trade_from_bar
 from research.data.market_data import AlignedCloses
 from shared.errors import PairsError
+from shared.schema import DEFAULT_ACCOUNT
 from shared.simulation import simulate
 from shared.strategy import Pair, StrategyParams
 
@@ -31,8 +32,8 @@ class ReferenceEngine:
         pairs: Sequence[Pair],
         params_list: Sequence[StrategyParams],
         *,
-        initial_cash: float = 100_000.0,
-        commission: float = 0.0005,
+        initial_cash: float = DEFAULT_ACCOUNT.initial_cash,
+        commission: float = DEFAULT_ACCOUNT.commission,
         with_details: bool = False,
         trade_from_bar: int = 0,
     ) -> list[EngineResult]:

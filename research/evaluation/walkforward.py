@@ -35,6 +35,7 @@ from research.ranking import rank_metrics
 from shared.errors import DataError
 from shared.metrics import Metrics, compute_metrics, daily_returns
 from shared.orders import Fill
+from shared.schema import DEFAULT_ACCOUNT
 from shared.strategy import Pair, StrategyParams
 
 PairChooser = Callable[[pd.DataFrame], Sequence[Pair]]
@@ -326,7 +327,7 @@ def walk_forward(
     train: Span,
     test: Span,
     anchored: bool = False,
-    initial_cash: float = 100_000.0,
+    initial_cash: float = DEFAULT_ACCOUNT.initial_cash,
     n_splits: int = 16,
     pbo_blocks: str = DEFAULT_PBO_BLOCKS,
     oos_all: bool = True,

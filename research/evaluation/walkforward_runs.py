@@ -21,6 +21,7 @@ from research.backtest.api import BacktestEngine
 from research.data.market_data import AlignedCloses
 from shared.metrics import Metrics
 from shared.orders import Fill
+from shared.schema import DEFAULT_ACCOUNT
 from shared.simulation import simulate
 from shared.strategy import Pair, StrategyParams
 
@@ -48,8 +49,8 @@ class GridRunner(Protocol):
 class ReferenceRunner:
     """The pure reference simulation, config by config (slow: tests and small checks)."""
 
-    initial_cash: float = 100_000.0
-    commission: float = 0.0005
+    initial_cash: float = DEFAULT_ACCOUNT.initial_cash
+    commission: float = DEFAULT_ACCOUNT.commission
     name: str = "reference"
 
     def __call__(
@@ -93,8 +94,8 @@ class EngineRunner:
     no ``trade_from_bar``. ``engines_used`` says which engine ran what, for the report."""
 
     engine: BacktestEngine
-    initial_cash: float = 100_000.0
-    commission: float = 0.0005
+    initial_cash: float = DEFAULT_ACCOUNT.initial_cash
+    commission: float = DEFAULT_ACCOUNT.commission
     engines_used: set[str] = field(default_factory=set)
 
     @property

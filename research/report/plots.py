@@ -27,6 +27,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from research.data.market_data import AlignedCloses
+from shared.schema import DEFAULT_ACCOUNT
 from shared.simulation import SimulationResult, simulate
 from shared.strategy import Action, Pair, StrategyParams
 
@@ -202,8 +203,8 @@ def write_report_plots(
     results: pd.DataFrame | None,
     reports_dir: Path,
     *,
-    initial_cash: float = 100_000.0,
-    commission: float = 0.0005,
+    initial_cash: float = DEFAULT_ACCOUNT.initial_cash,
+    commission: float = DEFAULT_ACCOUNT.commission,
 ) -> list[Path]:
     """Every report picture for the chosen config (and the grid when ``results`` is given)."""
     sim = simulate(data.closes, data.symbols, pairs, params, initial_cash, commission)

@@ -1,6 +1,6 @@
 """Corporate actions on the server's book, applied the way Alpaca applies them.
 
-Conventions (the daemon's, see ``daemon.corporate_actions``): a split's ``ratio`` is new shares
+Conventions (the daemon's, see ``daemon.core.corporate_actions``): a split's ``ratio`` is new shares
 per old share (2.0 for 2:1, 0.25 for 1:4); a dividend's ``amount`` is dollars per share held at
 the close before the ex-date.
 
@@ -18,6 +18,9 @@ the close before the ex-date.
   queued orders that a client could rely on, so the daemon must not expect one.
 - A dividend's entitlement (position before the ex-date's fills * amount; longs receive,
   shorts pay) is fixed on the ex-date and moves cash when the clock reaches the payable date.
+- ``book.paper_books_actions = False`` is Alpaca's paper environment by public reports
+  (Alpaca-API issue 181): positions, average prices and cash are left as they are on the
+  ex-date and the payable date, while bars re-adjust and the endpoint announces the events.
 """
 
 from __future__ import annotations
@@ -104,8 +107,10 @@ def apply_due(book: AccountBook, today: date) -> None:
             continue
         if action.kind == "split":
             _split_positions(book, action)
-        else:
+        elif book.paper_books_actions:
             action.entitlement = book.positions.get(action.symbol, 0) * action.amount
+        else:
+            action.entitlement = 0.0  # the paper environment pays nothing
         action.applied = True
     for action in order:
         if action.entitlement is not None and not action.paid and action.pays_on <= today:
@@ -119,8 +124,8 @@ def _split_positions(book: AccountBook, split: BookAction) -> None:
     if symbol in book.marks and not any(d >= split.ex_date for d in book.bars.get(symbol, {})):
         book.marks[symbol] /= ratio  # else the mark is already a raw post-split close
     held = book.positions.get(symbol)
-    if not held:
-        return
+    if not held or not book.paper_books_actions:
+        return  # the market's price moves; a paper account's shares do not
     exact = round(held * ratio, 9)  # 8 * 0.25 stays 2.0, not 1.9999999
     if book.fraction_booking == "fractional" or exact == int(exact):
         book.positions[symbol] = int(exact) if exact == int(exact) else exact

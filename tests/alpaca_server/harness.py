@@ -9,11 +9,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from daemon.alpaca.bars import AlpacaBars
-from daemon.alpaca.broker import AlpacaBroker
-from daemon.alpaca.factory import build_alpaca_bars, build_alpaca_broker
-from daemon.alpaca.retry import RetryPolicy
-from daemon.settings import AlpacaSettings
+from daemon.adapters.alpaca.bars import AlpacaBars
+from daemon.adapters.alpaca.broker import AlpacaBroker
+from daemon.adapters.alpaca.factory import build_alpaca_bars, build_alpaca_broker
+from daemon.adapters.alpaca.retry import RetryPolicy
+from daemon.config.settings import AlpacaSettings
 from tests.alpaca_server.server import AlpacaServer
 from tests.alpaca_server.state import AccountBook
 

@@ -149,6 +149,8 @@ def calendar(params: dict[str, str]) -> list[dict[str, Any]]:
 def asset(book: AccountBook, symbol: str) -> dict[str, Any]:
     with book.lock:
         shortable = symbol not in book.not_shortable
+        # Alpaca's hard-to-borrow names stay shortable but are not easy to borrow.
+        easy = shortable and symbol not in book.hard_to_borrow
         return {
             "id": str(uuid.uuid5(uuid.NAMESPACE_DNS, symbol)),
             "class": "us_equity",
@@ -159,7 +161,7 @@ def asset(book: AccountBook, symbol: str) -> dict[str, Any]:
             "tradable": symbol not in book.not_tradable,
             "marginable": True,
             "shortable": shortable,
-            "easy_to_borrow": shortable,
+            "easy_to_borrow": easy,
             "fractionable": True,
             "attributes": [],
         }

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.alpaca_server import actions, render
+from tests.alpaca_server.echo import echo_credentials
 from tests.alpaca_server.state import OPEN_STATUSES, AccountBook, ApiError, Fault
 
 Answer = tuple[int, Any]
@@ -67,7 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
             book.key_id,
             book.secret_key,
         ):
-            self._send(401, DEFAULT_BODIES[401])
+            self._send(*self._echoed((401, DEFAULT_BODIES[401])))
             return
         fault = book.take_fault(method, url.path)
         answer = None
@@ -84,9 +85,13 @@ class _Handler(BaseHTTPRequestHandler):
             elif answer is None:
                 answer = self._route(method, url.path, params, body)
         assert answer is not None
-        if book.echo_keys and answer[0] >= 400:
-            answer = (answer[0], _echo_keys(answer[1], self.headers))
-        self._send(*answer)
+        self._send(*self._echoed(answer))
+
+    def _echoed(self, answer: Answer) -> Answer:
+        """A misbehaving server: error bodies repeat the key headers (see echo.py)."""
+        if self.server.book.echo_keys and answer[0] >= 400:
+            return answer[0], echo_credentials(answer[0], answer[1], self.headers)
+        return answer
 
     def _route(self, method: str, path: str, params: dict[str, str], body: Any) -> Answer:
         book = self.server.book
@@ -146,15 +151,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-
-
-def _echo_keys(body: Any, headers: Any) -> Any:
-    """What a misconfigured proxy does: repeat the request's key headers in the error body,
-    bare and as header lines, so redaction by pattern alone cannot catch them."""
-    key, secret = headers.get("APCA-API-KEY-ID"), headers.get("APCA-API-SECRET-KEY")
-    message = body.get("message", "") if isinstance(body, dict) else ""
-    echoed = f"{message} (request {key}/{secret}; APCA-API-SECRET-KEY: {secret})"
-    return {**body, "message": echoed} if isinstance(body, dict) else {"message": echoed}
 
 
 def _list_orders(book: AccountBook, params: dict[str, str]) -> list[dict[str, Any]]:

@@ -1,5 +1,8 @@
-"""Real splits through the daemon on the local Alpaca-compatible server, from a wide CSV of
-adjusted closes (a validation tool, not a test: it reads a file you pass).
+"""Real closes through the daemon on the local Alpaca-compatible server, with splits and a
+broker that says no or fills half, from a wide CSV of adjusted closes (a validation tool, not a
+test: it reads a file you pass). ``--refuse``, ``--fill``, ``--htb`` and
+``--paper-no-actions`` inject the broker's faults (see ``_faults``); the output then lists the
+alerts they raised and the repair orders pair integrity sent.
 
     python -m tests.alpaca_server.split_replay --prices <wide.csv> \\
         --start 2021-03-01 --end 2021-10-29 --pair HON/GE --pair CAT/DE \\
@@ -30,14 +33,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from daemon.corporate_actions import format_ratio, parse_ratio
+from daemon.core.corporate_actions import format_ratio, parse_ratio
+from daemon.cycle.pair_integrity import REPAIR_ATTEMPT
+from daemon.monitoring.alerts import alerts
 from daemon.store import Store
 from daemon.store.actions import adjustments, cash_flows
 from research.backtest.registry import get_engine
 from research.data.market_data import align_closes
 from shared.config import ProdConfig, parse_config
 from tests.alpaca_server.harness import running_harness
-from tests.alpaca_server.state import EVENING, Fault
+from tests.alpaca_server.state import EVENING, Fault, Refusal
 from tests.integration.test_daemon_on_alpaca_server import _run as run_session
 from tests.integration.test_daemon_on_alpaca_server import alpaca_settings
 from tests.unit.daemon_helpers import write_inputs
@@ -123,7 +128,9 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
             harness.server.inject(
                 Fault("GET", "/v1/corporate-actions", status=200, body=NO_ACTIONS, times=10**9)
             )
+        book.paper_books_actions = not args.paper_no_actions
         for session in sessions[args.warm :]:
+            _faults(args, book, session)
             book.advance_session(raw.loc[session].to_dict(), session)
             result = run_session(settings, session, harness.env, harness)
             if result.status != "completed":
@@ -148,6 +155,13 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
             for r in store.sql("SELECT session, residual FROM tracking ORDER BY session")
         ]
         runs = [r for r in store.runs() if r.status == "completed"]
+        final_equity = store.equity_series()[-1].equity
+        raised = [(a.code, str(a.session), a.message) for a in alerts(store)]
+        repairs = [
+            [i.session.isoformat(), i.symbol, i.side, i.quantity, i.status]
+            for i in intents
+            if i.attempt == REPAIR_ATTEMPT
+        ]
     finally:
         store.close()
     backtest = get_engine("backtrader").run(
@@ -164,6 +178,32 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
     research = {(f.symbol, f.bar - 1) for f in backtest.fills}
     daemon = {(i.symbol, sessions.index(i.session)) for i in intents}
     daemon = {(s, b) for s, b in daemon if b < last}
+
+    # Sizes: the daemon's real shares against the backtest's stored-scale shares times the
+    # splits' ratios up to the decision (whole-share rounding aside, they are the same trade).
+    def real_ratio(symbol: str, session: date) -> float:
+        out = 1.0
+        for s_, ex_date, ratio in splits:
+            if s_ == symbol and ex_date <= session:
+                out *= ratio
+        return out
+
+    research_sizes = {
+        (f.symbol, sessions[f.bar - 1]): f.signed_quantity
+        * real_ratio(f.symbol, sessions[f.bar - 1])
+        for f in backtest.fills
+    }
+    sizes = [
+        [
+            i.symbol,
+            i.session.isoformat(),
+            (1 if i.side == "buy" else -1) * i.quantity,
+            round(research_sizes.get((i.symbol, i.session), 0.0), 3),
+        ]
+        for i in intents
+        if (i.symbol, i.session) in research_sizes
+    ]
+    size_gaps = [row for row in sizes if abs(row[2] - row[3]) >= 1.0]
     return {
         "sessions": len(sessions) - args.warm,
         "completed": len(runs),
@@ -181,7 +221,39 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
         "tracking_residuals_over_1_cent": [[d, round(r, 4)] for d, r in residuals if abs(r) > 0.01],
         "last_tracking_residual": round(residuals[-1][1], 6) if residuals else None,
         "final_positions": final_positions,
+        "final_equity_daemon": round(final_equity, 2),
+        "final_equity_backtest_stored_scale": round(backtest.metrics.final_value, 2),
+        "orders_sized_unlike_backtest_by_a_share_or_more": size_gaps,
+        "first_orders": [
+            [i.session.isoformat(), i.symbol, i.side, i.quantity, i.status] for i in intents[:6]
+        ],
+        "alerts": [r for r in raised if r[0] in BROKER_ALERTS],
+        "repairs": repairs,
     }
+
+
+BROKER_ALERTS = {"pair_unbalanced", "split_not_booked", "unaccounted_position"}
+
+
+def _faults(args: argparse.Namespace, book: Any, session: date) -> None:
+    """The broker saying no or filling half, before ``session``'s close: ``--refuse
+    DATE:SYM`` refuses SYM's next order (sent on DATE's run: 403 insufficient buying power);
+    ``--fill DATE:SYM:F`` fills a share F of SYM's orders in DATE's closing auction (the rest
+    expires); ``--htb DATE:SYM`` turns SYM hard to borrow overnight before DATE's open."""
+    for text in args.refuse:
+        day, symbol = text.split(":")
+        if date.fromisoformat(day) == session:
+            book.refuse(Refusal(symbol=symbol))
+    for text in args.fill:
+        day, symbol, share = text.split(":")
+        if date.fromisoformat(day) == session:
+            book.fill_fraction[symbol] = float(share)
+        else:
+            book.fill_fraction.pop(symbol, None)
+    for text in args.htb:
+        day, symbol = text.split(":")
+        if date.fromisoformat(day) == session:
+            book.turn_hard_to_borrow(symbol)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--entry-z", type=float, default=0.8)
     parser.add_argument("--stake", type=int, default=23)
     parser.add_argument("--cash", type=float, default=1_000_000.0)
+    parser.add_argument("--refuse", action="append", default=[], help="DATE:SYM, repeatable")
+    parser.add_argument("--fill", action="append", default=[], help="DATE:SYM:SHARE, repeatable")
+    parser.add_argument("--htb", action="append", default=[], help="DATE:SYM, repeatable")
+    parser.add_argument("--paper-no-actions", action="store_true", help="book no split/dividend")
     args = parser.parse_args(argv)
     with contextlib.redirect_stdout(sys.stderr):  # the adapters' own log lines
         result = replay(args)

@@ -7,6 +7,8 @@ close after the cut-off (after 19:00: the next session's), ``opg`` is refused 9:
 orders whose session it is. Validation errors answer 422 with Alpaca's generic code 40010001,
 and only a reused client id says "client_order_id must be unique". Splits and dividends
 (``add_split``/``add_dividend``) are booked as the clock passes their dates: see ``actions.py``.
+Partial auctions, expiry, hard-to-borrow sweeps, scripted refusals, wash trades and paper quotes
+are selected per test on the book: see ``broker_rules.py``.
 
 Every public method takes the lock, because the HTTP server answers on several threads while
 the test thread advances sessions and queues faults.
@@ -21,12 +23,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.alpaca_server import actions
+from tests.alpaca_server import actions, broker_rules
 from tests.alpaca_server.actions import BookAction, FractionBooking
+from tests.alpaca_server.broker_rules import OPEN_STATUSES, Refusal
 from tests.alpaca_server.errors import VALIDATION, ApiError, order_quantity, quantity
 
+__all__ = ["OPEN_STATUSES", "AccountBook", "ApiError", "Fault", "Refusal", "ServerOrder"]
+
 NEW_YORK = ZoneInfo("America/New_York")
-OPEN_STATUSES = {"new", "accepted", "pending_new", "partially_filled"}
 # Tuesday 2024-01-02, 19:30 New York: after that session's close, when the daily run happens.
 START = datetime(2024, 1, 3, 0, 30, tzinfo=UTC)
 EVENING = time(19, 30)  # where advance_session leaves the clock
@@ -103,6 +107,7 @@ class ServerOrder:
     filled_notional: float = 0.0
     filled_at: datetime | None = None
     canceled_at: datetime | None = None
+    expired_at: datetime | None = None
     updated_at: datetime | None = None
 
     def json(self) -> dict[str, Any]:
@@ -114,7 +119,7 @@ class ServerOrder:
             "updated_at": iso(self.updated_at or self.created_at),
             "submitted_at": iso(self.created_at),
             "filled_at": iso(self.filled_at),
-            "expired_at": None,
+            "expired_at": iso(self.expired_at),
             "canceled_at": iso(self.canceled_at),
             "failed_at": None,
             "replaced_at": None,
@@ -155,7 +160,8 @@ class AccountBook:
 
     key_id: str = "PKTEST0000000000KEY1"
     secret_key: str = "test-secret-0000000000000000000000000000"
-    # A misbehaving proxy: error bodies (4xx/5xx) repeat the request's key headers.
+    # A misbehaving proxy: error bodies (4xx/5xx, 401 too) repeat the request's key headers,
+    # in every form of echo.py (exact, other case, cut short, base64, percent-encoded).
     echo_keys: bool = False
     cash: float = 100_000.0
     margin_multiplier: float = 2.0
@@ -181,6 +187,23 @@ class AccountBook:
     # Splits and cash dividends (add_split/add_dividend), applied as the clock reaches them.
     actions: list[BookAction] = field(default_factory=list)
     fraction_booking: FractionBooking = "cash"  # or "fractional": how split remainders book
+    # False: Alpaca's paper environment, which books no split and pays no dividend (bars and
+    # /v1/corporate-actions still show them).
+    paper_books_actions: bool = True
+    # ---- what real brokers do (broker_rules.py), each off until a test selects it ----------
+    # Symbol -> share of each order's quantity its auction fills (rounded to whole shares);
+    # the rest expires. 0.0: the order expires unfilled.
+    fill_fraction: dict[str, float] = field(default_factory=dict)
+    # Client id -> shares its auction fills; the rest expires (0: expires unfilled).
+    auction_fills: dict[str, float] = field(default_factory=dict)
+    # Orders whose session closes without a close for their symbol expire (else they wait).
+    expire_unfilled: bool = False
+    # Shortable but not easy to borrow: opening shorts refused (turn_hard_to_borrow).
+    hard_to_borrow: set[str] = field(default_factory=set)
+    htb_sweeps: dict[str, date] = field(default_factory=dict)  # symbol -> open swept before
+    refusals: list[Refusal] = field(default_factory=list)  # refuse(): scripted 403s and more
+    refuse_wash_trades: bool = False  # 422 42210000 for an order opposite an open one
+    half_spread: dict[str, float] = field(default_factory=dict)  # symbol -> $ from the close
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # ---- test controls -----------------------------------------------------------------
@@ -228,6 +251,29 @@ class AccountBook:
                     order.status = "canceled"
                     order.canceled_at = order.updated_at = self.now
 
+    def refuse(self, refusal: Refusal) -> None:
+        """Refuse the next order(s) matching ``refusal`` at submit (403 insufficient buying
+        power unless it says otherwise)."""
+        with self.lock:
+            self.refusals.append(refusal)
+
+    def turn_hard_to_borrow(self, symbol: str) -> None:
+        """Alpaca moving ``symbol`` to its hard-to-borrow list: the asset reads shortable but
+        not easy to borrow, opening shorts are refused, and the open orders that would sell it
+        short are cancelled before the next open (at once when the clock is before today's)."""
+        with self.lock:
+            self.hard_to_borrow.add(symbol)
+            local = self.now.astimezone(NEW_YORK)
+            before_open = local.weekday() < 5 and local.time() < time(9, 30)
+            self.htb_sweeps[symbol] = local.date() if before_open else next_weekday(local.date())
+            self._clock_moved()
+
+    def _clock_moved(self) -> None:
+        """What happens as the clock reaches a day: corporate actions booked, hard-to-borrow
+        short orders cancelled before the open."""
+        actions.apply_due(self, self.today())
+        broker_rules.sweep_hard_to_borrow(self, self.today())
+
     def add_split(self, symbol: str, ex_date: date, ratio: float) -> None:
         """A split of ``ratio`` new shares per old share (2.0 for 2:1, 0.25 for 1:4). Booked
         when the clock reaches ``ex_date``; at once if it already has."""
@@ -259,18 +305,20 @@ class AccountBook:
     def set_time(self, session: date, clock: time) -> None:
         with self.lock:
             self.now = datetime.combine(session, clock, NEW_YORK).astimezone(UTC)
-            actions.apply_due(self, session)
+            self._clock_moved()
 
     def advance_session(self, closes: dict[str, float], session: date | None = None) -> None:
         """Close a session: record its bars, mark positions and fill the orders queued for
-        this session's auction in creation order at ``closes``, honouring partial-fill limits
-        and broker-side cancellations queued for this session. The clock is left at 19:30 that
-        evening. Without ``session`` every open order fills (the interactive tool). Corporate
-        actions whose ex-date is ``session`` or earlier are booked first; ``closes`` are raw."""
+        this session's auction in creation order at ``closes``, honouring partial-fill limits,
+        scripted partial auctions and expiry (``broker_rules.py``) and broker-side
+        cancellations queued for this session. The clock is left at 19:30 that evening.
+        Without ``session`` every open order fills (the interactive tool). Corporate actions
+        whose ex-date is ``session`` or earlier, and hard-to-borrow sweeps, come first;
+        ``closes`` are raw."""
         with self.lock:
             if session is not None:
                 self.now = datetime.combine(session, time(16, 0), NEW_YORK).astimezone(UTC)
-            actions.apply_due(self, self.today())
+            self._clock_moved()
             if session is not None:
                 for symbol, close in closes.items():
                     self.bars.setdefault(symbol, {})[session] = close
@@ -285,18 +333,26 @@ class AccountBook:
                     order.status = "canceled"
                     order.canceled_at = order.updated_at = self.now
                 elif order.symbol in closes:
-                    self._fill(order, self.auction_price(order, closes[order.symbol]))
-                    if order.status in OPEN_STATUSES and order.client_order_id in (
-                        self.cancel_remainder
-                    ):
+                    qty, rest_expires = broker_rules.auction_quantity(self, order)
+                    self._fill(order, self.auction_price(order, closes[order.symbol]), qty)
+                    if order.status not in OPEN_STATUSES:
+                        continue
+                    if rest_expires:
+                        broker_rules.expire(self, order)
+                    elif order.client_order_id in self.cancel_remainder:
                         order.status = "canceled"
                         order.canceled_at = order.updated_at = self.now
+                elif session is not None and self.expire_unfilled:
+                    broker_rules.expire(self, order)
             if session is not None:
                 self.set_time(session, EVENING)
 
-    def _fill(self, order: ServerOrder, price: float) -> None:
+    def _fill(self, order: ServerOrder, price: float, qty: float | None = None) -> None:
+        """Fill ``qty`` of the order (default: what ``fill_limits`` allows, else the rest)."""
         remaining = order.qty - order.filled_qty
-        qty = min(remaining, self.fill_limits.pop(order.client_order_id, remaining))
+        if qty is None:
+            qty = self.fill_limits.pop(order.client_order_id, remaining)
+        qty = min(remaining, qty)
         if qty <= 0:
             return
         signed = qty if order.side == "buy" else -qty
@@ -319,8 +375,10 @@ class AccountBook:
         order.filled_at = order.updated_at = self.now
 
     def auction_price(self, order: ServerOrder, close: float) -> float:
-        """The price an order fills at: the close, moved by an injected ``fill_offsets``."""
-        return close + self.fill_offsets.get(order.client_order_id, 0.0)
+        """The price an order fills at: the close, moved by an injected ``fill_offsets`` and
+        by the paper quote's ``half_spread``."""
+        offset = self.fill_offsets.get(order.client_order_id, 0.0)
+        return close + offset + broker_rules.quote_offset(self, order)
 
     def pay_dividend(self, symbol: str, per_share: float) -> float:
         """Credit longs and debit shorts ``per_share`` (the payable date); returns the cash."""
@@ -368,6 +426,7 @@ class AccountBook:
                 raise ApiError(422, 42210000, f'asset "{symbol}" cannot be sold short')
             if side == "sell" and qty > held and qty != int(qty):
                 raise ApiError(403, 40310000, "fractional orders cannot be sold short")
+            broker_rules.check_submit(self, symbol, side, qty)
             if self._opening_notional(symbol, side, qty) > self.buying_power():
                 raise ApiError(403, 40310000, "insufficient buying power")
             order = ServerOrder(

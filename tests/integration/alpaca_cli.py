@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from daemon.settings import DaemonSettings
+from daemon.config.settings import DaemonSettings
 from tests.alpaca_server.harness import Harness
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ def pairs_daemon(
 ) -> subprocess.CompletedProcess[str]:
     environ = {**os.environ, "PYTHONPATH": str(ROOT), **(env or harness.env)}
     return subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "--settings", str(toml), *args],
+        [sys.executable, "-m", "daemon.commands.cli", "--settings", str(toml), *args],
         capture_output=True,
         text=True,
         cwd=ROOT,

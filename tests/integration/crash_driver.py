@@ -16,11 +16,11 @@ import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
-from daemon.app import build_context
-from daemon.clock import FixedClock
-from daemon.cycle import run_once
-from daemon.logging import make_logger
-from daemon.settings import load_settings
+from daemon.commands.app import build_context
+from daemon.config.settings import load_settings
+from daemon.cycle.run import run_once
+from daemon.infra.logging import make_logger
+from daemon.timing.clock import FixedClock
 
 RUN_TIME = time(23, 30, tzinfo=UTC)  # after the close and after 19:00 New York time
 ANSWER = "session-result"  # marks the answer lines; anything else on stdout is ignored

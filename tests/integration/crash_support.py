@@ -19,9 +19,9 @@ from datetime import date
 from pathlib import Path
 from typing import IO
 
-from daemon.fault_injection import KILL_ENV
-from daemon.local_broker import BROKER_DB_NAME
+from daemon.cycle.fault_injection import KILL_ENV
 from daemon.store import Store
+from daemon.store.files import BROKER_DB_NAME
 from tests.integration.crash_driver import ANSWER
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from daemon.alpaca.errors import AlpacaUnavailableError
+from daemon.adapters.alpaca.errors import AlpacaUnavailableError
 from shared.errors import ConfigError, DataError
 from tests.alpaca_server.harness import Harness, running_harness
 from tests.alpaca_server.state import Fault

@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from daemon.alpaca.broker import AlpacaBroker
-from daemon.alpaca.errors import AlpacaRequestError, OrderRejectedError
-from daemon.ports import OrderRequest, OrderStatus, TimeInForce
+from daemon.adapters.alpaca.broker import AlpacaBroker
+from daemon.adapters.alpaca.errors import AlpacaRequestError, OrderRejectedError
+from daemon.core.ports import OrderRequest, OrderStatus, TimeInForce
 from shared.orders import Side
 from tests.alpaca_server.harness import Harness, running_harness
 

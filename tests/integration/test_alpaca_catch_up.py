@@ -101,3 +101,41 @@ def test_three_missed_sessions_caught_up_by_once_at_17_00_with_queued_cls_orders
     assert dict(harness.book.positions) == local_positions[d5]
     status = pairs_daemon(toml, harness, "status")
     assert "last error" not in status.stdout
+
+
+def test_caught_up_sessions_record_the_equity_of_their_own_close(
+    tmp_path: Path,
+    market: tuple[pd.DataFrame, ProdConfig],
+    harness: Harness,
+    local_replay: Replay,
+) -> None:
+    """Down for three sessions while a pair is held: each caught-up session's equity is its
+    own close's (cash plus the positions at that session's closes), not the account's figure
+    at the time of the catch-up, so tracking and the equity history stay true."""
+    closes, settings = prepare(tmp_path, market, harness)
+    index = list(closes.index)
+    held = [d for d, _, positions in local_replay.equity if positions]
+    k = next(index.index(d) for d in held if index.index(d) + 4 < len(index))
+    for session in index[FIRST_RUN : k + 1]:
+        harness.book.advance_session(closes.loc[session].to_dict(), session)
+        assert run(settings, session, harness)[0].status == "completed"
+    assert harness.book.positions, "a pair is held through the downtime"
+    missed = index[k + 1 : k + 4]
+    for session in missed:
+        harness.book.advance_session(closes.loc[session].to_dict(), session)
+    toml = write_settings(tmp_path / "daemon.toml", settings, harness)
+    harness.book.set_time(missed[-1], time(19, 5))
+    late = pairs_daemon(toml, harness, "once")
+    assert late.returncode == 0, late.stdout + late.stderr
+    store = Store.open(settings.state_dir, durable=False, read_only=True)
+    try:
+        equity = {e.session: e for e in store.equity_series()}
+    finally:
+        store.close()
+    marks = [equity[d].equity for d in missed]
+    for d in missed:
+        e = equity[d]
+        own_close = e.cash + sum(q * float(closes.loc[d, s]) for s, q in e.positions.items())
+        # the latest session keeps the broker's own figure (rounded to cents by it)
+        assert abs(e.equity - own_close) < (0.01 if d == missed[-1] else 1e-6), (d, e.equity)
+    assert len(set(marks)) == len(marks), "each session is marked at its own close"

@@ -9,12 +9,12 @@ from datetime import date
 
 import pytest
 
-from daemon.alpaca.corporate_actions import AlpacaCorporateActions
-from daemon.alpaca.errors import AlpacaAuthError, AlpacaUnavailableError
-from daemon.alpaca.factory import build_alpaca_actions
-from daemon.app import build_actions
-from daemon.corporate_actions import ActionKind, CorporateAction
-from daemon.settings import AlpacaSettings, DaemonSettings, DataSettings
+from daemon.adapters.alpaca.corporate_actions import AlpacaCorporateActions
+from daemon.adapters.alpaca.errors import AlpacaAuthError, AlpacaUnavailableError
+from daemon.adapters.alpaca.factory import build_alpaca_actions
+from daemon.adapters.registry import build_actions
+from daemon.config.settings import AlpacaSettings, DaemonSettings, DataSettings
+from daemon.core.corporate_actions import ActionKind, CorporateAction
 from shared.errors import DataError
 from tests.alpaca_server.harness import SLOW_ANSWER_S, Harness, running_harness
 from tests.alpaca_server.state import Fault

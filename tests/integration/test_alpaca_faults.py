@@ -9,15 +9,15 @@ from datetime import date
 
 import pytest
 
-from daemon.alpaca.broker import AlpacaBroker
-from daemon.alpaca.errors import (
+from daemon.adapters.alpaca.broker import AlpacaBroker
+from daemon.adapters.alpaca.errors import (
     AlpacaAuthError,
     AlpacaRequestError,
     AlpacaUnavailableError,
     OrderOutcomeUnknownError,
     OrderRejectedError,
 )
-from daemon.ports import OrderRequest, OrderStatus, TimeInForce
+from daemon.core.ports import OrderRequest, OrderStatus, TimeInForce
 from shared.errors import BrokerError
 from shared.orders import Side
 from tests.alpaca_server.harness import SLOW_ANSWER_S, Harness, running_harness

@@ -18,12 +18,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from daemon.alpaca.factory import build_alpaca_broker
-from daemon.app import build_context
-from daemon.clock import FixedClock
-from daemon.cycle import RunResult, run_once
-from daemon.logging import make_logger
+from daemon.adapters.alpaca.factory import build_alpaca_broker
+from daemon.commands.app import build_context
+from daemon.cycle.run import RunResult, run_once
+from daemon.infra.logging import make_logger
 from daemon.store import Store
+from daemon.timing.clock import FixedClock
 from tests.alpaca_server.harness import Harness, running_harness
 from tests.integration.test_daemon_on_alpaca_server import alpaca_settings
 from tests.unit.daemon_helpers import make_closes, make_config, write_inputs

@@ -8,9 +8,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from daemon.alpaca.broker import AlpacaBroker
-from daemon.alpaca.factory import build_alpaca_bars, build_alpaca_broker
-from daemon.settings import AlpacaSettings
+from daemon.adapters.alpaca.broker import AlpacaBroker
+from daemon.adapters.alpaca.factory import build_alpaca_bars, build_alpaca_broker
+from daemon.config.settings import AlpacaSettings
 
 pytestmark = [
     pytest.mark.network,

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from structlog.testing import capture_logs
 
-from daemon.alpaca.errors import AlpacaRequestError, OrderRejectedError
-from daemon.alpaca.factory import build_alpaca_bars
-from daemon.ports import OrderRequest, OrderStatus, TimeInForce
+from daemon.adapters.alpaca.errors import AlpacaRequestError, OrderRejectedError
+from daemon.adapters.alpaca.factory import build_alpaca_bars
+from daemon.core.ports import OrderRequest, OrderStatus, TimeInForce
 from shared.orders import Side
 from tests.alpaca_server.harness import Harness, running_harness
 from tests.alpaca_server.state import Fault

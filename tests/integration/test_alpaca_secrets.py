@@ -13,9 +13,9 @@ from datetime import date
 import pytest
 from structlog.testing import capture_logs
 
-from daemon.alpaca.clients import load_credentials
-from daemon.logging import make_logger
-from daemon.ports import OrderRequest, TimeInForce
+from daemon.adapters.alpaca.clients import load_credentials
+from daemon.core.ports import OrderRequest, TimeInForce
+from daemon.infra.logging import make_logger
 from shared.errors import PairsError
 from shared.orders import Side
 from tests.alpaca_server.harness import SLOW_ANSWER_S, Harness, running_harness

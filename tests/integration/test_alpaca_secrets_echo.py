@@ -13,13 +13,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from daemon.alpaca.factory import build_alpaca_broker
-from daemon.app import build_context
-from daemon.clock import FixedClock
-from daemon.cycle import run_once
-from daemon.logging import make_logger
-from daemon.settings import DaemonSettings
+from daemon.adapters.alpaca.factory import build_alpaca_broker
+from daemon.commands.app import build_context
+from daemon.config.settings import DaemonSettings
+from daemon.cycle.run import run_once
+from daemon.infra.logging import make_logger
 from daemon.store import Store
+from daemon.timing.clock import FixedClock
 from shared.config import ProdConfig
 from tests.alpaca_server.harness import Harness, running_harness
 from tests.alpaca_server.state import AccountBook, Fault

@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from daemon.service import Service
-from daemon.settings import ScheduleSettings
+from daemon.commands.service import Service
+from daemon.config.settings import ScheduleSettings
 from shared.config import ProdConfig
 from tests.alpaca_server.harness import Harness
 from tests.integration.test_alpaca_timing_daemon import at_first_order_session

@@ -14,15 +14,15 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from daemon.alpaca.factory import build_alpaca_broker
-from daemon.app import build_context
-from daemon.clock import FixedClock
-from daemon.cycle import RunResult, run_once
-from daemon.logging import make_logger
-from daemon.once import once_exit_code, run_due
-from daemon.scheduler import XnysCalendar
-from daemon.settings import DaemonSettings
+from daemon.adapters.alpaca.factory import build_alpaca_broker
+from daemon.commands.app import build_context
+from daemon.commands.once import once_exit_code, run_due
+from daemon.config.settings import DaemonSettings
+from daemon.cycle.run import RunResult, run_once
+from daemon.infra.logging import make_logger
 from daemon.store import Store
+from daemon.timing.calendar import XnysCalendar
+from daemon.timing.clock import FixedClock
 from shared.config import ProdConfig
 from tests.alpaca_server.harness import Harness
 from tests.alpaca_server.state import Fault

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from daemon.settings import RiskSettings
+from daemon.config.settings import RiskSettings
 from tests.unit.daemon_helpers import (
     make_closes,
     make_config,
@@ -62,7 +62,7 @@ def _evening(session: date) -> datetime:
 
 def _check(settings: Path, *extra: str) -> tuple[int, str]:
     done = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "--settings", str(settings), "check", *extra],
+        [sys.executable, "-m", "daemon.commands.cli", "--settings", str(settings), "check", *extra],
         capture_output=True,
         text=True,
         timeout=120,

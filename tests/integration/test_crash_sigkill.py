@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from daemon.fault_injection import KILL_ENV, KillSpec, parse_kill_spec
+from daemon.cycle.fault_injection import KILL_ENV, KillSpec, parse_kill_spec
 from shared.errors import ConfigError
 from tests.integration.crash_matrix import MatrixResult, alpaca_matrix, crash_market, local_matrix
 from tests.integration.crash_support import FAULT_STEPS

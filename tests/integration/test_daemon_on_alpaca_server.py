@@ -13,17 +13,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 import pytest
 
-from daemon.alpaca.factory import build_alpaca_broker
-from daemon.app import build_context
-from daemon.clock import FixedClock
-from daemon.cycle import RunResult, run_once
-from daemon.logging import make_logger
-from daemon.settings import AlpacaSettings, BrokerSettings, DaemonSettings, DataSettings
+from daemon.adapters.alpaca.factory import build_alpaca_broker
+from daemon.commands.app import build_context
+from daemon.config.settings import (
+    AlpacaSettings,
+    BrokerSettings,
+    DaemonSettings,
+    DataSettings,
+    IntegritySettings,
+)
+from daemon.cycle.run import RunResult, run_once
+from daemon.infra.logging import make_logger
 from daemon.store import Store
+from daemon.timing.clock import FixedClock
 from shared.config import ProdConfig
 from tests.alpaca_server.harness import Harness
 from tests.alpaca_server.state import OPEN_STATUSES, Fault
@@ -110,6 +117,7 @@ def replay_on_server(
     harness: Harness,
     before_run: Callable[[int, date], None] | None = None,
     before_close: Callable[[int, date], None] | None = None,
+    on_unbalanced: Literal["complete", "unwind", "alert"] = "complete",
 ) -> Replay:
     """Warm-up bars first; then per session: the server closes it, the daemon runs it.
     ``before_close``/``before_run(k, session)`` may arrange fills or queue faults; a failed
@@ -117,6 +125,8 @@ def replay_on_server(
     closes, config = market
     _, cfg = write_inputs(tmp, closes, config)
     settings = alpaca_settings(tmp, cfg, harness)
+    integrity = IntegritySettings(on_unbalanced=on_unbalanced)
+    settings = settings.model_copy(update={"integrity": integrity})
     for symbol in closes.columns:
         harness.book.add_bars(symbol, closes[symbol].iloc[:FIRST_RUN].to_dict())
     replay = Replay()

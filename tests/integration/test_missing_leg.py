@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from daemon.config.settings import BrokerSettings, DaemonSettings, DataSettings
 from daemon.monitoring.alerts import alerts
-from daemon.settings import BrokerSettings, DaemonSettings, DataSettings
 from daemon.store import Store
 from tests.unit.daemon_helpers import log_events, make_closes, make_config, run_sessions
 

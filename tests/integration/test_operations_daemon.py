@@ -23,17 +23,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from daemon.app import build_context
-from daemon.clock import FixedClock
-from daemon.context import DaemonContext
-from daemon.cycle import run_once
-from daemon.local_broker import BROKER_DB_NAME
-from daemon.logging import make_logger
-from daemon.scheduler import SessionJob, TickStatus
-from daemon.service import catch_up_policy, session_calendar
-from daemon.settings import DaemonSettings
+from daemon.commands.app import build_context
+from daemon.commands.scheduler import SessionJob, TickStatus
+from daemon.commands.service import catch_up_policy, session_calendar
+from daemon.config.settings import DaemonSettings
+from daemon.cycle.context import DaemonContext
+from daemon.cycle.run import run_once
+from daemon.infra.logging import make_logger
 from daemon.store import DB_NAME
-from daemon.store.files import LOCK_NAME
+from daemon.store.files import BROKER_DB_NAME, LOCK_NAME
+from daemon.timing.clock import FixedClock
 from shared.errors import StateError
 from tests.integration.crash_support import local_book, store_view
 from tests.unit.daemon_helpers import make_closes, make_config, settings_for, write_inputs
@@ -123,7 +122,7 @@ def test_a_week_offline_is_caught_up_in_order_and_ends_like_an_uninterrupted_run
 def test_a_config_changed_under_a_running_daemon_is_refused_until_it_is_restored(
     tmp_path: Path, closes: pd.DataFrame
 ) -> None:
-    """Documented behaviour (daemon.config_file.check_config_id): a config whose decisive
+    """Documented behaviour (daemon.config.research_config.check_config_id): a config whose decisive
     fields changed is refused with instructions; nothing is traded; restoring the file (and
     restarting a halted service) resumes and catches up. Cosmetic edits are accepted."""
     sessions = list(closes.index[FIRST_RUN:])
@@ -163,7 +162,7 @@ def test_a_config_changed_under_a_running_daemon_is_refused_until_it_is_restored
 
 def _cli(settings: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "--settings", str(settings), *args],
+        [sys.executable, "-m", "daemon.commands.cli", "--settings", str(settings), *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -192,7 +191,7 @@ def test_a_second_daemon_on_a_running_daemons_state_dir_is_refused(
     toml = _settings_file(tmp_path, settings, evening_after(session))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY_", "WATCHDOG_"))}
     service = subprocess.Popen(
-        [sys.executable, "-m", "daemon.cli", "--settings", str(toml), "run"],
+        [sys.executable, "-m", "daemon.commands.cli", "--settings", str(toml), "run"],
         cwd=ROOT,
         env={**env, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL,

@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from daemon.local_broker import BROKER_DB_NAME
 from daemon.store import DB_NAME
+from daemon.store.files import BROKER_DB_NAME
 from tests.unit.daemon_helpers import make_closes, make_config, write_inputs
 
 
@@ -27,7 +27,7 @@ def setup(tmp_path: Path) -> dict[str, Path]:
 
 def _daemon(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "daemon.cli", *map(str, args)],
+        [sys.executable, "-m", "daemon.commands.cli", *map(str, args)],
         capture_output=True,
         text=True,
         check=False,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.cli import main
+from daemon.commands.cli import main
 from shared.simulation import simulate
 from tests.unit.daemon_helpers import make_closes, make_config, read_closes, write_inputs
 
@@ -90,7 +90,7 @@ def test_errors_name_the_file_and_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "daemon.toml"
     bad.write_text('[data]\nfeed = "csv"\ncsv_path = "p.csv"\nbogus = 1\n', encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "--settings", str(bad), "status"],
+        [sys.executable, "-m", "daemon.commands.cli", "--settings", str(bad), "status"],
         capture_output=True,
         text=True,
         check=False,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.settings import RiskSettings
+from daemon.config.settings import RiskSettings
 from tests.unit.daemon_helpers import make_closes, make_config, run_sessions, settings_for
 from tests.unit.daemon_helpers import write_inputs as write_market
 
@@ -45,7 +45,7 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dat
         [
             sys.executable,
             "-m",
-            "daemon.cli",
+            "daemon.commands.cli",
             "report",
             "--config",
             str(cfg),

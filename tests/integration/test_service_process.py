@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from daemon.sessions import is_session
 from daemon.store import Store
+from daemon.timing.sessions import is_session
 from tests.unit.daemon_helpers import make_closes, make_config, write_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +76,7 @@ def command() -> list[str]:
     script = Path(sys.executable).parent / "pairs-daemon"
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-m", "daemon.cli"]
+    return [sys.executable, "-m", "daemon.commands.cli"]
 
 
 @pytest.fixture

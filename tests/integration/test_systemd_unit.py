@@ -126,7 +126,7 @@ def test_the_env_template_holds_no_real_secret() -> None:
 
 
 def test_exec_start_is_a_valid_pairs_daemon_run_command() -> None:
-    from daemon.cli import build_parser
+    from daemon.commands.cli import build_parser
 
     exec_start = directives(UNIT.read_text(encoding="utf-8"))["Service.ExecStart"][0].split()
     assert exec_start[0] == INSTALLED_EXEC

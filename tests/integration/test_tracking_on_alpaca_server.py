@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from daemon.monitoring.alerts import alerts
 from daemon.monitoring.shadow import model_orders
 from daemon.monitoring.tracking import tracking_rows
 from daemon.store import Store
@@ -57,7 +58,10 @@ def test_each_attribution_term_equals_what_was_injected(
             refusal = {"code": 40310000, "message": "insufficient buying power"}
             harness.server.inject(Fault("POST", "/v2/orders", status=403, body=refusal, times=1))
 
-    replay = replay_on_server(tmp_path, market, harness, refuse_and_pay, away_from_the_close)
+    # The refused leg stays refused (no repair): this test is about attribution's terms.
+    replay = replay_on_server(
+        tmp_path, market, harness, refuse_and_pay, away_from_the_close, on_unbalanced="alert"
+    )
     assert all(r.status == "completed" for r in replay.results)
     store = Store.open(tmp_path / "state", read_only=True)
     try:
@@ -65,10 +69,18 @@ def test_each_attribution_term_equals_what_was_injected(
         orders = {o.client_order_id: o for o in model_orders(store)}
         fills = store.fills()
         rejected = [i.client_order_id for i in store.intents() if i.status == "rejected"]
+        unbalanced = [a for a in alerts(store) if a.code == "pair_unbalanced"]
+        repairs = [i for i in store.intents() if i.attempt != 1]
     finally:
         store.close()
     assert len(rows) == N_BARS - FIRST_RUN
     assert len(rejected) == 1 and paid and paid[0] != 0.0
+    # The half pair is seen (critical, naming the pair) until the pair's exit closes it; under
+    # "alert" no repair was sent (the refused leg's order is the only rejected intent, and no
+    # intent is a repair).
+    assert unbalanced and {a.severity for a in unbalanced} == {"critical"}
+    assert "unbalanced: broker holds" in unbalanced[0].message
+    assert not repairs
     last = rows[-1]
     terms = last.attribution
 

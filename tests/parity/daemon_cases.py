@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from daemon.app import build_context
-from daemon.clock import FixedClock
-from daemon.cycle import run_once
-from daemon.logging import make_logger
-from daemon.settings import BrokerSettings, DaemonSettings, DataSettings
+from daemon.commands.app import build_context
+from daemon.config.settings import BrokerSettings, DaemonSettings, DataSettings
+from daemon.cycle.run import run_once
+from daemon.infra.logging import make_logger
 from daemon.store import Store
+from daemon.timing.clock import FixedClock
 from research.backtest.registry import get_engine
 from research.data.market_data import AlignedCloses
 from shared.config import ProdConfig, parse_config
@@ -194,7 +194,7 @@ def _cli_session(tmp: Path, settings: DaemonSettings, session: date) -> str:
         f'\n[data]\nfeed = "csv"\ncsv_path = "{settings.data.csv_path}"\ncalendar_check = false\n',
         encoding="utf-8",
     )
-    command = [sys.executable, "-m", "daemon.cli", "--settings", str(toml), "once"]
+    command = [sys.executable, "-m", "daemon.commands.cli", "--settings", str(toml), "once"]
     done = subprocess.run(
         [*command, "--session", session.isoformat()],
         capture_output=True,

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from daemon.decide import rebuild_states
+from daemon.core.decide import rebuild_states
 from daemon.store import Store
 from research.cli import main as research_main
 from shared.simulation import simulate

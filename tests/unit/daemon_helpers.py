@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from daemon.app import build_context
-from daemon.clock import FixedClock
-from daemon.context import DaemonContext
-from daemon.logging import make_logger
-from daemon.settings import BrokerSettings, DaemonSettings, DataSettings, RiskSettings
+from daemon.commands.app import build_context
+from daemon.config.settings import BrokerSettings, DaemonSettings, DataSettings, RiskSettings
+from daemon.cycle.context import DaemonContext
+from daemon.infra.logging import make_logger
+from daemon.timing.clock import FixedClock
 from shared.config import ProdConfig, parse_config
 
 SYMBOLS_2 = ("AAA", "BBB", "CCC", "DDD")
@@ -111,7 +111,7 @@ def run_sessions(
     settings: DaemonSettings, sessions: list[date], logs: io.StringIO | None = None
 ) -> list[Any]:
     """``run_once`` for each session with a fresh context each time (state only via the store)."""
-    from daemon.cycle import run_once
+    from daemon.cycle.run import run_once
 
     results = []
     for session in sessions:

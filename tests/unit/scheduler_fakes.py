@@ -41,6 +41,9 @@ class RecordingLog:
     def error(self, event: str, **fields: Any) -> None:
         self._add("error", event, fields)
 
+    def critical(self, event: str, **fields: Any) -> None:
+        self._add("critical", event, fields)
+
     def named(self, event: str) -> list[dict[str, Any]]:
         return [fields for _, name, fields in self.events if name == event]
 

@@ -15,11 +15,12 @@ import pandas as pd
 import pytest
 from alpaca.data.models.corporate_actions import CorporateActionsSet
 
-from daemon.alpaca.corporate_actions import to_action
-from daemon.app import build_actions
-from daemon.corporate_actions import ActionKind, CombinedActions, CorporateAction, NoActions
-from daemon.feeds.actions import CsvActions, YFinanceActions
-from daemon.settings import DaemonSettings, DataSettings, load_settings
+from daemon.adapters.alpaca.corporate_actions import to_action
+from daemon.adapters.csv.events import CsvActions
+from daemon.adapters.registry import build_actions
+from daemon.adapters.yfinance.events import YFinanceActions
+from daemon.config.settings import DaemonSettings, DataSettings, load_settings
+from daemon.core.corporate_actions import ActionKind, CombinedActions, CorporateAction, NoActions
 from shared.adapters.yahoo import RATE_LIMIT_BACKOFF_MULTIPLIER, fetch_actions
 from shared.errors import ConfigError, DataError
 

@@ -8,9 +8,9 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
-from daemon.local_broker import BROKER_DB_NAME
 from daemon.monitoring.alerts import AlertCode, Severity, alerts, raise_alert
 from daemon.store import Store
+from daemon.store.files import BROKER_DB_NAME
 from tests.unit.daemon_helpers import (
     log_events,
     make_closes,
@@ -39,9 +39,15 @@ def test_every_code_is_a_stable_string_with_a_default_severity() -> None:
         "reconcile_mismatch",
         "corporate_action_mismatch",
         "corporate_actions_unavailable",
+        "pair_unbalanced",
+        "unaccounted_position",
+        "split_not_booked",
     ]
     assert AlertCode.SESSION_FAILED.default_severity is Severity.CRITICAL
     assert AlertCode.STALE_FEED.default_severity is Severity.WARNING
+    assert AlertCode.PAIR_UNBALANCED.default_severity is Severity.CRITICAL
+    assert AlertCode.UNACCOUNTED_POSITION.default_severity is Severity.CRITICAL
+    assert AlertCode.SPLIT_NOT_BOOKED.default_severity is Severity.WARNING
 
 
 def test_a_reconcile_mismatch_raises_two_critical_alerts_until_a_session_completes(
@@ -85,7 +91,7 @@ def test_a_reconcile_mismatch_raises_two_critical_alerts_until_a_session_complet
 
 def test_raise_alert_is_one_call_and_never_raises_without_a_store() -> None:
     out = io.StringIO()
-    from daemon.logging import make_logger
+    from daemon.infra.logging import make_logger
 
     log = make_logger("json", out, session="2025-03-14")
     raise_alert(None, log, AlertCode.STALE_FEED, "no bar for SPY", symbol="SPY")

@@ -11,17 +11,17 @@ from alpaca.common.exceptions import APIError
 from alpaca.trading.enums import OrderStatus as AlpacaStatus
 from structlog.testing import capture_logs
 
-from daemon.alpaca.clients import (
+from daemon.adapters.alpaca.clients import (
     LIVE_TRADING_URL,
     PAPER_TRADING_URL,
     load_credentials,
 )
-from daemon.alpaca.errors import Kind, classify
-from daemon.alpaca.factory import build_alpaca_broker, trading_endpoint
-from daemon.alpaca.models import fold_status, whole_shares
-from daemon.alpaca.retry import RetryPolicy
-from daemon.ports import OrderStatus
-from daemon.settings import AlpacaSettings, parse_settings
+from daemon.adapters.alpaca.errors import Kind, classify
+from daemon.adapters.alpaca.factory import build_alpaca_broker, trading_endpoint
+from daemon.adapters.alpaca.models import fold_status, whole_shares
+from daemon.adapters.alpaca.retry import RetryPolicy
+from daemon.config.settings import AlpacaSettings, parse_settings
+from daemon.core.ports import OrderStatus
 from shared.errors import BrokerError, ConfigError
 
 KEYS = {"APCA_API_KEY_ID": "PKUNIT00000000000001", "APCA_API_SECRET_KEY": "unit-secret-abcdef"}

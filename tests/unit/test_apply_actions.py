@@ -14,29 +14,29 @@ from typing import Any
 
 import pytest
 
-from daemon.apply_actions import (
-    apply_corporate_actions,
-    check_factors,
-    learn_corporate_actions,
-    refuse_unadjusted,
-    split_hint,
-)
-from daemon.clock import FixedClock
-from daemon.context import DaemonContext
-from daemon.corporate_actions import (
+from daemon.adapters.csv.events import CsvActions
+from daemon.core.corporate_actions import (
     ActionKind,
     CorporateAction,
     format_ratio,
     parse_ratio,
     split_position,
 )
-from daemon.feeds.actions import CsvActions, EventsFileError
+from daemon.core.errors import EventsFileError, FeedNotAdjusted
+from daemon.cycle.apply_actions import (
+    apply_corporate_actions,
+    check_factors,
+    learn_corporate_actions,
+    refuse_unadjusted,
+    split_hint,
+)
+from daemon.cycle.context import DaemonContext
+from daemon.cycle.summary import corporate_action_summary, status_report
 from daemon.feeds.bars import BarUpdate
-from daemon.feeds.sanity import FeedNotAdjusted
 from daemon.monitoring.alerts import alerts as stored_alerts
 from daemon.store import FillRecord, IntentRecord
 from daemon.store.actions import adjustments, cash_flows, stored_actions
-from daemon.summary import corporate_action_summary, status_report
+from daemon.timing.clock import FixedClock
 from shared.config import ProdConfig
 from shared.errors import DataError
 from tests.unit.daemon_helpers import (

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from daemon.feeds.bars import CsvBarSource, merge_bars, validate_closes
-from daemon.sessions import xnys_sessions
+from daemon.adapters.csv.bars import CsvBarSource
+from daemon.feeds.bars import merge_bars, validate_closes
+from daemon.timing.sessions import xnys_sessions
 from shared.errors import DataError
 
 SYMBOLS = ["AAA", "BBB"]
@@ -112,7 +113,7 @@ def test_csv_feed_reads_a_wide_file_and_names_a_missing_column(tmp_path: Path) -
 
 @pytest.mark.network
 def test_yfinance_feed_returns_dated_float_columns() -> None:
-    from daemon.feeds.bars import YFinanceBarSource
+    from daemon.adapters.yfinance.bars import YFinanceBarSource
 
     frame = YFinanceBarSource().daily_closes(["SPY", "QQQ"], date(2024, 11, 25), date(2024, 12, 3))
     out = validate_closes(frame, ["SPY", "QQQ"], SESSIONS, "yfinance")

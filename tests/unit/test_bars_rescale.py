@@ -8,8 +8,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
+from daemon.core.errors import BarRefused
 from daemon.feeds.bars import merge_bars
-from daemon.feeds.sanity import BarRefused
 
 SYMBOLS = ["AAA", "BBB"]
 DAYS = [date(2024, 3, d) for d in (4, 5, 6, 7, 8)]

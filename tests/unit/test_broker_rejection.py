@@ -1,4 +1,4 @@
-"""The broker's rejection contract (``daemon.ports.OrderRejected``) and the recorded statuses:
+"""The broker's rejection contract (``daemon.core.ports.OrderRejected``) and the recorded statuses:
 a refused order is a final answer recorded against its intent while the session trades on; any
 other submit failure is an unknown outcome. Statuses are StrEnums the store round-trips."""
 
@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from daemon.alpaca.errors import OrderRejectedError
-from daemon.cycle import run_once
-from daemon.ports import BrokerOrder, OrderRejected, OrderRequest, OrderStatus
-from daemon.settings import DaemonSettings
-from daemon.statuses import IntentStatus, RunStatus
+from daemon.adapters.alpaca.errors import OrderRejectedError
+from daemon.config.settings import DaemonSettings
+from daemon.core.errors import OrderRejected
+from daemon.core.ports import BrokerOrder, OrderRequest, OrderStatus
+from daemon.core.statuses import IntentStatus, RunStatus
+from daemon.cycle.run import run_once
 from daemon.store import Store
 from tests.unit.daemon_helpers import (
     log_events,

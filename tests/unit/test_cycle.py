@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from daemon.cycle import run_once
-from daemon.local_broker import BROKER_DB_NAME
-from daemon.ports import BrokerOrder, OrderRequest
-from daemon.settings import DaemonSettings, RiskSettings
+from daemon.config.settings import DaemonSettings, RiskSettings
+from daemon.core.ports import BrokerOrder, OrderRequest
+from daemon.cycle.run import run_once
+from daemon.cycle.summary import status_report
 from daemon.store import Store
-from daemon.summary import status_report
+from daemon.store.files import BROKER_DB_NAME
 from shared.errors import StateError
 from tests.unit.daemon_helpers import (
     log_events,

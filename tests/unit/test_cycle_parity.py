@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.replay import replay, replay_settings
+from daemon.commands.replay import replay, replay_settings
 from shared.simulation import simulate
 from tests.unit.daemon_helpers import make_closes, make_config, read_closes, write_inputs
 

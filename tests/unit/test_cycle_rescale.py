@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.replay import replay_report
+from daemon.commands.replay import replay_report
 from tests.unit.daemon_helpers import (
     log_events,
     make_closes,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from daemon.logging import REDACTED, make_logger
+from daemon.infra.logging import REDACTED, make_logger
 
 
 def _events(stream: io.StringIO) -> list[dict[str, object]]:

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from daemon.commands.replay import replay_report
 from daemon.feeds.reports import feed_report
 from daemon.feeds.revisions import DEFAULT_TOLERANCE, compare_symbol
-from daemon.replay import replay_report
 from daemon.store import Store
 from tests.unit.daemon_helpers import (
     log_events,
@@ -187,7 +187,7 @@ def test_a_bad_print_is_refused_unstored_and_a_corrected_feed_trades_as_if_it_ne
 
 
 def test_replay_skips_a_date_filled_in_after_later_sessions_completed(tmp_path: Path) -> None:
-    from daemon.replay import replay, replay_settings
+    from daemon.commands.replay import replay, replay_settings
 
     closes = _clean()
     hole = closes.index[SWITCH - 5]

@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from daemon.app import latest_session
-from daemon.cycle import run_once
+from daemon.commands.app import latest_session
+from daemon.commands.rewarm import rewarm
+from daemon.cycle.run import run_once
 from daemon.feeds.reports import REWARM_META
-from daemon.rewarm import rewarm
 from daemon.store import Store
 from tests.unit.daemon_helpers import (
     log_events,

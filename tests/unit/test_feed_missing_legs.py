@@ -10,9 +10,10 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from daemon.feeds.bars import BarUpdate, YFinanceBarSource, merge_bars
-from daemon.feeds.sanity import StaleFeed
-from daemon.sessions import xnys_sessions
+from daemon.adapters.yfinance.bars import YFinanceBarSource
+from daemon.core.errors import StaleFeed
+from daemon.feeds.bars import BarUpdate, merge_bars
+from daemon.timing.sessions import xnys_sessions
 from shared.adapters.yahoo import FetchAnswer
 from shared.errors import DataError
 from tests.fixtures.yfinance_frames import CLOSES, download_frame

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.journal import JournalWriter, encode_fields, stdout_is_journal
-from daemon.logging import make_logger
+from daemon.infra.journal import JournalWriter, encode_fields, stdout_is_journal
+from daemon.infra.logging import make_logger
 from daemon.monitoring.alerts import AlertCode, Severity, raise_alert
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from daemon.clock import FixedClock
-from daemon.local_broker import LocalPaperBroker
-from daemon.ports import OrderRequest, OrderStatus, TimeInForce
+from daemon.adapters.local.broker import LocalPaperBroker
+from daemon.core.ports import OrderRequest, OrderStatus, TimeInForce
+from daemon.timing.clock import FixedClock
 from shared.errors import BrokerError
 from shared.fill_model import Book, process_bar
 from shared.orders import Leg, OrderIntent, Side
@@ -112,3 +112,126 @@ def test_fills_equal_the_shared_fill_model_on_random_orders(tmp_path: Path) -> N
             pending.append(OrderIntent(0, Leg.A, symbol, side, qty, prices[symbol]))
             broker.submit(_req(f"{session}-{k}", symbol, side, qty, prices[symbol]))
         prices = {s: p * float(np.exp(rng.normal(0, 0.05))) for s, p in prices.items()}
+
+
+# --- an empty cell (a halt): no invented price, the pair's orders wait ------------------------
+PAIRS = (("AAA", "BBB"), ("CCC", "DDD"))
+
+
+def _paired(tmp_path: Path, cash: float = 10_000.0, commission: float = 0.0) -> LocalPaperBroker:
+    return LocalPaperBroker(
+        tmp_path / "book.sqlite",
+        initial_cash=cash,
+        commission=commission,
+        clock=CLOCK,
+        pairs=PAIRS,
+    )
+
+
+def _status(broker: LocalPaperBroker, cid: str) -> tuple[OrderStatus, float | None]:
+    order = broker.order_by_client_id(cid)
+    assert order is not None
+    return order.status, order.filled_avg_price
+
+
+@pytest.mark.parametrize("empty", ["absent", "nan"])
+def test_an_order_whose_symbol_has_no_close_never_fills_at_an_older_close(
+    tmp_path: Path, empty: str
+) -> None:
+    broker = _paired(tmp_path)
+    broker.settle(D1, {"AAA": 10.0, "BBB": 20.0})
+    broker.submit(_req("a", "AAA", Side.SELL, 30, 10.0))
+    broker.submit(_req("b", "BBB", Side.BUY, 10, 20.0))
+    halted = {"AAA": 11.0} if empty == "absent" else {"AAA": 11.0, "BBB": float("nan")}
+    broker.settle(D2, halted)  # BBB halted: no close on D2
+    # Neither leg fills (never half a pair), nothing at D1's 20.0, the cash is untouched.
+    assert _status(broker, "a") == (OrderStatus.NEW, None)
+    assert _status(broker, "b") == (OrderStatus.NEW, None)
+    assert broker.positions() == {} and broker.account().cash == 10_000.0
+    broker.settle(D3, {"AAA": 12.0, "BBB": 21.0})  # the next session both legs trade
+    assert _status(broker, "a") == (OrderStatus.FILLED, 12.0)
+    assert _status(broker, "b") == (OrderStatus.FILLED, 21.0)
+    assert broker.positions() == {"AAA": -30, "BBB": 10}
+    assert broker.account().cash == 10_000.0 + 30 * 12.0 - 10 * 21.0
+
+
+def test_a_pair_waits_for_the_session_both_legs_trade_even_with_one_order(
+    tmp_path: Path,
+) -> None:
+    """A pair that sent one leg only (``int(beta * stake)`` was 0) still has no bar while its
+    other leg has no close; a leg halted on one session and the other on the next make it wait
+    two sessions."""
+    broker = _paired(tmp_path)
+    broker.settle(D1, {"AAA": 10.0, "BBB": 20.0})
+    broker.submit(_req("b", "BBB", Side.BUY, 10, 20.0))
+    broker.settle(D2, {"BBB": 22.0})  # AAA halted
+    assert _status(broker, "b") == (OrderStatus.NEW, None)
+    broker.settle(D3, {"AAA": 10.5})  # BBB halted
+    assert _status(broker, "b") == (OrderStatus.NEW, None)
+    broker.settle(date(2024, 1, 5), {"AAA": 10.7, "BBB": 23.0})
+    assert _status(broker, "b") == (OrderStatus.FILLED, 23.0)
+
+
+def test_other_pairs_fill_as_usual_while_one_pair_waits(tmp_path: Path) -> None:
+    broker = _paired(tmp_path)
+    broker.settle(D1, {"AAA": 10.0, "BBB": 20.0, "CCC": 5.0, "DDD": 8.0})
+    broker.submit(_req("a", "AAA", Side.BUY, 10, 10.0))
+    broker.submit(_req("c", "CCC", Side.BUY, 10, 5.0))
+    broker.submit(_req("d", "DDD", Side.SELL, 5, 8.0))
+    broker.settle(D2, {"AAA": 11.0, "CCC": 6.0, "DDD": 9.0})  # BBB halted
+    assert _status(broker, "a") == (OrderStatus.NEW, None)
+    assert _status(broker, "c") == (OrderStatus.FILLED, 6.0)
+    assert _status(broker, "d") == (OrderStatus.FILLED, 9.0)
+    assert broker.positions() == {"CCC": 10, "DDD": -5}
+    assert [o.client_order_id for o in broker.open_orders()] == ["a"]
+
+
+def test_a_held_position_in_a_halted_symbol_is_marked_at_its_last_close(tmp_path: Path) -> None:
+    broker = _paired(tmp_path)
+    broker.submit(_req("b", "BBB", Side.BUY, 10, 20.0))
+    broker.settle(D1, {"AAA": 10.0, "BBB": 20.0})
+    broker.settle(D2, {"AAA": 11.0, "BBB": float("nan")})
+    account = broker.account()
+    assert account.equity == account.cash + 10 * 20.0
+
+
+def test_a_symbol_outside_the_pairs_waits_for_its_own_close_only(tmp_path: Path) -> None:
+    broker = _paired(tmp_path)
+    broker.submit(_req("x", "XXX", Side.BUY, 1, 10.0))
+    broker.settle(D1, {"AAA": 10.0})
+    assert _status(broker, "x") == (OrderStatus.NEW, None)
+    broker.settle(D2, {"XXX": 10.5})
+    assert _status(broker, "x") == (OrderStatus.FILLED, 10.5)
+
+
+def test_waiting_orders_keep_their_place_in_the_creation_order_of_the_cash_check(
+    tmp_path: Path,
+) -> None:
+    """Shared cash: the waiting orders take no part in the gap session's check, so another
+    pair's buy passes it with the whole cash; at the session they fill they are checked first
+    (created first), before the orders created after them: the fill model's ``process_bar``
+    on the gap session's ready orders, then on the queue in creation order."""
+    broker = _paired(tmp_path, cash=1_000.0, commission=0.0005)
+    closes = {"AAA": 10.0, "BBB": 20.0, "CCC": 10.0, "DDD": 10.0}
+    broker.settle(D1, closes)
+    waiting = [
+        OrderIntent(0, Leg.A, "AAA", Side.BUY, 60, 10.0),
+        OrderIntent(0, Leg.B, "BBB", Side.SELL, 5, 20.0),
+    ]
+    other = OrderIntent(1, Leg.A, "CCC", Side.BUY, 50, 10.0)  # would fail behind the waiting
+    later = OrderIntent(1, Leg.B, "DDD", Side.SELL, 10, 10.0)
+    for cid, o in zip(("w0", "w1", "c"), [*waiting, other], strict=True):
+        broker.submit(_req(cid, o.symbol, o.side, o.quantity, o.price))
+    gap = {s: p for s, p in closes.items() if s != "BBB"}  # BBB halted on D2
+    broker.settle(D2, gap)
+    broker.submit(_req("l", later.symbol, later.side, later.quantity, later.price))
+    broker.settle(D3, closes)
+
+    book, _, _ = process_bar(Book(cash=1_000.0, positions={}), [other], gap, 1, 0.0005)
+    book, fills, rejections = process_bar(book, [*waiting, later], closes, 2, 0.0005)
+    assert [(f.symbol, f.signed_quantity) for f in fills] == [("DDD", -10)]
+    assert [(r.symbol, r.signed_quantity) for r in rejections] == [("AAA", 60), ("BBB", -5)]
+    statuses = [_status(broker, c)[0] for c in ("w0", "w1", "c", "l")]
+    assert statuses == [OrderStatus.REJECTED, OrderStatus.REJECTED] + [OrderStatus.FILLED] * 2
+    assert broker.account().cash == pytest.approx(book.cash, rel=0, abs=1e-9)
+    assert broker.positions() == {s: q for s, q in book.positions.items() if q}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.notify import SystemdNotifier, socket_address, watchdog_interval
+from daemon.infra.notify import SystemdNotifier, socket_address, watchdog_interval
 from shared.errors import ConfigError
 
 

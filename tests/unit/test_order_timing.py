@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from daemon.order_timing import bars_final_at, fill_session, sessions_late, window
-from daemon.ports import TimeInForce
+from daemon.core.ports import TimeInForce
+from daemon.timing.order_timing import bars_final_at, fill_session, sessions_late, window
 
 NY = ZoneInfo("America/New_York")
 CLS, OPG, DAY = TimeInForce.CLS, TimeInForce.OPG, TimeInForce.DAY

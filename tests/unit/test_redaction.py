@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from daemon.alpaca.clients import endpoint, load_credentials, register_env_secrets
-from daemon.logging import make_logger
-from daemon.redaction import MASK, forget_secrets, redact_text, redact_tree, register_secrets
-from daemon.settings import AlpacaSettings, parse_settings
+from daemon.adapters.alpaca.clients import endpoint, load_credentials, register_env_secrets
+from daemon.config.settings import AlpacaSettings, parse_settings
+from daemon.infra.logging import make_logger
+from daemon.infra.redaction import MASK, forget_secrets, redact_text, redact_tree, register_secrets
 from shared.errors import ConfigError
 
 KEY = "PKVALUE9Z8Y7X6W5V4U3"

@@ -8,11 +8,10 @@ from datetime import date, time, timedelta
 
 import pytest
 
-from daemon.scheduler import (
+from daemon.commands.scheduler import SessionJob, TickStatus
+from daemon.timing.calendar import (
     CatchUpPolicy,
     FeedCalendar,
-    SessionJob,
-    TickStatus,
     XnysCalendar,
     due_sessions,
     latest_due_session,

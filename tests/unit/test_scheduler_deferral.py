@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from daemon.scheduler import CatchUpPolicy, SessionJob, TickStatus
+from daemon.commands.scheduler import SessionJob, TickStatus
+from daemon.timing.calendar import CatchUpPolicy
 from tests.unit.scheduler_fakes import FakeClock, FakeRunner, RecordingLog, et
 
 AT_CLOSE = CatchUpPolicy(earliest_local_time=time(0, 0), max_attempts=1)

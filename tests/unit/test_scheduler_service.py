@@ -17,9 +17,9 @@ from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from daemon.notify import SystemdNotifier
-from daemon.service import Service, catch_up_policy, schedule_spec
-from daemon.settings import ClockSettings, DaemonSettings, ScheduleSettings
+from daemon.commands.service import Service, catch_up_policy, schedule_spec
+from daemon.config.settings import ClockSettings, DaemonSettings, ScheduleSettings
+from daemon.infra.notify import SystemdNotifier
 from tests.unit.daemon_helpers import make_closes, make_config, settings_for, write_inputs
 
 

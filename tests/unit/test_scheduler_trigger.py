@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from daemon.scheduler import JOB_ID, ScheduleSpec, build_scheduler, next_fire_time
+from daemon.commands.scheduler import JOB_ID, ScheduleSpec, build_scheduler, next_fire_time
 from shared.errors import ConfigError
 from tests.unit.scheduler_fakes import UTC, RecordingLog, et
 

@@ -13,9 +13,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from research.backtest.api import BacktestEngine
+from research.backtest.backtrader_engine import BacktraderEngine, run_cerebro
 from research.backtest.fast import account
 from research.backtest.fast import portfolio_kernel as pk
 from research.backtest.fast.plan import COLUMN_DTYPES, SIGNAL_PARAMS, ConfigBatch
+from research.backtest.fast_engine import FastEngine
+from research.backtest.registry import ReferenceEngine
+from research.evaluation.walkforward import walk_forward
+from research.evaluation.walkforward_runs import EngineRunner, ReferenceRunner
+from research.report.plots import write_report_plots
 from research.screen.coint.engines import STAT_FIELDS
 from research.screen.pipeline import SEED_COLUMNS
 from research.search.grid import AXES, SCALARS, Grid, grid_from_mapping
@@ -32,7 +39,14 @@ from research.search.verification import VERIFY_METRICS
 from shared.config import PairConfig, ProdConfig, parse_config
 from shared.errors import ConfigError
 from shared.metrics import METRIC_NAMES, RUN_METRICS, Metrics
-from shared.schema import ACCOUNT_SPECS, SCREEN_STATISTICS, THRESHOLD_ORDER, ParamSpec
+from shared.schema import (
+    ACCOUNT_SPECS,
+    DEFAULT_ACCOUNT,
+    SCREEN_STATISTICS,
+    THRESHOLD_ORDER,
+    ParamSpec,
+)
+from shared.simulation import simulate
 from shared.strategy import PARAM_NAMES, PARAM_SPECS, StrategyParams
 
 # A grid whose axes share no value, so a value landing on the wrong parameter is visible.
@@ -89,6 +103,32 @@ def test_every_parameter_is_a_grid_axis_a_config_field_and_a_results_column_in_o
         assert config_fields[name].annotation is spec.kind, name
         assert config_fields[name].is_required(), name
     assert tuple(RESULT_COLUMNS[4 : 4 + len(AXES)]) == AXES
+
+
+def test_every_account_default_is_the_declared_one() -> None:
+    """``initial_cash`` and ``commission`` default to :data:`DEFAULT_ACCOUNT` wherever they
+    are taken (the grid's scalars included), and the declared defaults lie within their bounds."""
+    for name, spec in ACCOUNT_SPECS.items():
+        assert spec.accepts(getattr(DEFAULT_ACCOUNT, name)), name
+    takers: list[Any] = [
+        simulate,
+        run_cerebro,
+        BacktestEngine.run,
+        BacktraderEngine.run,
+        FastEngine.run,
+        ReferenceEngine.run,
+        ReferenceRunner,
+        EngineRunner,
+        walk_forward,
+        write_report_plots,
+        Grid,
+    ]
+    for taker in takers:
+        parameters = inspect.signature(taker).parameters
+        taken = [name for name in ACCOUNT_SPECS if name in parameters]
+        assert taken, taker
+        for name in taken:
+            assert parameters[name].default == getattr(DEFAULT_ACCOUNT, name), (taker, name)
 
 
 @pytest.mark.parametrize("name", [*PARAM_NAMES, *ACCOUNT_SPECS])

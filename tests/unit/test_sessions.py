@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from daemon.sessions import (
+from daemon.timing.sessions import (
     is_early_close,
     is_session,
     next_session,

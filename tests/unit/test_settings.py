@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.ports import TimeInForce
-from daemon.settings import EMBEDDED_SOURCE, load_settings, parse_settings
+from daemon.config.settings import EMBEDDED_SOURCE, load_settings, parse_settings
+from daemon.core.ports import TimeInForce
 from shared.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]

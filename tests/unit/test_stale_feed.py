@@ -12,13 +12,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from daemon.cli import main
-from daemon.cycle import run_once
+from daemon.commands.cli import main
+from daemon.commands.scheduler import SessionJob, TickStatus
+from daemon.cycle.run import run_once
 from daemon.feeds.reports import feed_report
-from daemon.feeds.staleness import stale_feed_check
-from daemon.scheduler import CatchUpPolicy, FeedCalendar, SessionJob, TickStatus
-from daemon.sessions import xnys_sessions
+from daemon.monitoring.staleness import stale_feed_check
 from daemon.store import Store
+from daemon.timing.calendar import CatchUpPolicy, FeedCalendar
+from daemon.timing.sessions import xnys_sessions
 from tests.unit.daemon_helpers import (
     log_events,
     make_closes,

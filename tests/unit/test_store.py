@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from daemon.core.statuses import IntentStatus
+from daemon.monitoring.shadow import model_orders
 from daemon.store import (
     DB_NAME,
     FillRecord,
@@ -17,7 +19,7 @@ from daemon.store import (
     pair_state_from_json,
     pair_state_to_json,
 )
-from daemon.store.schema import SCHEMA_VERSION
+from daemon.store.schema import MIGRATIONS, SCHEMA_VERSION
 from shared.errors import StateError
 from shared.kalman import KalmanState
 from shared.strategy import PairState
@@ -62,6 +64,52 @@ def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(StateError, match="upgrade pairs-daemon"):
         Store.open(tmp_path)
+
+
+def _store_at_version(path: Path, version: int) -> sqlite3.Connection:
+    """A state file as the daemon of schema ``version`` left it (migrations 1..version)."""
+    path.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path / DB_NAME)
+    for v in range(1, version + 1):
+        for statement in MIGRATIONS[v]:
+            conn.execute(statement)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO schema_version VALUES (?)", (version,))
+    return conn
+
+
+def test_migration_5_gives_the_shadow_models_orders_the_intents_status_names(
+    tmp_path: Path,
+) -> None:
+    """A store whose model orders were written as ``partly_filled`` keeps working: read as
+    partially filled before it is migrated (a read-only open), rewritten by the next open."""
+    conn = _store_at_version(tmp_path, 4)
+    for cid, status, filled in [
+        ("c1", "partly_filled", 4),
+        ("c2", "filled", 10),
+        ("c3", "pending", 0),
+    ]:
+        conn.execute(
+            "INSERT INTO model_orders (client_order_id, decision_session, pair_index, leg, "
+            "symbol, signed_quantity, creation_price, status, filled_quantity) "
+            "VALUES (?, '2024-01-02', 0, 'A', 'AAA', 10, 12.5, ?, ?)",
+            (cid, status, filled),
+        )
+    conn.commit()
+    conn.close()
+    expected = [IntentStatus.PARTIALLY_FILLED, IntentStatus.FILLED, IntentStatus.PENDING]
+    reader = Store.open(tmp_path, read_only=True)
+    assert reader.schema_version() == 4
+    assert [o.status for o in model_orders(reader)] == expected
+    reader.close()
+    store = Store.open(tmp_path)
+    assert store.schema_version() == SCHEMA_VERSION
+    rows = store.sql("SELECT client_order_id, status FROM model_orders ORDER BY rowid")
+    assert rows == [("c1", "partially_filled"), ("c2", "filled"), ("c3", "pending")]
+    assert [o.status for o in model_orders(store)] == expected
+    partial = model_orders(store, status=IntentStatus.PARTIALLY_FILLED)
+    assert [o.client_order_id for o in partial] == ["c1"]
+    store.close()
 
 
 def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:

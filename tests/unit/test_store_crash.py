@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from daemon.cycle import run_once
-from daemon.local_broker import BROKER_DB_NAME
-from daemon.replay import replay_report
-from daemon.settings import DaemonSettings
+from daemon.commands.replay import replay_report
+from daemon.config.settings import DaemonSettings
+from daemon.cycle.run import run_once
+from daemon.store.files import BROKER_DB_NAME
 from tests.unit.daemon_helpers import (
     make_closes,
     make_config,

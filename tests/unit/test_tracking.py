@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from daemon.commands.replay import replay, replay_settings
+from daemon.config.settings import RiskSettings
+from daemon.cycle.summary import status_report
 from daemon.monitoring.alerts import alerts
 from daemon.monitoring.shadow import model_orders
 from daemon.monitoring.tracking import tracking_rows
-from daemon.replay import replay, replay_settings
-from daemon.settings import RiskSettings
 from daemon.store import Store
-from daemon.summary import status_report
 from shared.simulation import simulate
 from tests.unit.daemon_helpers import (
     log_events,

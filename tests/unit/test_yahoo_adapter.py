@@ -9,8 +9,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from daemon.feeds.bars import YFinanceBarSource
-from daemon.feeds.sanity import StaleFeed
+from daemon.adapters.yfinance.bars import YFinanceBarSource
+from daemon.core.errors import StaleFeed
 from shared.adapters.yahoo import (
     RATE_LIMIT_BACKOFF_MULTIPLIER,
     FetchAnswer,

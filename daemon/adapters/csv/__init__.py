@@ -1,0 +1,1 @@
+"""A wide CSV of closes as a bar source, and the operator's events CSV as a corporate-action source."""

@@ -1,0 +1,1 @@
+"""Time: the injected clock, the NYSE calendar and catch-up policy, broker session and order windows."""
