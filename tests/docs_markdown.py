@@ -7,6 +7,7 @@ inline links, code spans and tables.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -144,3 +145,19 @@ def table_rows(text: str) -> list[list[str]]:
             rows.append([c.strip() for c in re.split(r"(?<!\\)\|", row.strip("|"))])
         table = []
     return rows
+
+
+def resolves(name: str) -> bool:
+    """Whether a dotted name exists: the longest importable prefix, then attributes."""
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[cut:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False

@@ -3,14 +3,13 @@ every path and module the README and docs/ name in code exists."""
 
 from __future__ import annotations
 
-import importlib
 import re
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 
-from tests.docs_markdown import REPO, all_markdown, anchors, code_spans, links, pages
+from tests.docs_markdown import REPO, all_markdown, anchors, code_spans, links, pages, resolves
 
 TOPS = ("shared", "research", "daemon", "tests", "docs", "configs", "systemd", "benchmarks")
 DAEMON_GROUPS = {p.name for p in (REPO / "daemon").iterdir() if (p / "__init__.py").exists()}
@@ -60,18 +59,7 @@ def _missing_module(span: str) -> str | None:
         return None
     if span.rsplit(".", 1)[1] in FILE_SUFFIXES:  # a file name (daemon.lock), not a module
         return None
-    parts = span.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ModuleNotFoundError:
-            continue
-        for attr in parts[cut:]:
-            if not hasattr(obj, attr):
-                return span
-            obj = getattr(obj, attr)
-        return None
-    return span
+    return None if resolves(span) else span
 
 
 @pytest.mark.parametrize("page", pages(), ids=_name)

@@ -4,35 +4,18 @@ documentation pages (``docs/operations.md``)."""
 
 from __future__ import annotations
 
-import importlib
 import re
 from pathlib import Path
 
 import pytest
 
-from tests.docs_markdown import REPO
+from tests.docs_markdown import REPO, resolves
 
 SOURCES = sorted(p for top in ("shared", "research", "daemon") for p in (REPO / top).rglob("*.py"))
 _ROLE = re.compile(r":(?:mod|func|class|meth|attr|data|exc):`~?((?:shared|research|daemon)[\w.]*)`")
 _PATH = re.compile(
     r"(?<![\w/.-])((?:shared|research|daemon|docs|tests|configs|systemd)/[\w/]+\.(?:py|md|toml))"
 )
-
-
-def resolves(name: str) -> bool:
-    """The longest importable prefix of ``name``, then attributes."""
-    parts = name.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ModuleNotFoundError:
-            continue
-        for attr in parts[cut:]:
-            if not hasattr(obj, attr):
-                return False
-            obj = getattr(obj, attr)
-        return True
-    return False
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: str(p.relative_to(REPO)))
