@@ -24,7 +24,7 @@ import os
 import signal
 import threading
 import time as _time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from types import FrameType
@@ -47,6 +47,7 @@ from daemon.config.settings import DaemonSettings
 from daemon.core.ports import Clock, Logger
 from daemon.cycle.context import DaemonContext
 from daemon.cycle.run import RunResult, run_once
+from daemon.feeds.sanity import dates_through_today, exchange_date
 from daemon.infra.notify import SystemdNotifier, watchdog_interval
 from daemon.timing import sessions
 from daemon.timing.calendar import Calendar, CatchUpPolicy, FeedCalendar, XnysCalendar
@@ -90,11 +91,20 @@ def catch_up_policy(settings: DaemonSettings) -> CatchUpPolicy:
 
 
 def session_calendar(ctx: DaemonContext) -> Calendar:
-    """XNYS, except for a CSV feed without the calendar check: then the file's dates are the
-    sessions, as they are for ``run_once``."""
+    """XNYS, except for a CSV feed without the calendar check: then the file's dates up to
+    today are the sessions, as they are for ``run_once`` (later rows are reported)."""
     if isinstance(ctx.bars, CsvBarSource) and not ctx.settings.data.check_calendar:
-        return FeedCalendar(ctx.bars.sessions)
+        return FeedCalendar(_feed_dates(ctx, ctx.bars, ctx.logger))
     return XnysCalendar()
+
+
+def _feed_dates(
+    ctx: DaemonContext, bars: CsvBarSource, log: Logger | None = None
+) -> Callable[[], list[date]]:
+    def today() -> date:
+        return exchange_date(ctx.clock.now())
+
+    return dates_through_today(bars.sessions, today, f"price file {bars.path}", log)
 
 
 class Service:
@@ -325,7 +335,9 @@ def _stale_check(ctx: DaemonContext, settings: DaemonSettings) -> Any:
     if isinstance(ctx.bars, CsvBarSource) and not settings.data.check_calendar:
         from daemon.monitoring.staleness import stale_feed_check
 
-        return stale_feed_check(ctx.bars.sessions, catch_up_policy(settings), ctx.store, ctx.logger)
+        return stale_feed_check(
+            _feed_dates(ctx, ctx.bars), catch_up_policy(settings), ctx.store, ctx.logger
+        )
     return None
 
 

@@ -29,6 +29,13 @@ class StaleFeed(DataError):
     """The feed has no bar for a session that is due."""
 
 
+class HistoryMismatch(DataError):
+    """The feed's fresh history for a symbol is not the stored one re-adjusted: one factor per
+    re-adjustment plus a few restated bars cannot explain it (every close a session late,
+    another series under the ticker). Nothing was stored or traded; like a bad print it heals
+    when the feed is fixed, or when an operator accepts the feed's history (``rewarm``)."""
+
+
 class EventsFileError(DataError):
     """The operator's events file is wrong (unreadable, a bad line): the session stops with the
     file, line and column to fix, instead of going on without the operator's events."""

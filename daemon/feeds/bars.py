@@ -15,8 +15,12 @@ Adjusted prices move (a dividend rescales a ticker's whole adjusted history, a s
 by the split ratio), and the Kalman filter is not scale-invariant. So the strategy runs on the
 bars the daemon stored when it first consumed them, and only new sessions are appended. Fresh
 bars for stored sessions are compared with the stored ones (:mod:`daemon.feeds.revisions`): the
-per-ticker factor is undone on the new bars; single bars restated beyond the tolerance and rows
-filled in late are reported, never applied. Orders and equity use the real (fresh) closes.
+per-ticker factor that holds at the end of the stored history is undone on the new bars; single
+bars restated beyond the tolerance, a factor that changes inside the history, rows filled in
+late and stored rows the feed dropped are reported, never applied. A fresh history that is not
+the stored one re-adjusted (every close a session late, another series) stops the session
+before anything is stored (:class:`HistoryMismatch`). Orders and equity use the real (fresh)
+closes.
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ from datetime import date
 
 import pandas as pd
 
-from daemon.core.errors import StaleFeed
-from daemon.feeds.revisions import SymbolComparison, compare_symbol, late_filled
+from daemon.core.errors import HistoryMismatch, StaleFeed
+from daemon.feeds.revisions import SymbolComparison, compare_symbol, dropped, late_filled
 from daemon.feeds.sanity import check_jumps, check_not_future, check_values, finite_or_nan
 from shared.errors import DataError
 
@@ -132,6 +136,7 @@ class BarUpdate:
     comparisons: dict[str, SymbolComparison] = field(default_factory=dict)
     late_filled: list[date] = field(default_factory=list)  # reported, never stored
     missing: tuple[str, ...] = ()  # symbols with no bar on the session (their pairs hold)
+    dropped: list[date] = field(default_factory=list)  # stored, gone from the feed: reported
 
     @property
     def restated(self) -> dict[str, SymbolComparison]:
@@ -181,12 +186,17 @@ def merge_bars(
     comparisons: dict[str, SymbolComparison] = {}
     factors: dict[str, float] = {}
     late: list[date] = []
+    gone: list[date] = []
     if len(stored):
         first = min(stored_sessions)
         late = late_filled(comparable, stored_sessions, first, last_stored)
+        gone = dropped(comparable, stored_sessions, first)
         for symbol in symbols:
-            found = compare_symbol(stored[symbol], comparable[symbol], tolerance, symbol)
-            comparisons[symbol] = found
+            comparisons[symbol] = compare_symbol(
+                stored[symbol], comparable[symbol], tolerance, symbol
+            )
+        _refuse_mismatch(comparisons, session, source)
+        for symbol, found in comparisons.items():
             if found.overlap == 0 and (known_factors or {}).get(symbol, 1.0) != 1.0:
                 factors[symbol] = (known_factors or {})[symbol]  # nothing to compare: as known
             elif found.factor != 1.0:
@@ -201,7 +211,26 @@ def merge_bars(
         else float(fresh.at[session, s])
         for s in symbols
     }
-    return BarUpdate(history.sort_index(), real, new_sessions, factors, comparisons, late, missing)
+    return BarUpdate(
+        history.sort_index(), real, new_sessions, factors, comparisons, late, missing, gone
+    )
+
+
+def _refuse_mismatch(
+    comparisons: Mapping[str, SymbolComparison], session: date, source: str
+) -> None:
+    """Stop before anything is stored when a symbol's fresh history is not its stored one."""
+    found = [c for c in comparisons.values() if c.mismatch]
+    if not found:
+        return
+    found_text = "; ".join(str(c.mismatch) for c in found)
+    raise HistoryMismatch(
+        f"{source}: {found_text}{' ' if found_text.endswith('?') else '. '}Nothing stored or "
+        "traded: fix the feed (the session is retried until it matches), or accept the "
+        "feed's history with `pairs-daemon rewarm` (service stopped)",
+        symbol=found[0].symbol,
+        session=session.isoformat(),
+    )
 
 
 def _jump_reference(

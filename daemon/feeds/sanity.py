@@ -5,12 +5,16 @@ next), a row dated in the future, or nothing new at all. Each is refused here, *
 store is touched, so once the feed is corrected the next run resumes where it stopped and
 trades exactly as if the bad bar had never existed. The errors are typed so the cycle can log
 them under stable event names an alert layer can map: ``bar_refused`` and ``stale_feed``.
+
+A feed whose dates are its sessions (a CSV with ``data.calendar_check`` off) never offers a
+future row as a session (:func:`dates_through_today`); it says so, naming the rows, since a
+date typed wrong in the future usually means a real session is missing too.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -18,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from daemon.core.errors import BarRefused
+from daemon.core.ports import EventLog
 
 BAR_REFUSED_EVENT = "bar_refused"
 STALE_FEED_EVENT = "stale_feed"
@@ -43,6 +48,39 @@ def check_not_future(session: date, today: date, source: str) -> None:
             None,
             session,
         )
+
+
+def dates_through_today(
+    dates: Callable[[], Sequence[date]],
+    today: Callable[[], date],
+    source: str,
+    log: EventLog | None = None,
+) -> Callable[[], list[date]]:
+    """The feed's dates up to the clock's today, as a calendar reads them. Rows dated after
+    today are never sessions; with ``log`` they are reported (a ``bar_refused`` warning naming
+    them), once a day while they stay."""
+    said: set[tuple[date, tuple[date, ...]]] = set()
+
+    def current() -> list[date]:
+        now = today()
+        every = sorted(set(dates()))
+        future = tuple(d for d in every if d > now)
+        if future and log is not None and (now, future) not in said:
+            said.add((now, future))
+            shown = ", ".join(d.isoformat() for d in future[:5])
+            more = f" and {len(future) - 5} more" if len(future) > 5 else ""
+            log.warning(
+                BAR_REFUSED_EVENT,
+                kind="future_rows",
+                sessions=[d.isoformat() for d in future],
+                today=now.isoformat(),
+                error=f"{source}: {len(future)} row(s) dated after today ({now}): {shown}{more}; "
+                "a row from the future is a bad print, never run as a session. A date typed "
+                "wrong? Then its real session is missing too: fix the row in the feed",
+            )
+        return [d for d in every if d <= now]
+
+    return current
 
 
 def check_values(frame: pd.DataFrame, sessions: Sequence[date], source: str) -> None:

@@ -202,3 +202,104 @@ def test_replay_skips_a_date_filled_in_after_later_sessions_completed(tmp_path: 
     passed = [e for e in events if e["event"] == "sessions_passed"]
     assert passed and passed[0]["sessions"] == [hole.isoformat()]
     assert [e["kind"] for e in events if e["event"] == "bars_revised"] == ["filled_late"]
+
+
+# --- histories one re-adjustment cannot explain ----------------------------------------------
+
+
+def _shifted_redownload(frame: pd.DataFrame) -> pd.DataFrame:
+    """A re-download whose every close is dated one session late (a vendor's time-zone bug)."""
+    return _redownload(frame.shift(1).bfill())
+
+
+def test_a_shifted_feed_stops_unstored_and_a_fixed_feed_trades_as_if_it_never_was(
+    tmp_path: Path, clean_run: dict
+) -> None:
+    report, results, events = _run(tmp_path, _shifted_redownload, after=lambda f: f)
+    stopped = results[SWITCH]
+    assert stopped.status == "failed" and stopped.feed_problem  # retried, never halted on
+    assert "fresh AAA equals the stored bars shifted by one session" in stopped.message
+    assert "each stored close is dated one session later in the feed" in stopped.message
+    mismatch = [e for e in events if e["event"] == "history_mismatch"]
+    assert len(mismatch) == 1 and mismatch[0]["level"] == "error"
+    assert mismatch[0]["symbol"] == "AAA"
+    assert not [e for e in events if e["event"] == "bars_revised"]
+    # The fixed feed: the stopped session runs on the next attempt, then the rest, exactly as
+    # if the shifted file had never been read.
+    assert all(r.status == "completed" for r in results[SWITCH + 1 :])
+    _same_decisions(report, clean_run)
+    assert report["equity"] == clean_run["equity"]
+
+
+def test_a_shifted_feed_accepted_by_rewarm_trades_on(tmp_path: Path) -> None:
+    from daemon.commands.rewarm import rewarm
+    from tests.unit.daemon_helpers import open_context
+
+    closes = _clean()
+    prices, cfg = write_inputs(tmp_path, closes, make_config(closes))
+    settings = settings_for(tmp_path, prices, cfg)
+    sessions = list(closes.index)
+    run_sessions(settings, sessions[:SWITCH])
+    _shifted_redownload(closes).rename_axis("date").to_csv(prices)
+    [stopped] = run_sessions(settings, sessions[SWITCH : SWITCH + 1])
+    assert stopped.status == "failed" and "shifted by one session" in stopped.message
+    ctx = open_context(settings, sessions[SWITCH])
+    try:
+        rewarm(ctx)  # the operator accepts the feed's history
+    finally:
+        ctx.close()
+    logs = io.StringIO()
+    rest = run_sessions(settings, sessions[SWITCH:], logs)
+    assert all(r.status == "completed" for r in rest)
+    assert not [e for e in log_events(logs) if e["level"] == "error"]
+
+
+def _kinked_redownload(frame: pd.DataFrame) -> pd.DataFrame:
+    """A re-download in which the vendor fixed an adjustment it had missed for AAA: ×0.99 before
+    a session inside the stored history, ×0.98 from it on."""
+    fresh = _redownload(frame)
+    before = np.arange(len(frame)) < SWITCH - 10
+    fresh["AAA"] = (frame["AAA"] * np.where(before, 0.99, 0.98)).round(6)
+    return fresh
+
+
+def test_a_factor_change_inside_the_history_is_reported_once_and_never_enters_new_bars(
+    tmp_path: Path, clean_run: dict
+) -> None:
+    report, results, events = _run(tmp_path, _kinked_redownload)
+    assert all(r.status == "completed" for r in results)
+    revised = [e for e in events if e["event"] == "bars_revised"]
+    day = clean_run["equity"][SWITCH - 10]["session"]
+    assert len(revised) == 1, revised  # once, though every later session sees it again
+    assert revised[0]["kind"] == "factor_changed" and revised[0]["symbol"] == "AAA"
+    assert revised[0]["sessions"] == [day]
+    assert revised[0]["changes"] == {day: [pytest.approx(0.99), pytest.approx(0.98)]}
+    assert f"changes on {day}: 0.99 before, 0.98 from it on" in revised[0]["note"]
+    rescaled = {e["symbol"]: e["factor"] for e in events if e["event"] == "bars_rescaled"}
+    assert rescaled["AAA"] == pytest.approx(0.98)  # the factor at the end of the history
+    _same_decisions(report, clean_run)  # no 1% step in the new bars
+    store = Store.open(tmp_path / "state", read_only=True)
+    try:
+        kinds = {(r["symbol"], r["kind"]) for r in feed_report(store)["revisions"]}
+        assert kinds == {("AAA", "factor_changed")}
+    finally:
+        store.close()
+
+
+def test_a_stored_session_deleted_from_the_feed_is_reported_once(
+    tmp_path: Path, clean_run: dict
+) -> None:
+    day = _clean().index[SWITCH - 5]
+    report, results, events = _run(tmp_path, lambda f: _redownload(f).drop(index=day))
+    assert all(r.status == "completed" for r in results)
+    revised = [e for e in events if e["event"] == "bars_revised"]
+    assert len(revised) == 1 and revised[0]["kind"] == "dropped"
+    assert revised[0]["sessions"] == [day.isoformat()] and revised[0]["level"] == "warning"
+    _same_decisions(report, clean_run)  # the stored bar is kept
+    store = Store.open(tmp_path / "state", read_only=True)
+    try:
+        assert feed_report(store)["revisions"] == [
+            {"symbol": "*", "session": day.isoformat(), "kind": "dropped"}
+        ]
+    finally:
+        store.close()

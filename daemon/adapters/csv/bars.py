@@ -43,9 +43,30 @@ class CsvBarSource:
         frame = self._frame()
         missing = [s for s in symbols if s not in frame.columns]
         if missing:
+            symbol = missing[0]
+            near = near_matches(symbol, [str(c) for c in frame.columns])
+            if near:
+                raise DataError(
+                    f"price file {self.path} has no column for {symbol}, but "
+                    f"{' and '.join(repr(c) for c in near)}: "
+                    + (
+                        f"rename that column to {symbol} (tickers match exactly: case and "
+                        "spaces count)"
+                        if len(near) == 1
+                        else f"keep one column named {symbol}"
+                    ),
+                    symbol=symbol,
+                )
             raise DataError(
-                f"price file {self.path} has no column for {missing[0]} (a missing leg)",
-                symbol=missing[0],
+                f"price file {self.path} has no column for {symbol} (a missing leg)",
+                symbol=symbol,
             )
         rows = [start <= d <= end for d in frame.index]
         return frame.loc[rows, list(symbols)].astype(float)
+
+
+def near_matches(symbol: str, names: Sequence[str]) -> list[str]:
+    """The names that are ``symbol`` but for case and surrounding spaces (``dia``, ``DIA ``):
+    never taken for it silently, but named in the error."""
+    key = symbol.strip().casefold()
+    return [n for n in names if n != symbol and n.strip().casefold() == key]

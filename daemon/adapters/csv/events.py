@@ -13,7 +13,9 @@ The events CSV (``data.events_csv``), one event per line::
 new shares per old share); a dividend an ``amount`` in dollars per share and an optional
 ``payable_date`` (empty: paid on the ex-date). Dates are ``YYYY-MM-DD``. Blank lines and lines
 starting with ``#`` are skipped. Every bad line is an error naming the file, the line, the column
-and what to write instead: a source that silently skips an event would miss a split.
+and what to write instead: a source that silently skips an event would miss a split. So is a
+symbol written with spaces around it, or one that is a traded ticker in another case (``dia``
+for ``DIA``): tickers match exactly, and an event for ``dia`` would otherwise never apply.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+from daemon.adapters.csv.bars import near_matches
 from daemon.core.corporate_actions import ActionKind, CorporateAction, parse_ratio
 from daemon.core.errors import EventsFileError
 from shared.errors import DataError
@@ -48,7 +51,7 @@ class CsvActions:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._cache: tuple[float, list[CorporateAction]] | None = None
+        self._cache: tuple[float, list[tuple[int, CorporateAction]]] | None = None
 
     def __repr__(self) -> str:
         return f"CsvActions({str(self.path)!r})"
@@ -57,14 +60,26 @@ class CsvActions:
         self, symbols: Sequence[str], start: date, end: date
     ) -> list[CorporateAction]:
         wanted = set(symbols)
-        return [a for a in self._events() if a.symbol in wanted and start <= a.ex_date <= end]
+        events = self._events()
+        for line, action in events:
+            near = [] if action.symbol in wanted else near_matches(action.symbol, list(wanted))
+            if near:
+                raise _bad(
+                    str(self.path),
+                    line,
+                    "symbol",
+                    f"{action.symbol!r} is not a traded ticker, but {near[0]} is: write "
+                    f"{near[0]} (tickers match exactly; this event would never apply)",
+                    action.symbol,
+                )
+        return [a for _, a in events if a.symbol in wanted and start <= a.ex_date <= end]
 
-    def _events(self) -> list[CorporateAction]:
+    def _events(self) -> list[tuple[int, CorporateAction]]:
         try:
             mtime = self.path.stat().st_mtime
             if self._cache is None or self._cache[0] != mtime:
                 text = self.path.read_text(encoding="utf-8-sig")
-                self._cache = (mtime, parse_events_csv(text, str(self.path)))
+                self._cache = (mtime, _parse_lines(text, str(self.path)))
         except FileNotFoundError:
             raise EventsFileError(
                 f"events file {self.path} not found; check data.events_csv (or remove it to "
@@ -77,6 +92,11 @@ class CsvActions:
 
 def parse_events_csv(text: str, source: str) -> list[CorporateAction]:
     """Every event of an events CSV; a :class:`DataError` for the first bad line."""
+    return [action for _, action in _parse_lines(text, source)]
+
+
+def _parse_lines(text: str, source: str) -> list[tuple[int, CorporateAction]]:
+    """Every event of an events CSV with its line number."""
     rows = csv.reader(io.StringIO(text))
     header: list[str] | None = None
     events: dict[str, tuple[int, CorporateAction]] = {}
@@ -87,6 +107,7 @@ def parse_events_csv(text: str, source: str) -> list[CorporateAction]:
             header = _header(row, source, line)
             continue
         cells = dict(zip(header, _cells(row, header, source, line), strict=True))
+        _check_symbol_cell(row, header, source, line)
         action = _parse_row(cells, source, line)
         if action.key in events:
             first = events[action.key][0]
@@ -103,7 +124,20 @@ def parse_events_csv(text: str, source: str) -> list[CorporateAction]:
             f"events file {source} is empty; its first line must be the header "
             f"{','.join(EVENTS_COLUMNS)}"
         )
-    return [action for _, action in events.values()]
+    return list(events.values())
+
+
+def _check_symbol_cell(row: list[str], header: list[str], source: str, line: int) -> None:
+    """A ticker with spaces around it is not the ticker: refused with the name to write."""
+    raw = row[header.index("symbol")] if len(row) > header.index("symbol") else ""
+    if raw.strip() and raw != raw.strip():
+        raise _bad(
+            source,
+            line,
+            "symbol",
+            f"{raw!r} has spaces around it; write {raw.strip()!r} (tickers match exactly)",
+            raw.strip(),
+        )
 
 
 def _bad(
