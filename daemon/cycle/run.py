@@ -185,9 +185,9 @@ def _store_bars(ctx: DaemonContext, update: BarUpdate, session: date, log: Logge
             "bars_rescaled",
             symbol=symbol,
             factor=factor,
-            note="the feed's bars differ from the stored ones by this constant factor "
-            "(dividend or split re-adjustment); new bars are divided by it so the strategy "
-            "stays on the stored scale, orders and equity use the real prices",
+            note="the feed's bars differ from the stored ones by this factor at the end of the "
+            "stored history (dividend or split re-adjustment); new bars are divided by it so "
+            "the strategy stays on the stored scale, orders and equity use the real prices",
         )
 
 
