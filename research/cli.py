@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "research.commands.select",
     "research.commands.optimize",
     "research.commands.backtest",
+    "research.commands.health",
     "research.commands.plots",
     "research.commands.walkforward",
     "research.commands.run",

@@ -21,7 +21,10 @@ from shared.errors import ConfigError
 from shared.schema import ACCOUNT_SPECS, ParamSpec, threshold_violation
 from shared.strategy import PARAM_NAMES, PARAM_SPECS, Pair, StrategyParams
 
-SCHEMA_VERSION: Literal[1] = 1
+# 2 adds each pair's formation ``half_life``; a version-1 config (without it) still loads, and
+# the daemon's pair health then reports the formation half-life as unknown.
+SCHEMA_VERSION: Literal[2] = 2
+SCHEMA_VERSIONS = (1, 2)
 SEED_NOTE = "Auto-generated from 02_kalman_optimization.ipynb"
 # A hedge ratio beyond this is a screen or hand-editing error, not a market relation (the
 # parameters' own bounds are declared with StrategyParams and ACCOUNT_SPECS).
@@ -50,6 +53,9 @@ class PairConfig(_Frozen):
     crit_10pct: float | None = None
     intercept: float | None = None
     n_obs: int | None = Field(default=None, ge=0)
+    # Schema 2: the half-life (sessions) of the pair's Engle-Granger spread over the formation
+    # window (shared.health.spread_half_life); null when unknown or not mean-reverting.
+    half_life: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _distinct_assets(self) -> PairConfig:
@@ -103,11 +109,22 @@ class ProdConfig(_Frozen):
     commission: float = _spec_field(ACCOUNT_SPECS["commission"])
     note: str = SEED_NOTE
     # --- what the daemon needs on top ---
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     pairs: tuple[PairConfig, ...] = Field(min_length=1)
     data: DataWindow
     selection_metrics: dict[str, float | int | None] = Field(default_factory=dict)
     provenance: Provenance = Field(default_factory=Provenance)
+
+    @model_validator(mode="after")
+    def _fields_of_its_version(self) -> ProdConfig:
+        if self.schema_version < 2:
+            for k, p in enumerate(self.pairs):
+                if p.half_life is not None:
+                    raise ValueError(
+                        f"pairs.{k}.half_life needs schema_version 2 (this config says "
+                        f"{self.schema_version}); set schema_version to 2 or drop the key"
+                    )
+        return self
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> ProdConfig:

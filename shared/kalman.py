@@ -38,3 +38,15 @@ def kalman_update(
         P = (1 - K * price_b) * P_prior
     # Like the seed: when price_B == 0 neither beta nor P move (the prior is not kept).
     return KalmanState(beta=beta, P=P)
+
+
+def innovation(
+    state: KalmanState, price_a: float, price_b: float, delta: float, R: float
+) -> tuple[float, float]:
+    """The one-step prediction error ``e = price_A - beta_prior * price_B`` of the next
+    :func:`kalman_update` and its predicted variance ``S = P_prior * price_B² + R``, with the
+    update's own expressions (shared.health normalizes them: ``e / √S``)."""
+    P_prior = state.P + process_noise(delta)
+    S = P_prior * price_b**2 + R
+    y = price_a - state.beta * price_b
+    return y, S

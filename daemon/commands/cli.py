@@ -191,6 +191,8 @@ def _print_status(report: dict[str, Any]) -> None:
             f"  {pair['pair']:<14} beta {pair['beta']:.6f}  z {z}  state {pair['state']:+d}"
             f"  {pair['action']}" + (f"  BLOCKED: {pair['blocked']}" if pair["blocked"] else "")
         )
+        if pair.get("health"):
+            print(f"  {'':<14} health: {health_line(pair['health'])}")
     for intent in report["open_intents"]:
         print(
             f"open order:         {intent['client_order_id']} {intent['side']} "
@@ -210,6 +212,26 @@ def _print_status(report: dict[str, Any]) -> None:
             f"feed revisions:     {len(report['revisions'])} stored bar(s) restated or filled "
             "late (not applied; `pairs-daemon rewarm` re-warms on them)"
         )
+
+
+def health_line(health: dict[str, Any]) -> str:
+    """One line of a pair's health for ``status`` (docs/operations.md, "Pair health")."""
+    if health["status"] == "unmeasured":
+        return f"not measured yet ({health['n_obs']} of {health['window']} sessions)"
+    half_life = "inf" if health["mean_reverting"] is False else _fmt(health["half_life"], 1)
+    formation = _fmt(health["formation_half_life"], 1)
+    days = health["days_in_trade"]
+    line = (
+        f"{health['status'].upper()}  p {_fmt(health['pvalue'], 4)}  half-life {half_life} "
+        f"(formation {'unknown' if formation == 'n/a' else formation})  innovations "
+        f"{health['innovation_share']:.1%} beyond 99%"
+        + ("" if days is None else f"  {days} sessions in trade")
+    )
+    return line + (f"  [{', '.join(health['degraded'])}]" if health["degraded"] else "")
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
 
 
 def _cmd_status(args: argparse.Namespace) -> int:

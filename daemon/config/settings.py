@@ -25,6 +25,8 @@ Layout (see ``configs/daemon.toml`` for a documented example)::
     [alpaca]  trading_url, data_url, feed ("sip" | "iex"), sip_delay_minutes, timeout_s, paper,
               allow_live
     [monitoring] tracking_warning_bps, tracking_critical_bps, late_after_minutes
+    [health]  window, max_pvalue, max_half_life_ratio, max_innovation_share,
+              max_trade_half_lives, on_degraded ("alert" | "no_new_entries")
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from pydantic import (
 from daemon.config.monitoring import MonitoringSettings
 from daemon.core.ports import TimeInForce
 from shared.errors import ConfigError
+from shared.health import MIN_WINDOW, HealthRules
 
 EMBEDDED_SOURCE = "<embedded default settings>"
 
@@ -130,6 +133,36 @@ class IntegritySettings(_Model):
     # operator repairs by hand while the alert (and `check`) stays CRITICAL.
     on_unbalanced: Literal["complete", "unwind", "alert"] = "complete"
     max_repair_sessions: int = Field(default=2, ge=0)
+
+
+class HealthSettings(_Model):
+    """Pair health every session (shared/health.py; docs/operations.md, "Pair health")."""
+
+    # Trailing sessions of the pair's stored closes the measures look at (at least 60: the
+    # screen's shortest test).
+    window: int = Field(default=252, ge=MIN_WINDOW, le=10_000)
+    # Degraded when the Engle-Granger p-value over the window is above this.
+    max_pvalue: float = Field(default=0.05, gt=0, lt=1)
+    # ... when the spread's half-life is above this many formation half-lives.
+    max_half_life_ratio: float = Field(default=2.0, gt=0)
+    # ... when more than this share of the window's Kalman innovations lies beyond the
+    # chi-square(1) 99% bound (1% expected).
+    max_innovation_share: float = Field(default=0.05, gt=0, lt=1)
+    # ... when the open trade has lasted more than this many formation half-lives.
+    max_trade_half_lives: float = Field(default=3.0, gt=0)
+    # "alert": a pair_degraded warning only; "no_new_entries": also block the entries of a pair
+    # degraded on a measure of the closes (blocked intents, as a risk limit blocks them).
+    on_degraded: Literal["alert", "no_new_entries"] = "alert"
+
+    @property
+    def rules(self) -> HealthRules:
+        return HealthRules(
+            window=self.window,
+            max_pvalue=self.max_pvalue,
+            max_half_life_ratio=self.max_half_life_ratio,
+            max_innovation_share=self.max_innovation_share,
+            max_trade_half_lives=self.max_trade_half_lives,
+        )
 
 
 class ScheduleSettings(_Model):
@@ -219,6 +252,7 @@ class DaemonSettings(_Model):
     clock: ClockSettings = ClockSettings()
     alpaca: AlpacaSettings = AlpacaSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
+    health: HealthSettings = HealthSettings()
     # Where these settings came from (a path, or the embedded default); not a TOML key.
     source: str = Field(default=EMBEDDED_SOURCE, exclude=True)
 

@@ -1,6 +1,7 @@
 """The strategy side of a session: restore or rebuild per-pair state, step the pairs, gate orders.
 
-Blocked decisions (kill switch, dry run, a risk limit) send nothing, so they must not leave the
+Blocked decisions (kill switch, dry run, a risk limit, the entry of a degraded pair under
+``[health] on_degraded = "no_new_entries"``) send nothing, so they must not leave the
 pair believing it traded: the Kalman filter and the spread window still advance, but the pair's
 signal state is put back to what it was before the bar. A blocked entry leaves the pair flat and
 free to enter on a later bar; a blocked exit leaves it in its trade, so the next bar tries to exit
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import pandas as pd
@@ -47,6 +48,12 @@ class Limits:
     dry_run: bool = False
     max_order_notional: float | None = None
     max_gross_exposure: float | None = None
+    # Pair index -> why its entries are blocked (a degraded pair under [health] on_degraded =
+    # "no_new_entries"); exits and other orders still go through.
+    no_entry: Mapping[int, str] = field(default_factory=dict)
+
+
+ENTRIES = (Action.ENTER_LONG, Action.ENTER_SHORT)
 
 
 def step_all(
@@ -187,6 +194,8 @@ def block_reason(
         return f"kill switch: {limits.kill_switch}"
     if limits.dry_run:
         return "dry run"
+    if decision.action in ENTRIES and decision.orders[0].pair_index in limits.no_entry:
+        return limits.no_entry[decision.orders[0].pair_index]
     projected = dict(positions)
     grows = False
     for order in decision.orders:

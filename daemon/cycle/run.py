@@ -14,11 +14,12 @@ Steps, each ending in a committed transaction and a ``ctx.checkpoint(step)`` cal
                     invented price, its pair's orders wait for the pair's next bar
 4. ``reconciled``   broker order statuses and fills recorded; positions must match the store
                     (a split the broker did not book is recognised): reconcile_step.py
-5. ``decided``      pair states restored or rebuilt, pairs stepped, limits applied; intents,
-                    decisions and new pair states written in ONE transaction before sending;
-                    a pair with a missing leg (no bar) holds (daemon/cycle/missing_legs.py);
-                    pairs the broker holds unlike the research fill model are repaired by
-                    orders of their own (daemon/cycle/pair_integrity.py)
+5. ``decided``      pair states restored or rebuilt, pairs stepped, their health measured,
+                    limits applied; intents, decisions, health and new pair states written in
+                    ONE transaction before sending (daemon/cycle/decide_step.py); a pair with
+                    a missing leg (no bar) holds (daemon/cycle/missing_legs.py); pairs the
+                    broker holds unlike the research fill model are repaired by orders of their
+                    own (daemon/cycle/pair_integrity.py)
 6. ``sent:<id>``    after each order reaches the broker (before it is recorded), then
    ``submitted``    once every intent is recorded as submitted
 7. ``completed``    equity, the shadow model's step and tracking row (daemon/monitoring) and
@@ -45,17 +46,10 @@ from datetime import date, datetime
 from typing import Any
 
 from daemon.config.research_config import check_config_id, load_config
-from daemon.core.decide import (
-    Limits,
-    client_order_id,
-    gate,
-    held_symbols,
-    rebuild_states,
-    step_all,
-)
+from daemon.core.decide import held_symbols
 from daemon.core.errors import SessionDeferred
 from daemon.core.ports import Account, Logger
-from daemon.core.statuses import IntentStatus, RunStatus
+from daemon.core.statuses import RunStatus
 from daemon.cycle.apply_actions import (
     apply_corporate_actions,
     books_corporate_actions,
@@ -64,19 +58,13 @@ from daemon.cycle.apply_actions import (
     refuse_unadjusted,
 )
 from daemon.cycle.context import DaemonContext
+from daemon.cycle.decide_step import decide
 from daemon.cycle.missing_legs import alert_missing_legs
 from daemon.cycle.order_sending import send_pending, timing_gate
-from daemon.cycle.pair_integrity import (
-    alert_unbalanced,
-    check_integrity,
-    repair_intents,
-    save_memory,
-)
 from daemon.cycle.reconcile_step import reconcile_step
 from daemon.cycle.summary import session_summary
 from daemon.feeds.bars import BarUpdate, merge_bars, on_stored_scale
 from daemon.feeds.reports import (
-    REWARM_META,
     is_feed_problem,
     log_feed_problem,
     log_revisions,
@@ -85,21 +73,13 @@ from daemon.feeds.reports import (
 )
 from daemon.feeds.sanity import exchange_date
 from daemon.infra.redaction import redact_text
-from daemon.monitoring.alerts import (
-    AlertCode,
-    alert_failure,
-    held_alerts,
-    hold_alert,
-    raise_alert,
-)
+from daemon.monitoring.alerts import AlertCode, alert_failure, held_alerts, raise_alert
 from daemon.monitoring.session import after_completed, track
-from daemon.store import DecisionRecord, IntentRecord, Store
-from daemon.store.actions import real_per_stored, split_symbols
-from daemon.timing.session_timing import QueuedPlan, TimingGate
+from daemon.store import Store
+from daemon.timing.session_timing import TimingGate
 from daemon.timing.sessions import is_session, xnys_sessions
 from shared.config import ProdConfig
 from shared.errors import ConfigError, PairsError, StateError
-from shared.strategy import PairState
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,117 +171,6 @@ def _store_bars(ctx: DaemonContext, update: BarUpdate, session: date, log: Logge
         )
 
 
-def _restore_states(
-    ctx: DaemonContext, config: ProdConfig, update: BarUpdate, session: date, go_live: date
-) -> list[PairState]:
-    store = ctx.store
-    last = store.last_completed_session()
-    saved = store.decisions(last) if last is not None else []
-    if len(saved) == len(config.pairs) and not store.get_meta(REWARM_META):
-        return [d.pair_state for d in saved]
-    history = update.strategy_closes.loc[[d < session for d in update.strategy_closes.index]]
-    return rebuild_states(
-        config.pair_list,
-        config.params,
-        history,
-        go_live,
-        lambda d: store.expected_positions(through=d),
-    )
-
-
-def _go_live(ctx: DaemonContext, session: date) -> date:
-    stored = ctx.store.get_meta("go_live")
-    if stored is not None:
-        return date.fromisoformat(stored)
-    return ctx.settings.go_live or session
-
-
-def _decide(
-    ctx: DaemonContext,
-    config: ProdConfig,
-    update: BarUpdate,
-    session: date,
-    plan: QueuedPlan,
-    log: Logger,
-) -> None:
-    store = ctx.store
-    go_live = _go_live(ctx, session)
-    states = _restore_states(ctx, config, update, session, go_live)
-    held = plan.with_queued(ctx.broker.positions())  # what the broker will hold
-    positions = {s: held[s] for s in config.symbols if held.get(s)}  # ours only
-    closes = {str(s): float(v) for s, v in update.strategy_closes.loc[session].items()}
-    split = split_symbols(store)
-    # A broker that trades real prices gets entries in real shares (a split moved the scale).
-    ratios = real_per_stored(store) if books_corporate_actions(ctx.broker) else {}
-    decisions = step_all(
-        config.pair_list, config.params, states, closes, positions, session < go_live, split, ratios
-    )
-    limits = Limits(
-        kill_switch=ctx.settings.kill_switch_engaged(),
-        dry_run=ctx.settings.dry_run,
-        max_order_notional=ctx.settings.risk.max_order_notional,
-        max_gross_exposure=ctx.settings.risk.max_gross_exposure,
-    )
-    gated = gate(decisions, states, positions, update.real_closes, limits)
-    integrity = check_integrity(ctx, config, session, update, positions, gated, go_live)
-    intents: list[IntentRecord] = repair_intents(config, session, update, integrity, limits)
-    records: list[DecisionRecord] = []
-    for k, (decision, blocked) in enumerate(gated):
-        pair = config.pair_list[k]
-        name = f"{pair.asset_1}/{pair.asset_2}"
-        for order in decision.orders:
-            cid = client_order_id(config.config_id, session, k, order.leg.value, 1)
-            intents.append(
-                IntentRecord(
-                    cid,
-                    session,
-                    k,
-                    order.leg.value,
-                    order.symbol,
-                    order.side.value,
-                    order.quantity,
-                    update.real_closes[order.symbol],
-                    status=IntentStatus.BLOCKED if blocked else IntentStatus.PENDING,
-                    message=blocked,
-                )
-            )
-        records.append(
-            DecisionRecord(
-                session,
-                k,
-                name,
-                decision.action.value,
-                decision.beta,
-                decision.spread,
-                decision.z,
-                decision.state.state,
-                blocked,
-                decision.state,
-            )
-        )
-        log.info(
-            "decision",
-            pair=name,
-            action=decision.action.value,
-            beta=decision.beta,
-            z=decision.z,
-            state=decision.state.state,
-            orders=len(decision.orders),
-            blocked=blocked,
-        )
-    with store.transaction():
-        if store.get_meta("go_live") is None:
-            store.set_meta("go_live", go_live.isoformat())
-        if store.get_meta(REWARM_META):
-            store.set_meta(REWARM_META, "")  # the states were just rebuilt on the new history
-        store.add_intents(intents, _now(ctx))
-        store.save_decisions(records)
-        save_memory(store, integrity.memory)
-        if integrity.unbalanced:
-            hold_alert(store, session, AlertCode.PAIR_UNBALANCED)
-    alert_unbalanced(ctx, config, session, integrity, log)
-
-
 def _account_at_close(
     ctx: DaemonContext,
     session: date,
@@ -362,7 +231,7 @@ def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, l
     plan = reconcile_step(ctx, config, session, gate, log, held)
     ctx.checkpoint("reconciled")
     if not ctx.store.decisions(session):
-        _decide(ctx, config, update, session, plan, log)
+        decide(ctx, config, update, session, plan, log)
     ctx.checkpoint("decided")
     send_pending(ctx, session, gate, log)
     ctx.checkpoint("submitted")

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from daemon.monitoring.health import health_fields
 from daemon.monitoring.tracking import tracking_for
 from daemon.store import Store
 from daemon.store.actions import cash_flows, stored_actions
+from daemon.store.health import health_at
 from shared.config import ProdConfig
 
 
@@ -30,6 +32,7 @@ def equity_stats(store: Store, initial_cash: float, session: date) -> dict[str, 
 
 
 def session_summary(store: Store, config: ProdConfig, session: date) -> dict[str, Any]:
+    health = health_at(store, session)
     pairs = [
         {
             "pair": d.pair,
@@ -38,6 +41,7 @@ def session_summary(store: Store, config: ProdConfig, session: date) -> dict[str
             "state": d.state,
             "action": d.action,
             "blocked": d.blocked,
+            "health": health_fields(health, d.pair_index),
         }
         for d in store.decisions(session)
     ]
@@ -89,6 +93,8 @@ def status_report(store: Store) -> dict[str, Any]:
     last_run = runs[-1] if runs else None
     last_error = store.last_error()
     series = store.equity_series()
+    completed = store.last_completed_session()
+    health = health_at(store, completed) if completed is not None else {}
     initial = store.get_meta("initial_cash")
     report: dict[str, Any] = {
         "config_id": store.get_meta("config_id"),
@@ -124,6 +130,7 @@ def status_report(store: Store) -> dict[str, Any]:
                 "state": d.state,
                 "action": d.action,
                 "blocked": d.blocked,
+                "health": health_fields(health, d.pair_index),
             }
             for d in store.latest_decisions()
         ],

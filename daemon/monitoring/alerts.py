@@ -50,6 +50,7 @@ class AlertCode(StrEnum):
     PAIR_UNBALANCED = "pair_unbalanced"
     UNACCOUNTED_POSITION = "unaccounted_position"
     SPLIT_NOT_BOOKED = "split_not_booked"
+    PAIR_DEGRADED = "pair_degraded"
 
     @property
     def default_severity(self) -> Severity:

@@ -15,7 +15,9 @@ from daemon.monitoring.shadow import ModelOrder, model_orders, model_sessions
 from daemon.monitoring.tracking import TrackingRow, tracking_rows
 from daemon.store import FillRecord, Store
 from daemon.store.actions import CashFlow, adjustments, cash_flows, stored_actions
+from daemon.store.health import health_at
 from shared.config import ProdConfig
+from shared.health import PairHealth
 
 Z_95 = 1.959964
 
@@ -70,6 +72,8 @@ class ReportData:
     band: SharpeBand
     realized: dict[str, float | None]
     actions: list[ActionRow] = field(default_factory=list)
+    # Each pair's health at the last completed session (pair name, health; none before any).
+    health: list[tuple[str, PairHealth]] = field(default_factory=list)
 
 
 def gather(store: Store, config: ProdConfig) -> ReportData:
@@ -102,7 +106,16 @@ def gather(store: Store, config: ProdConfig) -> ReportData:
             "model_max_dd_pct": max(drawdowns(config.initial_cash, model_values), default=None),
         },
         actions=action_rows(store),
+        health=health_rows(store, config),
     )
+
+
+def health_rows(store: Store, config: ProdConfig) -> list[tuple[str, PairHealth]]:
+    last = store.last_completed_session()
+    health = health_at(store, last) if last is not None else {}
+    return [
+        (f"{p.asset_1}/{p.asset_2}", health[k]) for k, p in enumerate(config.pairs) if k in health
+    ]
 
 
 def action_rows(store: Store) -> list[ActionRow]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from daemon.monitoring.alerts import Severity
 from daemon.monitoring.attribution import TERMS
+from daemon.monitoring.health import rounded
 from daemon.monitoring.report_data import ReportData, drawdowns, iso
 from daemon.monitoring.svg import Series, bar_chart, line_chart
 
@@ -35,7 +36,7 @@ th{background:#eef1f5;font-weight:600}td.l,th.l{text-align:left}
 .neg{color:#b42318}.pos{color:#067647}.ok{color:#067647;font-weight:600}
 .bad{color:#b42318;font-weight:600}.muted{color:#5b6475}
 .scroll{max-height:420px;overflow:auto;border-radius:8px}
-#alerts td:last-child{white-space:normal;min-width:320px}
+#alerts td:last-child,#health td:last-child{white-space:normal;min-width:320px}
 """
 
 
@@ -219,6 +220,45 @@ def _actions(data: ReportData) -> str:
     return _table("corporate-actions", head, rows, left=3)
 
 
+def _health(data: ReportData) -> str:
+    rows = []
+    for pair, h in data.health:
+        status = "degraded" if h.degraded else ("healthy" if h.measured else "not measured")
+        ratio = h.half_life_ratio
+        rows.append(
+            [
+                escape(pair),
+                f'<span class="{"bad" if h.degraded else "ok"}">{status}</span>',
+                rounded(h.pvalue),
+                rounded(h.half_life, 1),
+                "unknown" if h.formation_half_life is None else rounded(h.formation_half_life, 1),
+                rounded(ratio, 2),
+                "n/a" if h.innovation_share is None else f"{h.innovation_share:.1%}",
+                "" if h.days_in_trade is None else str(h.days_in_trade),
+                escape(h.describe() if h.degraded else ""),
+            ]
+        )
+    head = [
+        "pair",
+        "status",
+        "EG p-value",
+        "half-life",
+        "at formation",
+        "ratio",
+        "innovations > 99%",
+        "sessions in trade",
+        "why",
+    ]
+    window = data.health[0][1].window if data.health else None
+    note = (
+        f'<p class="muted">Over the trailing {window} sessions of stored closes at the last '
+        "session (docs/operations.md, &ldquo;Pair health&rdquo;).</p>"
+        if window
+        else ""
+    )
+    return _table("health", head, rows) + note
+
+
 def _evidence(data: ReportData) -> str:
     ev, band, real = data.evidence, data.band, data.realized
     wf = ev.get("walkforward") or {}
@@ -269,6 +309,7 @@ def render(data: ReportData, generated_at: str) -> str:
         f"{_cards(data)}<h2>Equity, drawdown, pairs</h2>{_charts(data)}"
         f"<h2>Why paper and model differ</h2>{_attribution(data)}"
         f"<h2>P&amp;L per pair</h2>{_pairs_table(data)}"
+        f"<h2>Pair health</h2>{_health(data)}"
         f"<h2>Research evidence vs realized</h2>{_evidence(data)}"
         f"<h2>Trades</h2>{_trades(data)}"
         f"<h2>Splits and dividends</h2>{_actions(data)}"

@@ -6,6 +6,7 @@ version in one transaction. Never edit a released migration: append a new one.
 
 from __future__ import annotations
 
+from daemon.store.health import PAIR_HEALTH_TABLE
 from daemon.store.monitoring_schema import MONITORING_TABLES
 
 _V1 = (
@@ -129,5 +130,15 @@ _V4 = (
 # written 'partly_filled' before.
 _V5 = ("UPDATE model_orders SET status = 'partially_filled' WHERE status = 'partly_filled'",)
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: MONITORING_TABLES, 4: _V4, 5: _V5}
+# Each pair's health at each session (daemon/store/health.py, shared/health.py).
+_V6 = (PAIR_HEALTH_TABLE,)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: _V1,
+    2: _V2,
+    3: MONITORING_TABLES,
+    4: _V4,
+    5: _V5,
+    6: _V6,
+}
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -12,14 +12,17 @@ from typing import Any
 
 import pandas as pd
 
-from research.backtest.registry import get_engine
+from research.backtest.registry import DEFAULT_ENGINE, get_engine
+from research.commands.health_options import add_health_arguments, health_rules
 from research.commands.optimize import add_engine_arguments
 from research.commands.price_checks import add_price_check_arguments, load_checked
 from research.data.market_data import AlignedCloses, align_closes
+from research.evaluation.pair_health import entry_rule
 from research.search.verification import VERIFY_METRICS, VerificationError, metrics_agree
 from shared.config import ProdConfig, parse_config
 from shared.errors import ConfigError, DataError
 from shared.metrics import Metrics
+from shared.simulation import simulate
 
 
 def register(subparsers: Any) -> None:
@@ -43,9 +46,19 @@ def register(subparsers: Any) -> None:
         "earlier sessions of the window only warm up (the daemon's go_live setting)",
     )
     add_engine_arguments(parser)
+    parser.set_defaults(engine=None)  # the rule below picks the reference engine itself
     parser.add_argument(
         "--verify", action="store_true", help="also run backtrader and fail on any difference"
     )
+    parser.add_argument(
+        "--on-degraded",
+        choices=("alert", "no_new_entries"),
+        default="alert",
+        help="the daemon's [health] on_degraded: no_new_entries blocks the entries of a pair "
+        "whose health is degraded at that bar (runs the reference engine); alert (default) "
+        "changes nothing",
+    )
+    add_health_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object of metrics")
     add_price_check_arguments(parser)
     parser.set_defaults(func=run)
@@ -126,7 +139,9 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     go_live = go_live_bar(data, args.trade_from)
-    engine = get_engine(args.engine)
+    if args.on_degraded == "no_new_entries":
+        return _run_with_rule(args, config, data, go_live)
+    engine = get_engine(args.engine or DEFAULT_ENGINE)
     # Only a go-live run passes the keyword, so an engine registered without it still backtests.
     extra: dict[str, Any] = {"trade_from_bar": go_live} if go_live else {}
     (result,) = engine.run(
@@ -151,4 +166,42 @@ def run(args: argparse.Namespace) -> int:
         print(f"  trading from {data.dates[go_live]:%Y-%m-%d} (bar {go_live}); warm-up before")
     for key, value in metrics.items():
         print(f"  {key:<13} {'n/a' if value is None else value}")
+    return 0
+
+
+def _run_with_rule(
+    args: argparse.Namespace, config: ProdConfig, data: AlignedCloses, go_live: int
+) -> int:
+    """``--on-degraded no_new_entries`` on the reference engine (``shared.simulation``), the
+    one that implements the rule; the daemon with the rule on trades like it."""
+    if args.engine not in (None, "reference") or args.verify:
+        raise ConfigError(
+            "--on-degraded no_new_entries runs on the reference engine only (the other engines "
+            "do not implement the rule); drop --engine/--verify or pass --engine reference",
+            key="--on-degraded",
+        )
+    sim = simulate(
+        data.closes,
+        data.symbols,
+        config.pair_list,
+        config.params,
+        config.initial_cash,
+        config.commission,
+        trade_from_bar=go_live,
+        entry_rule=entry_rule(config, health_rules(args)),
+    )
+    metrics = {**sim.metrics.as_dict(), "blocked_entries": len(sim.blocked)}
+    if args.json:
+        print(json.dumps(metrics))
+        return 0
+    print(
+        f"backtest of config {config.config_id} on {', '.join(data.symbols)}: "
+        f"{data.dates[0]:%Y-%m-%d} .. {data.dates[-1]:%Y-%m-%d} (reference engine, "
+        "no new entries on a degraded pair)"
+    )
+    for key, value in metrics.items():
+        print(f"  {key:<15} {'n/a' if value is None else value}")
+    for bar, k, why in sim.blocked:
+        pair = config.pair_list[k]
+        print(f"  blocked {data.dates[bar]:%Y-%m-%d} {pair.asset_1}/{pair.asset_2}: {why}")
     return 0

@@ -31,26 +31,19 @@ from research.layout import ArtifactLayout
 from research.ranking import rank_frame, rank_order
 from research.report.plots import write_report_plots
 from research.screen.selection import pairs_from_table
+from research.search.config_pairs import PAIR_STAT_COLUMNS as PAIR_STAT_COLUMNS
+from research.search.config_pairs import clean_value, pair_configs
 from research.search.grid import SEED_GRID, Grid
 from research.search.grid_feasibility import check_winner_traded, result_warnings, stake_warnings
 from research.search.verification import verify_against_backtrader
-from shared.config import (
-    DataWindow,
-    PairConfig,
-    ProdConfig,
-    Provenance,
-    dump_config,
-)
+from shared.config import DataWindow, ProdConfig, Provenance, dump_config
 from shared.errors import DataError
 from shared.metrics import METRIC_NAMES, daily_returns
-from shared.schema import SCREEN_STATISTICS
 from shared.strategy import PARAM_NAMES, PARAM_SPECS, Pair, StrategyParams
 
 PARAM_COLUMNS: tuple[str, ...] = PARAM_NAMES
 METRIC_COLUMNS: tuple[str, ...] = METRIC_NAMES
 RESULT_COLUMNS: tuple[str, ...] = PARAM_COLUMNS + METRIC_COLUMNS
-# The screen's statistics a config keeps per pair for the record (its hedge_ratio is required).
-PAIR_STAT_COLUMNS: tuple[str, ...] = tuple(s for s in SCREEN_STATISTICS if s != "hedge_ratio")
 
 
 @dataclass(frozen=True)
@@ -225,30 +218,6 @@ def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _clean(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def pair_configs(selected: pd.DataFrame) -> tuple[PairConfig, ...]:
-    """The selected pairs with the screen's statistics (those the table has)."""
-    out = []
-    for record in selected.to_dict(orient="records"):
-        stats = {c: _clean(record.get(c)) for c in PAIR_STAT_COLUMNS if c in record}
-        if stats.get("n_obs") is not None:
-            stats["n_obs"] = int(stats["n_obs"])
-        out.append(
-            PairConfig(
-                asset_1=str(record["asset_1"]),
-                asset_2=str(record["asset_2"]),
-                hedge_ratio=float(record["hedge_ratio"]),
-                **stats,
-            )
-        )
-    return tuple(out)
-
-
 def tool_version() -> str:
     try:
         return metadata.version("kalman-pairs")
@@ -274,7 +243,7 @@ def build_config(
         **asdict(row_params(best)),
         initial_cash=float(grid.initial_cash),
         commission=float(grid.commission),
-        pairs=pair_configs(selected),
+        pairs=pair_configs(selected, data),
         data=DataWindow(
             first_session=data.dates[0].date(),
             last_session=data.dates[-1].date(),
@@ -282,7 +251,7 @@ def build_config(
             source=source,
             sha256=sha256,
         ),
-        selection_metrics={c: _clean(best[c]) for c in METRIC_COLUMNS},
+        selection_metrics={c: clean_value(best[c]) for c in METRIC_COLUMNS},
         provenance=Provenance(
             generated_at=now or datetime.now(UTC),
             tool_version=tool_version(),

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from daemon.commands.app import build_context
-from daemon.config.settings import BrokerSettings, DaemonSettings, DataSettings
+from daemon.config.settings import BrokerSettings, DaemonSettings, DataSettings, HealthSettings
 from daemon.cycle.run import run_once
 from daemon.infra.logging import make_logger
 from daemon.store import Store
@@ -33,6 +33,7 @@ from daemon.timing.clock import FixedClock
 from research.backtest.registry import get_engine
 from research.data.market_data import AlignedCloses
 from shared.config import ProdConfig, parse_config
+from shared.health import EntryRule
 from shared.simulation import simulate
 from shared.strategy import Pair
 
@@ -48,6 +49,19 @@ class Case:
     closes: pd.DataFrame  # index: dates; columns: the config's symbols, sorted; no NaN
     config: ProdConfig
     go_live_bar: int = 0
+    health: HealthSettings | None = None  # the daemon's [health]; None: the default
+
+    @property
+    def entry_rule(self) -> EntryRule | None:
+        """The backtest's ``no_new_entries`` rule, when the daemon's settings turn it on."""
+        if self.health is None or self.health.on_degraded != "no_new_entries":
+            return None
+        return EntryRule(self.health.rules, tuple(p.half_life for p in self.config.pairs))
+
+    @property
+    def engines(self) -> tuple[str, ...]:
+        """The engines to hold it to: the health rule is the reference engine's only."""
+        return ENGINES if self.entry_rule is None else ("reference",)
 
 
 @dataclass
@@ -69,6 +83,7 @@ class Expected:
     fills: list[tuple[date, str, int, float, float]]
     values: list[float]
     rejected: set[tuple[date, str]] | None  # order session and symbol of margin rejections
+    blocked: set[tuple[date, int]] | None = None  # session and pair of entries the rule blocked
 
 
 @dataclass
@@ -166,6 +181,7 @@ def _settings(tmp: Path, case: Case) -> tuple[DaemonSettings, Path]:
         go_live=go_live,
         broker=BrokerSettings(kind="local"),
         data=DataSettings(feed="csv", csv_path=prices, calendar_check=False),
+        health=case.health or HealthSettings(),
     )
     return settings, prices
 
@@ -191,7 +207,9 @@ def _cli_session(tmp: Path, settings: DaemonSettings, session: date) -> str:
     go_live = f"go_live = {settings.go_live.isoformat()}\n" if settings.go_live else ""
     toml.write_text(
         f'config = "{settings.config}"\nstate_dir = "{settings.state_dir}"\n{go_live}'
-        f'\n[data]\nfeed = "csv"\ncsv_path = "{settings.data.csv_path}"\ncalendar_check = false\n',
+        f'\n[data]\nfeed = "csv"\ncsv_path = "{settings.data.csv_path}"\ncalendar_check = false\n'
+        + "\n[health]\n"
+        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.health.model_dump().items()),
         encoding="utf-8",
     )
     command = [sys.executable, "-m", "daemon.commands.cli", "--settings", str(toml), "once"]
@@ -262,6 +280,7 @@ def expected(case: Case, engine: str) -> Expected:
             config.initial_cash,
             config.commission,
             trade_from_bar=case.go_live_bar,
+            entry_rule=case.entry_rule,
         )
         orders = [
             (dates[bar], o.symbol, o.side.value, o.quantity)
@@ -270,8 +289,12 @@ def expected(case: Case, engine: str) -> Expected:
             for o in d.orders
         ]
         rejected = {(dates[r.bar - 1], r.symbol) for r in sim.rejections}
+        blocked = {(dates[bar], k) for bar, k, _ in sim.blocked}
         fills, values = sim.fills, sim.values
     else:
+        if case.entry_rule is not None:
+            raise ValueError(f"the {engine} engine does not implement the health rule")
+        blocked = None
         data = AlignedCloses(tuple(case.closes.columns), pd.DatetimeIndex(dates), closes)
         (result,) = get_engine(engine).run(
             data,
@@ -290,6 +313,7 @@ def expected(case: Case, engine: str) -> Expected:
         [(dates[f.bar], f.symbol, f.signed_quantity, f.price, f.commission) for f in fills],
         [float(v) for v in np.asarray(values)[case.go_live_bar :]],
         rejected,
+        blocked,
     )
 
 
@@ -306,7 +330,9 @@ def compare(case: Case, got: Replayed, want: Expected) -> Tally:
     failed = [(d, s) for d, s in zip(got.sessions, got.statuses, strict=True) if s != "completed"]
     if failed:
         bad.append(f"{tag}: sessions not completed: {failed[:3]}")
-    sent = [(d, sym, side, q) for d, sym, side, q, _ in got.intents]
+    # What was sent: a blocked intent (the health rule here; no case sets a risk limit) is the
+    # backtest's entry that never happened, compared apart below.
+    sent = [(d, sym, side, q) for d, sym, side, q, status in got.intents if status != "blocked"]
     if want.orders is not None:
         tally.orders = max(len(sent), len(want.orders))
         if sent != want.orders:
@@ -322,6 +348,13 @@ def compare(case: Case, got: Replayed, want: Expected) -> Tally:
         tally.orders = len(filled)
         if filled != implied:
             bad.append(f"{tag}: filled orders differ from the fills the backtest implies")
+    if want.blocked is not None:
+        blocked = {
+            (d, r.pair_index) for d, rows in got.decisions.items() for r in rows if r.blocked
+        }
+        tally.orders += len(want.blocked)
+        if blocked != want.blocked:
+            bad.append(f"{tag}: blocked entries differ: {sorted(blocked ^ want.blocked)[:4]}")
     if want.rejected is not None:
         rejected = {(d, sym) for d, sym, _, _, status in got.intents if status == "rejected"}
         if rejected != want.rejected:

@@ -6,7 +6,9 @@ Parity: the daemon replays every case session by session (state only through the
 the local paper broker) and its orders, fills and daily equity are compared with the reference,
 backtrader and fast engines (go-live cases: the reference engine only, the other two cannot
 start trading at a later bar). The go-live case runs each session with ``pairs-daemon once`` in
-a new interpreter. Crash: a real daemon process is SIGKILLed at every step of the cycle on the
+a new interpreter. The degrading-pair case runs the daemon with ``[health] on_degraded =
+"no_new_entries"`` against the reference engine with the same rule (the one engine that has
+it): orders, blocked entries, fills and equity. Crash: a real daemon process is SIGKILLed at every step of the cycle on the
 local broker and on the local Alpaca-compatible server. Exit code 1 when anything differs.
 """
 
@@ -23,9 +25,14 @@ import numpy as np
 
 from tests.integration.crash_matrix import MatrixResult, alpaca_matrix, crash_market, local_matrix
 from tests.parity import synthetic_pairs as sp
-from tests.parity.daemon_cases import ENGINES, Case, Tally, as_daily, compare, config_for, expected
+from tests.parity.daemon_cases import Case, Tally, as_daily, compare, config_for, expected
 from tests.parity.daemon_cases import replay as replay_case
-from tests.parity.daemon_scenarios import go_live_case, margin_and_size_zero_case, seed_best_case
+from tests.parity.daemon_scenarios import (
+    degrading_pair_case,
+    go_live_case,
+    margin_and_size_zero_case,
+    seed_best_case,
+)
 
 
 def random_cases(n: int, seed: int = 20240601) -> Iterator[Case]:
@@ -55,7 +62,7 @@ def run_parity(tmp: Path, cases: list[tuple[Case, str]]) -> Tally:
     for k, (case, process) in enumerate(cases):
         started = time.perf_counter()
         got = replay_case(tmp / f"case{k}", case, process=process)
-        for engine in ENGINES:
+        for engine in case.engines:
             tally = compare(case, got, expected(case, engine))
             tally.cases = tally.sessions = 0  # counted once per case below
             total.add(tally)
@@ -90,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         (seed_best_case(args.seed_best_sessions), "none"),
         (margin_and_size_zero_case(), "none"),
         (go_live_case(), "cli"),
+        (degrading_pair_case(), "none"),
         *((case, "none") for case in random_cases(args.random)),
     ]
     with tempfile.TemporaryDirectory(prefix="parity-") as tmp:

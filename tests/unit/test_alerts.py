@@ -42,12 +42,14 @@ def test_every_code_is_a_stable_string_with_a_default_severity() -> None:
         "pair_unbalanced",
         "unaccounted_position",
         "split_not_booked",
+        "pair_degraded",
     ]
     assert AlertCode.SESSION_FAILED.default_severity is Severity.CRITICAL
     assert AlertCode.STALE_FEED.default_severity is Severity.WARNING
     assert AlertCode.PAIR_UNBALANCED.default_severity is Severity.CRITICAL
     assert AlertCode.UNACCOUNTED_POSITION.default_severity is Severity.CRITICAL
     assert AlertCode.SPLIT_NOT_BOOKED.default_severity is Severity.WARNING
+    assert AlertCode.PAIR_DEGRADED.default_severity is Severity.WARNING
 
 
 def test_a_reconcile_mismatch_raises_two_critical_alerts_until_a_session_completes(

@@ -233,5 +233,6 @@ def test_metric_names_come_from_the_metrics_dataclass_everywhere() -> None:
 def test_screen_statistics_are_the_screen_table_the_engines_and_the_config_pair() -> None:
     assert ("asset_1", "asset_2", *SCREEN_STATISTICS) == SEED_COLUMNS
     assert STAT_FIELDS[: len(SCREEN_STATISTICS)] == SCREEN_STATISTICS
-    assert set(PairConfig.model_fields) == {"asset_1", "asset_2", *SCREEN_STATISTICS}
+    # ... plus the formation half-life research measures for the daemon's pair health.
+    assert set(PairConfig.model_fields) == {"asset_1", "asset_2", *SCREEN_STATISTICS, "half_life"}
     assert set(PAIR_STAT_COLUMNS) == set(SCREEN_STATISTICS) - {"hedge_ratio"}
