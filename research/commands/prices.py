@@ -8,11 +8,14 @@ with a reason, align the rest on common sessions, write the cleaned table and
 from __future__ import annotations
 
 import argparse
+import calendar
+import re
 import sys
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -34,12 +37,39 @@ from research.data.yahoo import PriceFetcher, YFinanceFetcher, download_closes
 from research.layout import ArtifactLayout
 from shared.errors import DataError
 
+_RELATIVE = re.compile(r"-(\d+)([dmy])")
+_NEW_YORK = ZoneInfo("America/New_York")
+
+
+def resolve_date(text: str, today: date) -> date:
+    """``YYYY-MM-DD``, or a date relative to ``today`` for unattended runs (the monthly
+    re-research timer): ``today``, ``yesterday``, ``-30d``, ``-6m``, ``-5y`` (days, months,
+    years before today; a month end clamps, 03-31 minus one month is 02-28/29)."""
+    if text == "today":
+        return today
+    if text == "yesterday":
+        return today - timedelta(days=1)
+    found = _RELATIVE.fullmatch(text)
+    if found is None:
+        return date.fromisoformat(text)
+    count, unit = int(found.group(1)), found.group(2)
+    if unit == "d":
+        return today - timedelta(days=count)
+    months = today.year * 12 + today.month - 1 - (count * 12 if unit == "y" else count)
+    year, month = divmod(months, 12)
+    last_day = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(today.day, last_day))
+
 
 def iso_date(text: str) -> date:
+    """An argparse type: see :func:`resolve_date`; relative dates count from today in New
+    York (the exchange's date)."""
     try:
-        return date.fromisoformat(text)
+        return resolve_date(text, datetime.now(_NEW_YORK).date())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-01-31") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date like 2024-01-31 (or today, yesterday, -30d, -6m, -5y)"
+        ) from None
 
 
 def split_tickers(text: str) -> list[str]:
