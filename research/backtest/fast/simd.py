@@ -25,6 +25,27 @@ _I64 = ir.IntType(64)
 _I32 = ir.IntType(32)
 
 
+def _eight_accumulators(builder: Any, term: Callable[[Any, int], Any], rows: Any) -> Any:
+    """numpy's eight accumulators over ``rows`` rows of eight lanes: r0..r3 and r4..r7 start at
+    row 0's ``term(row, half)`` and add each later row's, then combine in numpy's order
+    ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))."""
+    low = cgutils.alloca_once(builder, _V4)  # accumulators r0..r3
+    high = cgutils.alloca_once(builder, _V4)  # r4..r7
+    builder.store(term(ir.Constant(_I64, 0), 0), low)
+    builder.store(term(ir.Constant(_I64, 0), 1), high)
+    one = ir.Constant(_I64, 1)
+    with cgutils.for_range_slice(builder, one, rows, one) as (row, _):
+        builder.store(builder.fadd(builder.load(low), term(row, 0)), low)
+        builder.store(builder.fadd(builder.load(high), term(row, 1)), high)
+    lanes = [
+        builder.extract_element(builder.load(vector), ir.Constant(_I32, i))
+        for vector in (low, high)
+        for i in range(4)
+    ]
+    pairs = [builder.fadd(lanes[i], lanes[i + 1]) for i in range(0, 8, 2)]
+    return builder.fadd(builder.fadd(pairs[0], pairs[1]), builder.fadd(pairs[2], pairs[3]))
+
+
 def _eight_lane_sum(typingctx: Any, arr: Any, lo: Any, rows: Any) -> Any:  # pragma: no cover
     """Sum ``arr[lo : lo + 8 * rows]`` (``rows >= 1``, unchecked: the caller bounds it) with
     numpy's eight accumulators, combined in numpy's order."""
@@ -48,21 +69,7 @@ def _eight_lane_sum(typingctx: Any, arr: Any, lo: Any, rows: Any) -> Any:  # pra
             pointer = builder.bitcast(builder.gep(base, [offset]), _V4.as_pointer())
             return builder.load(pointer, align=8)
 
-        low = cgutils.alloca_once(builder, _V4)  # accumulators r0..r3
-        high = cgutils.alloca_once(builder, _V4)  # r4..r7
-        builder.store(load(ir.Constant(_I64, 0), 0), low)
-        builder.store(load(ir.Constant(_I64, 0), 1), high)
-        one = ir.Constant(_I64, 1)
-        with cgutils.for_range_slice(builder, one, args[2], one) as (row, _):
-            builder.store(builder.fadd(builder.load(low), load(row, 0)), low)
-            builder.store(builder.fadd(builder.load(high), load(row, 1)), high)
-        lanes = [
-            builder.extract_element(builder.load(vector), ir.Constant(_I32, i))
-            for vector in (low, high)
-            for i in range(4)
-        ]
-        pairs = [builder.fadd(lanes[i], lanes[i + 1]) for i in range(0, 8, 2)]
-        return builder.fadd(builder.fadd(pairs[0], pairs[1]), builder.fadd(pairs[2], pairs[3]))
+        return _eight_accumulators(builder, load, args[2])
 
     return sig, codegen
 
@@ -103,21 +110,7 @@ def _eight_lane_square_sum(
             d = builder.fsub(builder.load(pointer, align=8), splat)
             return builder.fmul(d, d)
 
-        low = cgutils.alloca_once(builder, _V4)
-        high = cgutils.alloca_once(builder, _V4)
-        builder.store(square(ir.Constant(_I64, 0), 0), low)
-        builder.store(square(ir.Constant(_I64, 0), 1), high)
-        one = ir.Constant(_I64, 1)
-        with cgutils.for_range_slice(builder, one, args[2], one) as (row, _):
-            builder.store(builder.fadd(builder.load(low), square(row, 0)), low)
-            builder.store(builder.fadd(builder.load(high), square(row, 1)), high)
-        lanes = [
-            builder.extract_element(builder.load(vector), ir.Constant(_I32, i))
-            for vector in (low, high)
-            for i in range(4)
-        ]
-        pairs = [builder.fadd(lanes[i], lanes[i + 1]) for i in range(0, 8, 2)]
-        return builder.fadd(builder.fadd(pairs[0], pairs[1]), builder.fadd(pairs[2], pairs[3]))
+        return _eight_accumulators(builder, square, args[2])
 
     return sig, codegen
 
