@@ -60,6 +60,9 @@ class Action(StrEnum):
     # The daemon only (never in a backtest): a flat pair closes shares a split left on a leg
     # (an exit sized on the pre-split count filled on the ex-date): daemon/core/decide.py.
     CLOSE_RESIDUAL = "close_residual"
+    # A pair the account hands over from with ``[handover] dropped = "close"`` closes its legs
+    # (shared/handover.py); research's lifecycle simulation does the same.
+    CLOSE_DROPPED = "close_dropped"
 
 
 @dataclass(frozen=True, slots=True)
