@@ -62,6 +62,9 @@ class Slot:
     warm_from: date  # its filter starts on this session (its config's first session)
     half_life: float | None = None  # the formation half-life (pair health)
     leaving: HandoverRule | None = None  # None while active; how it leaves once dropped
+    # The session it joined an account already trading (a hand-over): it only observes before
+    # it (a state rebuilt from the stored closes warms it up to there). None: from go-live.
+    trading_from: date | None = None
 
     @property
     def name(self) -> str:
@@ -85,6 +88,7 @@ class Slot:
             "warm_from": self.warm_from.isoformat(),
             "half_life": self.half_life,
             "leaving": self.leaving,
+            "trading_from": None if self.trading_from is None else self.trading_from.isoformat(),
         }
 
     @classmethod
@@ -95,6 +99,7 @@ class Slot:
         if leaving not in (None, *HANDOVER_RULES):
             raise ValueError(f"unknown leaving rule {leaving!r}")
         half_life = data.get("half_life")
+        trading_from = data.get("trading_from")
         return cls(
             pair=Pair(str(data["asset_1"]), str(data["asset_2"]), float(str(data["hedge_ratio"]))),
             params=StrategyParams(**params),
@@ -102,6 +107,7 @@ class Slot:
             warm_from=date.fromisoformat(str(data["warm_from"])),
             half_life=None if half_life is None else float(str(half_life)),
             leaving=leaving,
+            trading_from=None if trading_from is None else date.fromisoformat(str(trading_from)),
         )
 
 

@@ -8,6 +8,8 @@
     pairs-daemon [--settings FILE] run          # the scheduled service (systemd)
     pairs-daemon [--settings FILE] check [--textfile PATH]   # Nagios exit codes
     pairs-daemon [--settings FILE] report --out DIR          # report.html, tracking.json
+    pairs-daemon [--settings FILE] deploy PATH [--dry-run] [--json] [--force]
+    pairs-daemon [--settings FILE] deploy --rollback [--dry-run] [--json]
 
 Without ``--settings`` the embedded default is used (local paper broker, CSV feed, paths
 relative to the working directory); ``--config``/``--state-dir``/``--prices`` override the
@@ -91,6 +93,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _path_options(rewarm, argparse.SUPPRESS)
     rewarm.set_defaults(func=_cmd_rewarm)
+
+    deploy = sub.add_parser(
+        "deploy",
+        help="move the account to a new config (gates, plan; applied at the next session)",
+    )
+    deploy.add_argument("candidate", nargs="?", type=Path, help="the new kalman_prod_config.json")
+    deploy.add_argument("--dry-run", action="store_true", help="show the gates and plan only")
+    deploy.add_argument("--json", action="store_true", help="machine-readable output")
+    deploy.add_argument("--force", action="store_true", help="deploy past a failed gate")
+    deploy.add_argument(
+        "--rollback", action="store_true", help="return to the previous generation's config"
+    )
+    _path_options(deploy, argparse.SUPPRESS)
+    deploy.set_defaults(func=_cmd_deploy)
 
     run = sub.add_parser("run", help="run as the scheduled service")
     _path_options(run, argparse.SUPPRESS)
@@ -258,14 +274,14 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def _cmd_reconcile(args: argparse.Namespace) -> int:
     from daemon.commands.app import build_context, process_env
     from daemon.config.research_config import load_config
-    from daemon.core.decide import CLIENT_ID_PREFIX
     from daemon.cycle.reconcile import reconcile
+    from daemon.cycle.roster_step import our_prefixes
 
     ctx = build_context(_settings(args), process_env())
     try:
         config = load_config(ctx.config_path)
         session = ctx.store.last_completed_session() or config.data.first_session
-        prefix = f"{CLIENT_ID_PREFIX}-{config.config_id}-"
+        prefix = our_prefixes(ctx.store, config)
         report = reconcile(
             ctx.store, ctx.broker, session, config.symbols, ctx.clock.now().isoformat(), prefix
         )
@@ -290,6 +306,29 @@ def _cmd_rewarm(args: argparse.Namespace) -> int:
         ctx.close()
     print("\n".join(report.lines()))
     return 0
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from daemon.commands.deploy import deploy, rollback
+
+    if (args.candidate is None) == (not args.rollback):
+        print("pairs-daemon deploy: give a config PATH or --rollback (not both)", file=sys.stderr)
+        return 2
+    settings = _settings(args)
+    now = datetime.now(UTC).isoformat()
+    if args.rollback:
+        report = rollback(settings, dry_run=args.dry_run, now=now)
+    else:
+        candidate = args.candidate.resolve()
+        report = deploy(settings, candidate, dry_run=args.dry_run, force=args.force, now=now)
+    if args.json:
+        _say(json.dumps(report.to_json(), indent=2))
+    else:
+        _say("\n".join(report.lines()))
+    refused = not report.gates_passed and not report.forced
+    return 2 if refused else 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -27,6 +27,8 @@ Layout (see ``configs/daemon.toml`` for a documented example)::
     [monitoring] tracking_warning_bps, tracking_critical_bps, late_after_minutes
     [health]  window, max_pvalue, max_half_life_ratio, max_innovation_share,
               max_trade_half_lives, on_degraded ("alert" | "no_new_entries")
+    [promotion] min_dsr, max_pbo, min_oos_sharpe, min_trades, max_data_age_sessions
+    [handover] dropped ("drain" | "close")
 """
 
 from __future__ import annotations
@@ -165,6 +167,37 @@ class HealthSettings(_Model):
         )
 
 
+class PromotionSettings(_Model):
+    """The gates a candidate config passes before ``pairs-daemon deploy`` hands the account to
+    it (daemon/core/promotion.py; docs/operations.md, "Moving to a new config"). A gate whose
+    evidence the config lacks fails: an unmeasured candidate is not a good one."""
+
+    # The Deflated Sharpe Ratio of the chosen config (the probability that its true Sharpe is
+    # above the best one expected from the number of configs tried). 0.5: more likely than not
+    # better than luck. The seed's DIA/SPY pick has 0.12.
+    min_dsr: float = Field(default=0.5, ge=0, le=1)
+    # The Probability of Backtest Overfitting of the grid (CSCV). Above 0.5 the in-sample best
+    # config ranks below the out-of-sample median more often than not.
+    max_pbo: float = Field(default=0.5, ge=0, le=1)
+    # The walk-forward's out-of-sample daily Sharpe (``pairs-research walkforward`` records
+    # it). 0: the pipeline has not lost money out of sample.
+    min_oos_sharpe: float = 0.0
+    # Closed trades in the research backtest: fewer is a Sharpe of a handful of trades.
+    min_trades: int = Field(default=10, ge=0)
+    # Sessions between the config's last research session and the last session the daemon has
+    # data for: research on stale data fits a market that has moved on (a monthly re-research
+    # is about 21 sessions old at most).
+    max_data_age_sessions: int = Field(default=30, ge=0)
+
+
+class HandoverSettings(_Model):
+    """What a deployment does to a pair the new config drops while it holds a position
+    (shared/handover.py): ``drain`` lets it exit by its old rules (no new entries), ``close``
+    closes it with the hand-over session's orders."""
+
+    dropped: Literal["drain", "close"] = "drain"
+
+
 class ScheduleSettings(_Model):
     # Local time (in `timezone`) at which the daily run starts. After 19:00 ET Alpaca accepts
     # CLS/OPG orders for the next session.
@@ -253,6 +286,8 @@ class DaemonSettings(_Model):
     alpaca: AlpacaSettings = AlpacaSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     health: HealthSettings = HealthSettings()
+    promotion: PromotionSettings = PromotionSettings()
+    handover: HandoverSettings = HandoverSettings()
     # Where these settings came from (a path, or the embedded default); not a TOML key.
     source: str = Field(default=EMBEDDED_SOURCE, exclude=True)
 

@@ -23,15 +23,13 @@ from datetime import date
 import pandas as pd
 
 from shared.fill_model import split_closing_opening
+from shared.handover import Slot, step_slot
 from shared.strategy import (
     Action,
     Decision,
     Pair,
     PairState,
-    StrategyParams,
     close_orders,
-    observe_pair,
-    step_pair,
 )
 
 CLIENT_ID_PREFIX = "kp"
@@ -57,34 +55,36 @@ ENTRIES = (Action.ENTER_LONG, Action.ENTER_SHORT)
 
 
 def step_all(
-    pairs: Sequence[Pair],
-    params: StrategyParams,
+    slots: Sequence[Slot],
     states: Sequence[PairState],
     closes: Mapping[str, float],
     positions: Mapping[str, int],
-    observe: bool,
+    observe: bool | Collection[int],
     split_symbols: Collection[str] = frozenset(),
     real_per_stored: Mapping[str, float] | None = None,
 ) -> list[Decision]:
-    """One bar for every pair, in config order, reading the actual positions.
+    """One bar for every slot, in roster order, reading the actual positions.
+    ``observe``: every slot (a warm-up bar) or the indices of the slots that only observe (a
+    slot before it joins, one waiting for a leaving slot's ticker: shared/handover.py).
     ``split_symbols``: symbols a split was applied to (see :func:`close_split_residual`).
     ``real_per_stored``: real shares per stored-scale share of each symbol a split moved
     (see :func:`size_entry_in_real_shares`); none for a broker that trades the stored scale."""
     out = []
-    for k, pair in enumerate(pairs):
+    for k, slot in enumerate(slots):
+        pair = slot.pair
         pa, pb = closes[pair.asset_1], closes[pair.asset_2]
         if math.isnan(pa) or math.isnan(pb):
             out.append(hold_missing_leg(states[k]))
-        elif observe:
-            out.append(observe_pair(k, pair, states[k], pa, pb, params))
-        else:
-            pos_a, pos_b = positions.get(pair.asset_1, 0), positions.get(pair.asset_2, 0)
-            decision = step_pair(k, pair, states[k], pa, pb, pos_a, pos_b, params)
+            continue
+        observing = observe if isinstance(observe, bool) else k in observe
+        pos_a, pos_b = positions.get(pair.asset_1, 0), positions.get(pair.asset_2, 0)
+        decision = step_slot(k, slot, states[k], pa, pb, pos_a, pos_b, observing)
+        if not observing:
             if {pair.asset_1, pair.asset_2} & set(split_symbols):
                 decision = close_split_residual(k, pair, decision, pos_a, pos_b, pa, pb)
             if real_per_stored:
                 decision = size_entry_in_real_shares(decision, real_per_stored)
-            out.append(decision)
+        out.append(decision)
     return out
 
 
@@ -153,8 +153,7 @@ def held_symbols(pairs: Sequence[Pair], no_close: Collection[str]) -> set[str]:
 
 
 def rebuild_states(
-    pairs: Sequence[Pair],
-    params: StrategyParams,
+    slots: Sequence[Slot],
     history: pd.DataFrame,
     go_live: date,
     positions_at: Callable[[date], Mapping[str, int]],
@@ -162,17 +161,33 @@ def rebuild_states(
     """Replay ``history`` (sessions before today, stored scale) from the initial state
     (residual closes after a split send orders but change no state: no split symbols here).
 
-    Sessions before ``go_live`` only warm up; later ones step with the positions the store's
-    fills imply after that session, so a lost state is rebuilt to what the runs decided.
+    Each slot starts on its own first session (``warm_from``). Sessions before ``go_live`` (or
+    before the slot joined the account: ``trading_from``) only warm up; later ones step with
+    the positions the store's fills imply after that session, so a lost state is rebuilt to
+    what the runs decided.
     """
-    states = [PairState.initial(p) for p in pairs]
+    states = [PairState.initial(s.pair) for s in slots]
+    positions_cache: dict[date, Mapping[str, int]] = {}
     for session, row in history.iterrows():
         d = session if isinstance(session, date) else pd.Timestamp(str(session)).date()
         closes = {str(s): float(v) for s, v in row.items()}
-        observe = d < go_live
-        positions = {} if observe else positions_at(d)
-        decisions = step_all(pairs, params, states, closes, positions, observe)
-        states = [dec.state for dec in decisions]
+        started = [k for k, slot in enumerate(slots) if slot.warm_from <= d]
+        if not started:
+            continue
+        observing = {k for k in started if d < max(go_live, slots[k].trading_from or go_live)}
+        if len(observing) < len(started) and d not in positions_cache:
+            positions_cache[d] = positions_at(d)
+        positions = positions_cache.get(d, {})
+        part = [slots[k] for k in started]
+        decisions = step_all(
+            part,
+            [states[k] for k in started],
+            closes,
+            positions,
+            {i for i, k in enumerate(started) if k in observing},
+        )
+        for k, decision in zip(started, decisions, strict=True):
+            states[k] = decision.state
     return states
 
 

@@ -49,6 +49,7 @@ from daemon.core.corporate_actions import (
 from daemon.core.decide import CLIENT_ID_PREFIX
 from daemon.core.errors import EventsFileError, FeedNotAdjusted
 from daemon.core.ports import Broker, Logger
+from daemon.core.roster import SessionRoster
 from daemon.cycle.context import DaemonContext
 from daemon.feeds.bars import BarUpdate
 from daemon.feeds.sanity import exchange_date
@@ -67,7 +68,6 @@ from daemon.store.actions import (
     record_cash_flow,
     stored_actions,
 )
-from shared.config import ProdConfig
 from shared.errors import PairsError, StateError
 
 # Events are asked for this far past today too: a split announced ahead is logged before it
@@ -104,7 +104,7 @@ def action_date(ctx: DaemonContext, session: date) -> date:
 
 
 def learn_corporate_actions(
-    ctx: DaemonContext, config: ProdConfig, session: date, log: Logger
+    ctx: DaemonContext, config: SessionRoster, session: date, log: Logger
 ) -> None:
     """Step 1 of the module doc (before the bars are stored, so step 3 can refuse them)."""
     store, now = ctx.store, ctx.clock.now()
@@ -134,7 +134,7 @@ def learn_corporate_actions(
 
 
 def refuse_unadjusted(
-    ctx: DaemonContext, config: ProdConfig, update: BarUpdate, session: date
+    ctx: DaemonContext, config: SessionRoster, update: BarUpdate, session: date
 ) -> None:
     """A live feed whose bars do not show a known split yet (it adjusts later than the broker
     books) would put the split's jump into the stored history: refuse the bars before they are
@@ -155,7 +155,7 @@ def refuse_unadjusted(
 
 
 def apply_corporate_actions(
-    ctx: DaemonContext, config: ProdConfig, session: date, update: BarUpdate, log: Logger
+    ctx: DaemonContext, config: SessionRoster, session: date, update: BarUpdate, log: Logger
 ) -> list[Applied]:
     """Steps 2 and 3 of the module doc, after the bars are stored."""
     store = ctx.store
@@ -172,11 +172,11 @@ def apply_corporate_actions(
 
 
 def _fetch(
-    ctx: DaemonContext, config: ProdConfig, session: date, today: date, log: Logger
+    ctx: DaemonContext, config: SessionRoster, session: date, today: date, log: Logger
 ) -> list[CorporateAction]:
     try:
         end = today + timedelta(days=LOOKAHEAD_DAYS)
-        return ctx.actions.corporate_actions(config.symbols, config.data.first_session, end)
+        return ctx.actions.corporate_actions(config.symbols, config.first_session, end)
     except EventsFileError:
         raise  # the operator's own file: fix it, never trade without it
     except PairsError as exc:
@@ -267,7 +267,7 @@ def _log_applied(log: Logger, done: Applied, books: bool) -> None:
 
 
 def factor_mismatches(
-    store: Store, config: ProdConfig, factors: Mapping[str, float], today: date
+    store: Store, config: SessionRoster, factors: Mapping[str, float], today: date
 ) -> list[tuple[str, float, float]]:
     """(symbol, observed factor, factor the known splits explain) for each symbol whose feed
     factor (fresh / stored) is outside ``FACTOR_BAND`` of what the splits since the store's
@@ -285,7 +285,7 @@ def factor_mismatches(
 
 
 def check_factors(
-    store: Store, config: ProdConfig, session: date, today: date, log: Logger
+    store: Store, config: SessionRoster, session: date, today: date, log: Logger
 ) -> None:
     """Warn about a re-adjustment no known split explains (the bars are on the stored scale
     already; the broker's position, if the split was real, stops the next reconciliation)."""
@@ -368,7 +368,7 @@ def _rebook_across_zero(store: Store, flow: CashFlow, fraction: float, log: Logg
     return rebooked
 
 
-def close_fractions(ctx: DaemonContext, config: ProdConfig, log: Logger) -> None:
+def close_fractions(ctx: DaemonContext, config: SessionRoster, log: Logger) -> None:
     """Close the fraction of a share a reverse split left at a broker that keeps fractions
     (Alpaca since 2021-08; :mod:`daemon.adapters.alpaca.fractions`), so that a flat pair holds none of
     its symbols. A fraction no applied split explains stops the session: it is not ours."""

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
+
 from daemon.core.decide import Limits, client_order_id, gate, rebuild_states, step_all
 from daemon.core.ports import Logger
+from daemon.core.roster import SessionRoster
 from daemon.core.statuses import IntentStatus
 from daemon.cycle.apply_actions import books_corporate_actions
 from daemon.cycle.context import DaemonContext
@@ -19,31 +22,35 @@ from daemon.cycle.pair_integrity import (
     repair_intents,
     save_memory,
 )
+from daemon.cycle.roster_step import advance, record_roster
 from daemon.feeds.bars import BarUpdate
 from daemon.feeds.reports import REWARM_META
 from daemon.monitoring.alerts import AlertCode, hold_alert
 from daemon.monitoring.health import alert_degraded, assess, entry_blocks, finish, pair_name
 from daemon.store import DecisionRecord, IntentRecord
 from daemon.store.actions import real_per_stored, split_symbols
+from daemon.store.generations import Generation
 from daemon.store.health import save_health
 from daemon.timing.session_timing import QueuedPlan
-from shared.config import ProdConfig
+from shared.handover import waiting
 from shared.strategy import PairState
 
 
+def _history(update: BarUpdate, session: date) -> pd.DataFrame:
+    return update.strategy_closes.loc[[d < session for d in update.strategy_closes.index]]
+
+
 def _restore_states(
-    ctx: DaemonContext, config: ProdConfig, update: BarUpdate, session: date, go_live: date
+    ctx: DaemonContext, config: SessionRoster, update: BarUpdate, session: date, go_live: date
 ) -> list[PairState]:
     store = ctx.store
     last = store.last_completed_session()
     saved = store.decisions(last) if last is not None else []
-    if len(saved) == len(config.pairs) and not store.get_meta(REWARM_META):
+    if len(saved) == len(config.slots) and not store.get_meta(REWARM_META):
         return [d.pair_state for d in saved]
-    history = update.strategy_closes.loc[[d < session for d in update.strategy_closes.index]]
     return rebuild_states(
-        config.pair_list,
-        config.params,
-        history,
+        config.slots,
+        _history(update, session),
         go_live,
         lambda d: store.expected_positions(through=d),
     )
@@ -58,24 +65,38 @@ def _go_live(ctx: DaemonContext, session: date) -> date:
 
 def decide(
     ctx: DaemonContext,
-    config: ProdConfig,
+    previous: SessionRoster,
+    pending: Generation | None,
     update: BarUpdate,
     session: date,
     plan: QueuedPlan,
     log: Logger,
 ) -> None:
+    """Decide the session on the previous session's roster, handed over to a pending
+    generation first (daemon/cycle/roster_step.py)."""
     store = ctx.store
     go_live = _go_live(ctx, session)
-    states = _restore_states(ctx, config, update, session, go_live)
+    states = _restore_states(ctx, previous, update, session, go_live)
     held = plan.with_queued(ctx.broker.positions())  # what the broker will hold
-    positions = {s: held[s] for s in config.symbols if held.get(s)}  # ours only
+    scope = {*previous.symbols, *update.strategy_closes.columns}
+    positions = {s: held[s] for s in sorted(scope) if held.get(s)}  # ours only
+    config, states = advance(
+        previous,
+        states,
+        pending,
+        session,
+        positions,
+        _history(update, session),
+        go_live,
+        lambda d: store.expected_positions(through=d),
+    )
+    positions = {s: q for s, q in positions.items() if s in config.symbols}
     closes = {str(s): float(v) for s, v in update.strategy_closes.loc[session].items()}
     split = split_symbols(store)
     # A broker that trades real prices gets entries in real shares (a split moved the scale).
     ratios = real_per_stored(store) if books_corporate_actions(ctx.broker) else {}
-    decisions = step_all(
-        config.pair_list, config.params, states, closes, positions, session < go_live, split, ratios
-    )
+    observing = True if session < go_live else waiting(config.slots)
+    decisions = step_all(config.slots, states, closes, positions, observing, split, ratios)
     rules = ctx.settings.health
     health = assess(config, rules, update.strategy_closes, session)
     limits = Limits(
@@ -140,6 +161,7 @@ def decide(
             store.set_meta(REWARM_META, "")  # the states were just rebuilt on the new history
         store.add_intents(intents, ctx.clock.now().isoformat())
         store.save_decisions(records)
+        record_roster(store, config, session, log)
         save_memory(store, integrity.memory)
         if integrity.unbalanced:
             hold_alert(store, session, AlertCode.PAIR_UNBALANCED)

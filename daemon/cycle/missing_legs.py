@@ -21,9 +21,9 @@ from datetime import date
 import pandas as pd
 
 from daemon.core.ports import EventLog
+from daemon.core.roster import SessionRoster
 from daemon.monitoring.alerts import AlertCode, raise_alert
 from daemon.store import Store
-from shared.config import ProdConfig
 
 
 def missing_on(bars: pd.DataFrame, session: date) -> list[str]:
@@ -44,7 +44,7 @@ def missing_streak(bars: pd.DataFrame, symbol: str, session: date) -> int:
     return streak
 
 
-def held_pairs(config: ProdConfig, missing: list[str]) -> list[str]:
+def held_pairs(config: SessionRoster, missing: list[str]) -> list[str]:
     return [
         f"{p.asset_1}/{p.asset_2}"
         for p in config.pair_list
@@ -53,7 +53,7 @@ def held_pairs(config: ProdConfig, missing: list[str]) -> list[str]:
 
 
 def alert_missing_legs(
-    store: Store, config: ProdConfig, session: date, delisted_after: int, now: str, log: EventLog
+    store: Store, config: SessionRoster, session: date, delisted_after: int, now: str, log: EventLog
 ) -> list[AlertCode]:
     """Raise the missing-leg alerts of a completed session; return the codes raised (the
     conditions that still hold, kept open when the other alerts are resolved)."""

@@ -46,13 +46,13 @@ from typing import Literal
 
 from daemon.core.decide import Limits, client_order_id
 from daemon.core.ports import Logger
+from daemon.core.roster import SessionRoster
 from daemon.core.statuses import IntentStatus
 from daemon.cycle.context import DaemonContext
 from daemon.feeds.bars import BarUpdate
 from daemon.monitoring.alerts import AlertCode, raise_alert
 from daemon.monitoring.shadow import positions_after_fills
 from daemon.store import IntentRecord, Store
-from shared.config import ProdConfig
 from shared.orders import Leg
 from shared.strategy import Action, Decision, Pair
 
@@ -206,7 +206,7 @@ def save_memory(store: Store, memory: Mapping[int, PairMemory]) -> None:
 
 def check_integrity(
     ctx: DaemonContext,
-    config: ProdConfig,
+    config: SessionRoster,
     session: date,
     update: BarUpdate,
     held: Mapping[str, int],
@@ -251,7 +251,7 @@ def check_integrity(
 
 
 def repair_intents(
-    config: ProdConfig,
+    config: SessionRoster,
     session: date,
     update: BarUpdate,
     integrity: IntegrityPlan,
@@ -281,7 +281,7 @@ def repair_intents(
 
 
 def alert_unbalanced(
-    ctx: DaemonContext, config: ProdConfig, session: date, integrity: IntegrityPlan, log: Logger
+    ctx: DaemonContext, config: SessionRoster, session: date, integrity: IntegrityPlan, log: Logger
 ) -> None:
     for check in integrity.unbalanced:
         pair = config.pair_list[check.pair_index]

@@ -91,7 +91,12 @@ def _refresh_intent(
 
 
 def reconcile(
-    store: Store, broker: Broker, session: date, symbols: list[str], now: str, our_prefix: str
+    store: Store,
+    broker: Broker,
+    session: date,
+    symbols: list[str],
+    now: str,
+    our_prefix: str | tuple[str, ...],
 ) -> ReconcileReport:
     """Record what the broker did with our orders, then compare positions (see module doc)."""
     fills: list[FillRecord] = []

@@ -7,16 +7,16 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import date
 
-from daemon.core.decide import CLIENT_ID_PREFIX
 from daemon.core.ports import Logger
+from daemon.core.roster import SessionRoster
 from daemon.core.statuses import IntentStatus
 from daemon.cycle.apply_actions import split_hint
 from daemon.cycle.context import DaemonContext
 from daemon.cycle.reconcile import reconcile
+from daemon.cycle.roster_step import our_prefixes
 from daemon.cycle.unbooked_splits import explain_unbooked_splits
 from daemon.monitoring.alerts import AlertCode, hold_alert, raise_alert
 from daemon.timing.session_timing import QueuedPlan, TimingGate, plan_queued
-from shared.config import ProdConfig
 from shared.errors import StateError
 
 
@@ -26,7 +26,7 @@ def _now(ctx: DaemonContext) -> str:
 
 def reconcile_step(
     ctx: DaemonContext,
-    config: ProdConfig,
+    config: SessionRoster,
     session: date,
     gate: TimingGate,
     log: Logger,
@@ -34,7 +34,7 @@ def reconcile_step(
 ) -> QueuedPlan:
     """``held``: the symbols of the pairs with a leg without a close this session (their
     earlier orders wait for the pair's next bar)."""
-    prefix = f"{CLIENT_ID_PREFIX}-{config.config_id}-"
+    prefix = our_prefixes(ctx.store, config.config)
     report = reconcile(ctx.store, ctx.broker, session, config.symbols, _now(ctx), prefix)
     for fill in report.fills_recorded:
         log.info(

@@ -45,10 +45,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from daemon.config.research_config import check_config_id, load_config
+from daemon.config.research_config import load_config
 from daemon.core.decide import held_symbols
 from daemon.core.errors import SessionDeferred
 from daemon.core.ports import Account, Logger
+from daemon.core.roster import SessionRoster
 from daemon.core.statuses import RunStatus
 from daemon.cycle.apply_actions import (
     apply_corporate_actions,
@@ -62,6 +63,16 @@ from daemon.cycle.decide_step import decide
 from daemon.cycle.missing_legs import alert_missing_legs
 from daemon.cycle.order_sending import send_pending, timing_gate
 from daemon.cycle.reconcile_step import reconcile_step
+from daemon.cycle.roster_step import (
+    backfill_new_symbols,
+    check_deployed,
+    ensure_first_generation,
+    fetch_scope,
+    pending_generation,
+    previous_roster,
+    session_roster,
+    take_deploy_request,
+)
 from daemon.cycle.summary import session_summary
 from daemon.feeds.bars import BarUpdate, merge_bars, on_stored_scale
 from daemon.feeds.reports import (
@@ -99,16 +110,21 @@ def _now(ctx: DaemonContext) -> str:
     return ctx.clock.now().isoformat()
 
 
-def _fetch_bars(ctx: DaemonContext, config: ProdConfig, session: date) -> BarUpdate:
-    symbols = config.symbols
-    first = config.data.first_session
+def _fetch_bars(ctx: DaemonContext, scope: SessionRoster, session: date) -> BarUpdate:
+    symbols = scope.symbols
+    first = scope.first_session
     fresh = ctx.bars.daily_closes(symbols, first, session)
+    backfill_new_symbols(ctx.store, fresh, symbols, first, session)
     if ctx.settings.data.check_calendar:
         expected = xnys_sessions(first, session)
     else:  # the feed's own dates are its sessions (synthetic data uses business days)
         expected = sorted(d for d in set(fresh.index) if first <= d <= session)
+    stored = ctx.store.bars(symbols)
+    # Only the sessions the roster reads: a hand-over to a config fitted on a later window
+    # leaves older stored sessions behind (they are kept, not compared with the feed).
+    stored = stored.loc[[d >= first for d in stored.index]]
     update = merge_bars(
-        ctx.store.bars(symbols),
+        stored,
         fresh,
         symbols,
         session,
@@ -195,7 +211,7 @@ def _account_at_close(
 
 def _complete(
     ctx: DaemonContext,
-    config: ProdConfig,
+    config: SessionRoster,
     session: date,
     run_id: str,
     update: BarUpdate,
@@ -211,32 +227,40 @@ def _complete(
         note_feed_health(ctx.store, session, None, _now(ctx))
 
 
-def _cycle(ctx: DaemonContext, config: ProdConfig, session: date, run_id: str, log: Logger) -> None:
+def _cycle(
+    ctx: DaemonContext, file_config: ProdConfig, session: date, run_id: str, log: Logger
+) -> SessionRoster:
     gate = timing_gate(ctx)
     gate.check_bars_final(session)
-    update = _fetch_bars(ctx, config, session)
+    take_deploy_request(ctx.store, log)
+    previous = previous_roster(ctx.store, file_config)
+    pending = pending_generation(ctx.store)
+    scope = fetch_scope(previous, pending)  # previous pairs, and a deployed config's symbols
+    update = _fetch_bars(ctx, scope, session)
     _check_order(ctx.store, update, session)
-    learn_corporate_actions(ctx, config, session, log)
-    refuse_unadjusted(ctx, config, update, session)
+    learn_corporate_actions(ctx, scope, session, log)
+    refuse_unadjusted(ctx, scope, update, session)
     _store_bars(ctx, update, session, log)
     ctx.checkpoint("bars_stored")
-    apply_corporate_actions(ctx, config, session, update, log)
-    close_fractions(ctx, config, log)
+    apply_corporate_actions(ctx, scope, session, update, log)
+    close_fractions(ctx, scope, log)
     ctx.checkpoint("actions_applied")
     # Only the session's own closes: a symbol without one (a halt) has no fill price.
     traded = {s: p for s, p in update.real_closes.items() if s not in update.missing}
     ctx.broker.settle(session, traded)
     ctx.checkpoint("settled")
-    held = held_symbols(config.pair_list, update.missing)
-    plan = reconcile_step(ctx, config, session, gate, log, held)
+    held = held_symbols(scope.pair_list, update.missing)
+    plan = reconcile_step(ctx, scope, session, gate, log, held)
     ctx.checkpoint("reconciled")
     if not ctx.store.decisions(session):
-        decide(ctx, config, update, session, plan, log)
+        decide(ctx, previous, pending, update, session, plan, log)
     ctx.checkpoint("decided")
+    roster = session_roster(ctx.store, session, previous)
     send_pending(ctx, session, gate, log)
     ctx.checkpoint("submitted")
-    _complete(ctx, config, session, run_id, update, gate)
+    _complete(ctx, roster, session, run_id, update, gate)
     ctx.checkpoint("completed")
+    return roster
 
 
 def _fail(
@@ -291,7 +315,7 @@ def run_once(ctx: DaemonContext, session: date) -> RunResult:
                 f"{config.data.first_session}",
                 source=str(ctx.config_path),
             )
-        check_config_id(ctx.store, config, ctx.config_path)
+        check_deployed(ctx.store, config, ctx.config_path)
         if ctx.settings.data.check_calendar and not is_session(session):
             with ctx.store.transaction():
                 ctx.store.start_run(run_id, session, config_id, _now(ctx))
@@ -302,10 +326,11 @@ def run_once(ctx: DaemonContext, session: date) -> RunResult:
             if ctx.store.get_meta("config_id") is None:
                 ctx.store.set_meta("config_id", config_id)
                 ctx.store.set_meta("initial_cash", repr(config.initial_cash))
+            ensure_first_generation(ctx.store, config, session, _now(ctx))
             ctx.store.start_run(run_id, session, config_id, _now(ctx))
         started = True
         ctx.checkpoint("started")
-        _cycle(ctx, config, session, run_id, log)
+        roster = _cycle(ctx, config, session, run_id, log)
     except SessionDeferred as exc:
         return _deferred(ctx, run_id, session, exc, log)
     except PairsError as exc:
@@ -327,9 +352,9 @@ def run_once(ctx: DaemonContext, session: date) -> RunResult:
         alert_failure(ctx.store, log, exc, session, message)
         return RunResult(RunStatus.FAILED, session, redact_text(message), run_id)
     delisted_after = ctx.settings.data.delisted_after_sessions
-    holding = alert_missing_legs(ctx.store, config, session, delisted_after, _now(ctx), log)
+    holding = alert_missing_legs(ctx.store, roster, session, delisted_after, _now(ctx), log)
     holding = [*holding, *held_alerts(ctx.store, session)]
     after_completed(ctx.store, ctx.settings, session, _now(ctx), log, holding)
-    summary = session_summary(ctx.store, config, session)
+    summary = session_summary(ctx.store, roster, session)
     log.info("session_summary", **summary)
     return RunResult(RunStatus.COMPLETED, session, "", run_id, summary)

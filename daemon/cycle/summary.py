@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from daemon.core.roster import SessionRoster
 from daemon.monitoring.health import health_fields
 from daemon.monitoring.tracking import tracking_for
 from daemon.store import Store
 from daemon.store.actions import cash_flows, stored_actions
 from daemon.store.health import health_at
-from shared.config import ProdConfig
 
 
 def equity_stats(store: Store, initial_cash: float, session: date) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def equity_stats(store: Store, initial_cash: float, session: date) -> dict[str, 
     }
 
 
-def session_summary(store: Store, config: ProdConfig, session: date) -> dict[str, Any]:
+def session_summary(store: Store, config: SessionRoster, session: date) -> dict[str, Any]:
     health = health_at(store, session)
     pairs = [
         {

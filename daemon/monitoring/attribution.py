@@ -123,6 +123,9 @@ def attribute(
     model = {o.client_order_id: o for o in orders if o.fill_session is not None}
     slippage = commission = unfilled = 0.0
     implied_cash = initial_cash
+    # A symbol a hand-over let go has no close today; both accounts are out of it, so its
+    # quantity differences net to zero and any one price per symbol cancels out.
+    marks: dict[str, float] = dict(today)
     for cid in [*paper, *(c for c in model if c not in paper)]:
         fill, order = paper.get(cid), model.get(cid)
         ref = _reference_price(fill, order, closes_on)
@@ -136,7 +139,8 @@ def attribute(
         share = abs(q_b) * ref * rate
         slippage += -q_b * (p_b - ref) if q_b else 0.0
         commission += share - c_b
-        unfilled += (q_b - q_m) * (today[symbol] - ref) + (c_m - share)
+        mark = marks.setdefault(symbol, ref)
+        unfilled += (q_b - q_m) * (mark - ref) + (c_m - share)
     # The broker's cash beyond the fills: dividends and cash in lieu; the model's own cash in
     # lieu (it books the same splits) is netted out, so only what differs is explained here.
     dividends = paper_cash - implied_cash - model_corporate_cash

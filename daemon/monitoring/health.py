@@ -18,20 +18,20 @@ import pandas as pd
 
 from daemon.config.settings import HealthSettings
 from daemon.core.ports import EventLog
+from daemon.core.roster import SessionRoster
 from daemon.monitoring.alerts import AlertCode, raise_alert
 from daemon.store import Store
 from daemon.store.health import days_in_trade
-from shared.config import ProdConfig
 from shared.health import PairHealth, normalized_innovations, pair_health, with_days_in_trade
 
 
-def pair_name(config: ProdConfig, k: int) -> str:
+def pair_name(config: SessionRoster, k: int) -> str:
     pair = config.pairs[k]
     return f"{pair.asset_1}/{pair.asset_2}"
 
 
 def assess(
-    config: ProdConfig, settings: HealthSettings, closes: pd.DataFrame, session: date
+    config: SessionRoster, settings: HealthSettings, closes: pd.DataFrame, session: date
 ) -> list[PairHealth]:
     """Every pair's window measures after ``session``'s close, on its own stored closes (the
     rows where both legs have one) from the config's first session: the Kalman innovations
@@ -39,12 +39,14 @@ def assess(
     rules = settings.rules
     through = closes.loc[[d <= session for d in closes.index]]
     out = []
-    for pair in config.pairs:
-        both = through[[pair.asset_1, pair.asset_2]].dropna()
+    for pair, slot in zip(config.pairs, config.slots, strict=True):
+        params = slot.params
+        since = through.loc[[d >= slot.warm_from for d in through.index]]
+        both = since[[pair.asset_1, pair.asset_2]].dropna()
         a = both[pair.asset_1].to_numpy(dtype=float)
         b = both[pair.asset_2].to_numpy(dtype=float)
         if len(a) >= rules.window:
-            z = normalized_innovations(a, b, pair.hedge_ratio, config.delta, config.R)
+            z = normalized_innovations(a, b, pair.hedge_ratio, params.delta, params.R)
         else:  # not measured: the innovations are not read
             z = a[:0]
         out.append(pair_health(a, b, z, pair.half_life, rules))
@@ -52,7 +54,7 @@ def assess(
 
 
 def entry_blocks(
-    config: ProdConfig, settings: HealthSettings, health: Sequence[PairHealth]
+    config: SessionRoster, settings: HealthSettings, health: Sequence[PairHealth]
 ) -> dict[int, str]:
     """Pair index -> why its entries are blocked, under ``no_new_entries`` (else nothing)."""
     if settings.on_degraded != "no_new_entries":
@@ -79,7 +81,7 @@ def finish(
     ]
 
 
-def degraded_message(config: ProdConfig, health: Sequence[PairHealth]) -> str:
+def degraded_message(config: SessionRoster, health: Sequence[PairHealth]) -> str:
     return "; ".join(
         f"{pair_name(config, k)}: {h.describe()}" for k, h in enumerate(health) if h.degraded
     )
@@ -88,7 +90,7 @@ def degraded_message(config: ProdConfig, health: Sequence[PairHealth]) -> str:
 def alert_degraded(
     store: Store,
     log: EventLog,
-    config: ProdConfig,
+    config: SessionRoster,
     session: date,
     health: Sequence[PairHealth],
     on_degraded: str,

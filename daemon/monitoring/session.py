@@ -13,15 +13,15 @@ from datetime import date
 
 from daemon.config.settings import DaemonSettings
 from daemon.core.ports import Account, EventLog
+from daemon.core.roster import SessionRoster
 from daemon.monitoring.alerts import AlertCode, Severity, raise_alert, resolve_alerts
 from daemon.monitoring.tracking import TrackingRow, record_tracking, tracking_at
 from daemon.store import Store
-from shared.config import ProdConfig
 
 
 def track(
     store: Store,
-    config: ProdConfig,
+    config: SessionRoster,
     session: date,
     strategy_closes: Mapping[str, float],
     real_closes: Mapping[str, float],

@@ -25,6 +25,7 @@ from datetime import date
 
 from daemon.core.corporate_actions import ActionKind, split_position
 from daemon.core.decide import client_order_id, held_symbols, rebuild_states, step_all
+from daemon.core.roster import SessionRoster, carry_states
 from daemon.core.statuses import IntentStatus
 from daemon.store import Store, pair_state_from_json, pair_state_to_json
 from daemon.store.actions import (
@@ -33,8 +34,9 @@ from daemon.store.actions import (
     splits_not_booked,
     stored_actions,
 )
-from shared.config import ProdConfig
+from daemon.store.generations import roster_at
 from shared.fill_model import Book, check_submitted, execute_order
+from shared.handover import waiting as slots_waiting
 from shared.orders import Leg, OrderIntent, Side
 from shared.strategy import PairState
 
@@ -149,7 +151,7 @@ def model_orders(store: Store, *, status: IntentStatus | None = None) -> list[Mo
 
 
 def _initial(
-    store: Store, config: ProdConfig, session: date, go_live: date
+    store: Store, config: SessionRoster, session: date, go_live: date
 ) -> tuple[float, dict[str, int], list[PairState]]:
     """The model's account and pair states just before ``session``: the research start at
     go-live; for a store that trades since before monitoring existed, the paper account as it
@@ -165,7 +167,7 @@ def _initial(
         return cash, positions, [d.pair_state for d in store.decisions(last)]
     bars = store.bars(config.symbols)
     history = bars.loc[[d < session for d in bars.index]]
-    states = rebuild_states(config.pair_list, config.params, history, go_live, lambda d: {})
+    states = rebuild_states(config.slots, history, go_live, lambda d: {})
     return config.initial_cash, {}, states
 
 
@@ -247,7 +249,7 @@ def _model_fills(
     return book, done
 
 
-def _waiting(config: ProdConfig, closes: Mapping[str, float]) -> set[str]:
+def _waiting(config: SessionRoster, closes: Mapping[str, float]) -> set[str]:
     """Symbols of the pairs with a leg without a close this session: their orders stay
     pending for the pair's next bar, as on the local paper broker
     (daemon/adapters/local/broker.py)."""
@@ -293,7 +295,7 @@ def _fill_pending(
 
 
 def positions_after_fills(
-    store: Store, config: ProdConfig, session: date, real_closes: Mapping[str, float]
+    store: Store, config: SessionRoster, session: date, real_closes: Mapping[str, float]
 ) -> dict[str, int] | None:
     """What the research fill model will hold once ``session``'s fills are in (its splits
     booked, its pending orders filled at the session's closes), without recording anything:
@@ -346,9 +348,26 @@ def _apply_splits(
     return book
 
 
+def _follow_roster(
+    store: Store, config: SessionRoster, previous: ModelSession, session: date, go_live: date
+) -> list[PairState]:
+    """The model's states in this session's roster order: the daemon's hand-over and the
+    leaving pairs it let go apply to the model too; a pair the hand-over added starts from the
+    same warmed-up state the daemon's starts from."""
+    recorded = roster_at(store, previous.session)
+    if recorded is None or recorded[1] == config.slots:
+        return list(previous.pair_states)
+    carried = carry_states(recorded[1], list(previous.pair_states), config.slots)
+    new = [config.slots[k] for k, state in enumerate(carried) if state is None]
+    bars = store.bars(config.symbols)
+    history = bars.loc[[d < session for d in bars.index]]
+    warmed = iter(rebuild_states(new, history, go_live, lambda d: {}))
+    return [state if state is not None else next(warmed) for state in carried]
+
+
 def step_model(
     store: Store,
-    config: ProdConfig,
+    config: SessionRoster,
     session: date,
     go_live: date,
     strategy_closes: Mapping[str, float],
@@ -362,7 +381,8 @@ def step_model(
     if previous is None:
         cash, positions, states = _initial(store, config, session, go_live)
     else:
-        cash, positions, states = previous.cash, previous.positions, previous.pair_states
+        cash, positions = previous.cash, previous.positions
+        states = _follow_roster(store, config, previous, session, go_live)
     book = Book(cash=cash, positions=dict(positions))
     if previous is not None:
         book = _apply_splits(store, book, previous.session, session, real_closes)
@@ -374,7 +394,7 @@ def step_model(
     books = store.get_meta(BOOKS_ACTIONS_META) == "1"
     ratios = real_per_stored(store) if books else {}
     decisions = step_all(
-        config.pair_list, config.params, states, strategy_closes, held, False, split, ratios
+        config.slots, states, strategy_closes, held, slots_waiting(config.slots), split, ratios
     )
     for k, decision in enumerate(decisions):
         for order in decision.orders:

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from daemon.core.ports import Account
+from daemon.core.roster import SessionRoster
 from daemon.monitoring.attribution import TERMS, attribute
 from daemon.monitoring.shadow import (
     MODEL_CASH_IN_LIEU,
@@ -22,7 +23,6 @@ from daemon.monitoring.shadow import (
     step_model,
 )
 from daemon.store import Store
-from shared.config import ProdConfig
 
 _COLUMNS = (
     "session, paper_equity, model_equity, difference, difference_bps, day_difference, "
@@ -74,7 +74,7 @@ def _bps(amount: float, base: float) -> float:
 
 def record_tracking(
     store: Store,
-    config: ProdConfig,
+    config: SessionRoster,
     session: date,
     go_live: date,
     strategy_closes: Mapping[str, float],

@@ -6,6 +6,7 @@ version in one transaction. Never edit a released migration: append a new one.
 
 from __future__ import annotations
 
+from daemon.store.generations import GENERATION_TABLES
 from daemon.store.health import PAIR_HEALTH_TABLE
 from daemon.store.monitoring_schema import MONITORING_TABLES
 
@@ -140,5 +141,6 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     4: _V4,
     5: _V5,
     6: _V6,
+    7: GENERATION_TABLES,  # config generations and each session's roster (generations.py)
 }
 SCHEMA_VERSION = max(MIGRATIONS)

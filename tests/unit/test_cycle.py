@@ -89,7 +89,7 @@ def test_a_changed_config_is_refused_with_instructions(env: Any, tmp_path: Path)
     settings.config.write_text(json.dumps(payload))
     (result,) = run_sessions(settings, [sessions[3]])
     assert result.status == "failed"
-    assert "config_id" in result.message and "new, empty directory" in result.message
+    assert "config_id" in result.message and "pairs-daemon deploy" in result.message
 
 
 def test_a_second_daemon_on_the_same_state_dir_is_refused(env: Any) -> None:
