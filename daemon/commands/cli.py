@@ -200,12 +200,23 @@ def _print_status(report: dict[str, Any]) -> None:
             f"equity:             {equity['equity']:.2f} on {equity['session']} "
             f"(cash {equity['cash']:.2f}, drawdown {equity.get('drawdown_pct', 0.0):.2f}%)"
         )
+    for g in report.get("generations", []):
+        since = g["from_session"] or f"the next session ({g['status']})"
+        extra = " (forced)" if g["forced"] else ""
+        if g["rollback_of"] is not None:
+            extra += f" (rollback of generation {g['rollback_of']})"
+        number = g["generation"] if g["generation"] is not None else "next"
+        print(
+            f"generation {number}:{'':<{7 - len(str(number))}} {g['config_id']} from {since}{extra}"
+        )
     print(f"positions:          {report['expected_positions'] or 'flat'}")
     for pair in report["pairs"]:
         z = "n/a" if pair["z"] is None else f"{pair['z']:+.3f}"
         print(
             f"  {pair['pair']:<14} beta {pair['beta']:.6f}  z {z}  state {pair['state']:+d}"
-            f"  {pair['action']}" + (f"  BLOCKED: {pair['blocked']}" if pair["blocked"] else "")
+            f"  {pair['action']}"
+            + (f"  BLOCKED: {pair['blocked']}" if pair["blocked"] else "")
+            + (f"  LEAVING ({pair['leaving']})" if pair.get("leaving") else "")
         )
         if pair.get("health"):
             print(f"  {'':<14} health: {health_line(pair['health'])}")

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from daemon.config.research_config import check_config_id, load_config
+from daemon.config.research_config import load_config
 from daemon.cycle.context import DaemonContext
+from daemon.cycle.roster_step import check_deployed, previous_roster
 from daemon.feeds.bars import validate_closes
 from daemon.feeds.reports import REWARM_META
 from daemon.feeds.revisions import SymbolComparison, compare_symbol
@@ -50,15 +51,16 @@ class RewarmReport:
 
 def rewarm(ctx: DaemonContext) -> RewarmReport:
     config = load_config(ctx.config_path)
-    check_config_id(ctx.store, config, ctx.config_path)
-    symbols = config.symbols
+    check_deployed(ctx.store, config, ctx.config_path)
+    roster = previous_roster(ctx.store, config)  # what the account trades now
+    symbols = roster.symbols
     stored = ctx.store.bars(symbols)
     if not len(stored):
         raise StateError(
             f"state file {ctx.store.path} holds no bars yet; nothing to re-warm (the first "
             "session warms the strategy up from the feed)"
         )
-    first, last = config.data.first_session, max(stored.index)
+    first, last = roster.first_session, max(stored.index)
     fresh = ctx.bars.daily_closes(symbols, first, last)
     fresh = fresh.loc[[first <= d <= last for d in fresh.index]]
     if ctx.settings.data.check_calendar:

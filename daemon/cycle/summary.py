@@ -10,7 +10,10 @@ from daemon.monitoring.health import health_fields
 from daemon.monitoring.tracking import tracking_for
 from daemon.store import Store
 from daemon.store.actions import cash_flows, stored_actions
+from daemon.store.deploy_request import read_request
+from daemon.store.generations import generations, roster_at
 from daemon.store.health import health_at
+from shared.config import parse_config
 
 
 def equity_stats(store: Store, initial_cash: float, session: date) -> dict[str, Any]:
@@ -147,6 +150,11 @@ def status_report(store: Store) -> dict[str, Any]:
             for stored in stored_actions(store)
         ],
     }
+    report["generations"] = generation_rows(store)
+    if completed is not None and (recorded := roster_at(store, completed)) is not None:
+        leaving = {k: slot.leaving for k, slot in enumerate(recorded[1]) if slot.leaving}
+        for row, d in zip(report["pairs"], store.latest_decisions(), strict=True):
+            row["leaving"] = leaving.get(d.pair_index)
     if series:
         last = series[-1]
         report["equity"] = {
@@ -160,6 +168,41 @@ def status_report(store: Store) -> dict[str, Any]:
                 equity_stats(store, float(initial), last.session) | {"positions": last.positions}
             )
     return report
+
+
+def generation_rows(store: Store) -> list[dict[str, Any]]:
+    """The configs this state directory has traded or been deployed, oldest first; a request
+    not taken into the store yet shows as ``requested``."""
+    rows: list[dict[str, Any]] = [
+        {
+            "generation": g.generation,
+            "config_id": g.config_id,
+            "source": g.source,
+            "deployed_at": g.deployed_at,
+            "from_session": _iso(g.from_session),
+            "status": "pending" if g.pending else "applied",
+            "forced": g.forced,
+            "rollback_of": g.rollback_of,
+            "plan": g.plan,
+        }
+        for g in generations(store)
+    ]
+    request = read_request(store.path.parent)
+    if request is not None:
+        rows.append(
+            {
+                "generation": None,
+                "config_id": None if request.withdraw else parse_config(request.config).config_id,
+                "source": request.source,
+                "deployed_at": request.requested_at,
+                "from_session": None,
+                "status": "withdrawal requested" if request.withdraw else "requested",
+                "forced": request.forced,
+                "rollback_of": request.rollback_of,
+                "plan": None,
+            }
+        )
+    return rows
 
 
 def _last_tracking(store: Store) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from daemon.monitoring.shadow import ModelOrder, model_orders, model_sessions
 from daemon.monitoring.tracking import TrackingRow, tracking_rows
 from daemon.store import FillRecord, Store
 from daemon.store.actions import CashFlow, adjustments, cash_flows, stored_actions
+from daemon.store.generations import generations, handover_sessions
 from daemon.store.health import health_at
 from shared.config import ProdConfig
 from shared.health import PairHealth
@@ -74,9 +75,27 @@ class ReportData:
     actions: list[ActionRow] = field(default_factory=list)
     # Each pair's health at the last completed session (pair name, health; none before any).
     health: list[tuple[str, PairHealth]] = field(default_factory=list)
+    # The hand-overs to a new config (session, generation number, config id): chart markers.
+    handovers: list[tuple[str, int, str]] = field(default_factory=list)
+
+
+def current_config(store: Store, config: ProdConfig) -> ProdConfig:
+    """The config the account trades now: the latest applied generation's, else ``config``."""
+    applied = [g for g in generations(store) if not g.pending]
+    return applied[-1].config if applied else config
+
+
+def _traded_pairs(store: Store, config: ProdConfig) -> list[tuple[str, str]]:
+    """Every pair any generation traded, first seen first (the report's per-pair rows)."""
+    legs = [(p.asset_1, p.asset_2) for g in generations(store) for p in g.config.pairs]
+    legs += [(p.asset_1, p.asset_2) for p in config.pairs]
+    return list(dict.fromkeys(legs))
 
 
 def gather(store: Store, config: ProdConfig) -> ReportData:
+    """``config``: the settings' config; after a hand-over the current generation's is shown."""
+    pairs_traded = _traded_pairs(store, config)
+    config = current_config(store, config)
     rows = tracking_rows(store)
     modelled = store.has_table("model_sessions")  # a store from before monitoring: nothing yet
     sessions = {m.session: m for m in model_sessions(store)} if modelled else {}
@@ -95,7 +114,7 @@ def gather(store: Store, config: ProdConfig) -> ReportData:
         go_live=store.get_meta("go_live"),
         tracking=rows,
         trades=trades,
-        pairs=pair_pnl(config, fills, orders, last_closes),
+        pairs=pair_pnl(pairs_traded, fills, orders, last_closes),
         alerts=alerts(store),
         evidence=evidence,
         band=sharpe_band(config, evidence, paper_values),
@@ -106,16 +125,26 @@ def gather(store: Store, config: ProdConfig) -> ReportData:
             "model_max_dd_pct": max(drawdowns(config.initial_cash, model_values), default=None),
         },
         actions=action_rows(store),
-        health=health_rows(store, config),
+        health=health_rows(store),
+        handovers=[
+            (d.isoformat(), number, _config_id(store, number))
+            for d, number in handover_sessions(store)
+        ],
     )
 
 
-def health_rows(store: Store, config: ProdConfig) -> list[tuple[str, PairHealth]]:
+def _config_id(store: Store, number: int) -> str:
+    return next(g.config_id for g in generations(store) if g.generation == number)
+
+
+def health_rows(store: Store) -> list[tuple[str, PairHealth]]:
+    """Each pair of the last completed session's roster, by the name stored with its health."""
     last = store.last_completed_session()
-    health = health_at(store, last) if last is not None else {}
-    return [
-        (f"{p.asset_1}/{p.asset_2}", health[k]) for k, p in enumerate(config.pairs) if k in health
-    ]
+    if last is None:
+        return []
+    names = {d.pair_index: d.pair for d in store.decisions(last)}
+    health = health_at(store, last)
+    return [(names[k], h) for k, h in sorted(health.items()) if k in names]
 
 
 def action_rows(store: Store) -> list[ActionRow]:
@@ -147,7 +176,7 @@ def _signed(side: str, quantity: int) -> int:
 
 
 def pair_pnl(
-    config: ProdConfig,
+    pairs: Sequence[tuple[str, str]],
     fills: Sequence[FillRecord],
     orders: Sequence[ModelOrder],
     closes: Mapping[str, float],
@@ -169,9 +198,9 @@ def pair_pnl(
         if o.filled_quantity
     ]
     out = []
-    for pair in config.pairs:
-        symbols = {pair.asset_1, pair.asset_2}
-        name = f"{pair.asset_1}/{pair.asset_2}"
+    for asset_1, asset_2 in pairs:
+        symbols = {asset_1, asset_2}
+        name = f"{asset_1}/{asset_2}"
         out.append(PairPnl(name, pnl(paper, symbols), pnl(model, symbols)))
     return out
 

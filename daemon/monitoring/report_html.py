@@ -113,11 +113,13 @@ def _charts(data: ReportData) -> str:
     paper = [r.paper_equity for r in data.tracking]
     model = [r.model_equity for r in data.tracking]
     cash = data.config.initial_cash
+    markers = [(d, f"generation {n}") for d, n, _ in data.handovers]
     equity = line_chart(
         "equity",
         "Equity: paper account vs model",
         labels,
         [Series("paper", PAPER, paper), Series("model", MODEL, model, dashed=True)],
+        markers=markers,
     )
     drawdown = line_chart(
         "drawdown",
@@ -128,6 +130,7 @@ def _charts(data: ReportData) -> str:
             Series("model", MODEL, [-d for d in drawdowns(cash, model)], dashed=True),
         ],
         unit="%",
+        markers=markers,
     )
     pairs = bar_chart(
         "pair-pnl",
@@ -296,8 +299,11 @@ def render(data: ReportData, generated_at: str) -> str:
     pairs = ", ".join(f"{p.asset_1}/{p.asset_2}" for p in c.pairs)
     sessions = data.tracking
     span = f"{sessions[0].session} .. {sessions[-1].session}" if sessions else "no sessions yet"
+    handed = "".join(
+        f" &middot; generation {n} ({escape(cid)}) from {escape(d)}" for d, n, cid in data.handovers
+    )
     sub = (
-        f"config {escape(c.config_id)} &middot; pairs {escape(pairs)} &middot; go-live "
+        f"config {escape(c.config_id)}{handed} &middot; pairs {escape(pairs)} &middot; go-live "
         f"{escape(data.go_live or 'n/a')} &middot; sessions {span} &middot; generated "
         f"{escape(generated_at)}"
     )

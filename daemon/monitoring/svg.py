@@ -71,9 +71,15 @@ def _y_axis(ticks: list[float], y: object, unit: str) -> list[str]:
 
 
 def line_chart(
-    kind: str, title: str, labels: Sequence[str], series: Sequence[Series], unit: str = "$"
+    kind: str,
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    unit: str = "$",
+    markers: Sequence[tuple[str, str]] = (),
 ) -> str:
-    """Lines over a shared x axis of ``labels`` (session dates), first and last dates shown."""
+    """Lines over a shared x axis of ``labels`` (session dates), first and last dates shown.
+    ``markers``: (label of the x axis, text) drawn as a dashed vertical line (a hand-over)."""
     values = [v for s in series for v in s.values]
     if not labels or not values:
         return _frame(kind, title, ['<text x="50%" y="50%" class="tick">no data yet</text>'])
@@ -95,6 +101,15 @@ def line_chart(
             f'<text x="{x(i):.1f}" y="{HEIGHT - 14}" text-anchor="{anchor}" class="tick">'
             f"{escape(labels[i])}</text>"
         )
+    where = {label: i for i, label in enumerate(labels)}
+    for at, text in markers:
+        if at in where:
+            mx = x(where[at])
+            body.append(
+                f'<line x1="{mx:.1f}" y1="{TOP}" x2="{mx:.1f}" y2="{HEIGHT - BOTTOM}" '
+                f'stroke="#888" stroke-dasharray="3 3" data-marker="{escape(at)}"/>'
+                f'<text x="{mx + 3:.1f}" y="{TOP + 10}" class="tick">{escape(text)}</text>'
+            )
     for k, s in enumerate(series):
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(s.values))
         dash = ' stroke-dasharray="6 4"' if s.dashed else ""

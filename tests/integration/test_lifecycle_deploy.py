@@ -193,9 +193,24 @@ def test_deploy_hands_over_and_rolls_back_as_research_simulates(
     plans = [[row.action.value for row in plan] for _, plan in life.handovers]
     assert len(plans) == 3 and "add" in plans[1]
 
-    # status names the generation; a second rollback returns to the second config.
+    # status names the generations; the report marks both hand-overs, and the shadow model
+    # (tracking) followed them: paper and model equal to the cent.
     status = json.loads(_cli("pairs-daemon", "--settings", str(settings), "status", "--json"))
     assert status["config_id"] == first.config_id
+    assert [
+        (g["generation"], g["config_id"], g["from_session"]) for g in status["generations"]
+    ] == [
+        (1, first.config_id, FIRST_TRADED),
+        (2, second.config_id, handover_at),
+        (3, first.config_id, dates[_bar(dates, rollback_at) + 1]),
+    ]
+    assert status["generations"][1]["forced"] and status["generations"][2]["rollback_of"] == 2
+    report_dir = root / f"report_{rule}"
+    _cli("pairs-daemon", "--settings", str(settings), "report", "--out", str(report_dir))
+    html = (report_dir / "report.html").read_text()
+    assert html.count(f'data-marker="{handover_at}"') == 2  # equity and drawdown charts
+    tracking = json.loads((report_dir / "tracking.json").read_text())
+    assert abs(tracking["sessions"][-1]["tracking_difference"]) < 0.01
     again = _deploy(settings, "--rollback", "--dry-run")
     assert again["config_id"] == second.config_id
 
