@@ -127,9 +127,16 @@ class Broker(Protocol):
 
     def cancel(self, broker_order_id: str) -> None: ...
 
-    def settle(self, session: date, closes: Mapping[str, float]) -> None:
+    def settle(
+        self,
+        session: date,
+        closes: Mapping[str, float],
+        pairs: Sequence[tuple[str, str]] | None = None,
+    ) -> None:
         """Tell the broker that ``session`` has closed at ``closes``. The local paper broker
-        fills its queued orders here with the research fill model; a real broker ignores it."""
+        fills its queued orders here with the research fill model (``pairs``: the pairs that
+        ordered them, whose legs wait for each other; None keeps the ones it was built with);
+        a real broker ignores it."""
         ...
 
 

@@ -247,7 +247,9 @@ def _cycle(
     ctx.checkpoint("actions_applied")
     # Only the session's own closes: a symbol without one (a halt) has no fill price.
     traded = {s: p for s, p in update.real_closes.items() if s not in update.missing}
-    ctx.broker.settle(session, traded)
+    # The pairs that ordered: after a hand-over the broker's own list is the old config's.
+    ordered = [(p.asset_1, p.asset_2) for p in previous.pair_list]
+    ctx.broker.settle(session, traded, pairs=ordered)
     ctx.checkpoint("settled")
     held = held_symbols(scope.pair_list, update.missing)
     plan = reconcile_step(ctx, scope, session, gate, log, held)

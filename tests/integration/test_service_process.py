@@ -193,3 +193,43 @@ def test_the_service_runs_catches_up_after_a_restart_and_stops_cleanly(
     assert loaded["config_id"] and loaded["pairs"] and "evidence" in loaded
     assert events[-2:] == ["service_stopping", "service_stopped"]
     assert all("timestamp" in e and "level" in e for e in second.events())
+
+
+def test_deploy_works_beside_the_running_service_and_its_next_session_hands_over(
+    tmp_path: Path, notify_socket: tuple[str, socket.socket], inputs: tuple[Path, Path, list[date]]
+) -> None:
+    """``deploy`` only reads the store, so it runs while the service holds the state
+    directory's lock; the service's next session takes the request in and hands over."""
+    prices, config, sessions = inputs
+    day, next_day = sessions[-2], sessions[-1]
+    closes = make_closes(n_bars=120, start="2024-01-02")
+    candidate = make_config(closes, stake=20)
+    candidate_path = tmp_path / "candidate.json"
+    candidate_path.write_text(json.dumps(candidate.model_dump(mode="json")), encoding="utf-8")
+    loose = "[promotion]\nmin_dsr = 0\nmax_pbo = 1\nmin_oos_sharpe = -1\nmin_trades = 0\n"
+    settings = write_settings(tmp_path, prices, config, day)
+    daemon = start(settings, notify_socket)
+    try:
+        daemon.wait_for("a session", lambda: bool(daemon.named("session_summary")))
+        with_gates = settings.with_name("deploy.toml")
+        with_gates.write_text(settings.read_text(encoding="utf-8") + loose, encoding="utf-8")
+        done = subprocess.run(
+            [*command(), "--settings", str(with_gates), "deploy", str(candidate_path), "--force"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert (tmp_path / "state" / "deploy_request.json").exists()
+        daemon.proc.send_signal(signal.SIGTERM)
+        daemon.proc.wait(timeout=DEADLINE_S)
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+            daemon.proc.wait()
+    later = run_until_fired(write_settings(tmp_path, prices, config, next_day), notify_socket, 1)
+    (handover,) = later.named("config_handover")
+    assert handover["session"] == next_day.isoformat()
+    assert handover["config_id"] == candidate.config_id
+    assert [row["action"] for row in handover["plan"]] == ["change", "change"]

@@ -8,7 +8,7 @@ be unique", HTTP 422) turns any resubmission of an order that did land into a lo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from alpaca.trading.client import TradingClient
@@ -287,7 +287,12 @@ class AlpacaBroker:
             )
         raise fail(outcome, what)
 
-    def settle(self, session: date, closes: Mapping[str, float]) -> None:
+    def settle(
+        self,
+        session: date,
+        closes: Mapping[str, float],
+        pairs: Sequence[tuple[str, str]] | None = None,
+    ) -> None:
         """Alpaca fills orders itself; nothing to do when a session closes."""
 
 

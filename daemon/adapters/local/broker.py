@@ -92,10 +92,7 @@ class LocalPaperBroker:
         leg has no close (see the module docstring)."""
         self.path = Path(path)
         self._clock = clock
-        self._legs: dict[str, tuple[str, ...]] = {}
-        for pair in pairs:
-            for symbol in pair:
-                self._legs[symbol] = tuple(pair)
+        self._legs = _legs_of(pairs)
         try:
             self._conn = sqlite3.connect(self.path, isolation_level=None)
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -220,9 +217,17 @@ class LocalPaperBroker:
                 "UPDATE orders SET status = 'canceled' WHERE seq = ? AND status = 'new'", (seq,)
             )
 
-    def settle(self, session: date, closes: Mapping[str, float]) -> None:
+    def settle(
+        self,
+        session: date,
+        closes: Mapping[str, float],
+        pairs: Sequence[tuple[str, str]] | None = None,
+    ) -> None:
         """Fill the orders queued before ``session`` at its closes; idempotent per session.
-        A symbol absent from ``closes`` (or NaN) has no close: its pair's orders wait."""
+        A symbol absent from ``closes`` (or NaN) has no close: its pair's orders wait.
+        ``pairs``: the pairs that ordered (after a hand-over, not the ones it was built with)."""
+        if pairs is not None:
+            self._legs = _legs_of(pairs)
         key = session.isoformat()
         closes = {s: float(c) for s, c in closes.items() if math.isfinite(float(c))}
         with self._txn():
@@ -292,3 +297,8 @@ class LocalPaperBroker:
                 seq,
             ),
         )
+
+
+def _legs_of(pairs: Sequence[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """Each symbol's pair (its legs wait for each other's close)."""
+    return {symbol: tuple(pair) for pair in pairs for symbol in pair}

@@ -1,0 +1,102 @@
+"""The daemon's cycle across a hand-over equals the lifecycle reference backtest
+(shared/lifecycle.py): pairs re-formed across the same tickers (each new pair shares a leg with
+a dropped one), a dropped pair that holds draining or closing, the added pairs waiting for its
+tickers, the local paper broker told which pairs ordered."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from daemon.core.roster import config_slots
+from daemon.store import Store
+from daemon.store.deploy_request import DeployRequest, write_request
+from daemon.store.generations import generations
+from shared.config import dump_config
+from shared.lifecycle import Generation, simulate_lifecycle
+from tests.unit.daemon_helpers import (
+    make_closes,
+    make_config,
+    run_sessions,
+    settings_for,
+    write_inputs,
+)
+
+N_BARS = 220
+GO_LIVE = 40
+
+
+def _reformed(closes, first_bar: int):  # type: ignore[no-untyped-def]
+    return make_config(
+        closes.loc[closes.index[first_bar] :],
+        pairs=[
+            {"asset_1": "AAA", "asset_2": "DDD", "hedge_ratio": 0.6},
+            {"asset_1": "BBB", "asset_2": "EEE", "hedge_ratio": 0.4},
+        ],
+        entry_z=1.2,
+        window=15,
+    )
+
+
+@pytest.mark.parametrize("rule", ["drain", "close"])
+def test_a_hand_over_across_shared_tickers_equals_the_lifecycle_backtest(
+    tmp_path: pytest.TempPathFactory, rule: str
+) -> None:
+    closes = make_closes(N_BARS, seed=11)
+    # A fifth ticker only the new config trades: CCC leaves the account with its pair, so the
+    # broker must not make DDD's orders (now AAA/DDD's) wait for a CCC close that never comes.
+    closes["EEE"] = closes["CCC"] * 1.1 + np.sin(np.arange(N_BARS) / 3.0)
+    first = make_config(closes)
+    second = _reformed(closes, 30)
+    prices, cfg = write_inputs(tmp_path, closes, first)  # type: ignore[arg-type]
+    settings = settings_for(tmp_path, prices, cfg)  # type: ignore[arg-type]
+    sessions: list[date] = list(closes.index)
+    symbols = list(closes.columns)
+    generation_1 = Generation(GO_LIVE, config_slots(first), 0)
+    # Hand over on a session the first config holds a position (per the reference).
+    alone = simulate_lifecycle(closes.to_numpy(), symbols, [generation_1], rule)  # type: ignore[arg-type]
+    holding = _holding_bars(alone.fills, len(sessions))
+    handover = next(b for b in holding if b > GO_LIVE + 30)
+    run_sessions(settings, sessions[GO_LIVE:handover])
+    write_request(
+        settings.state_dir,
+        DeployRequest("req", dump_config(second), "candidate.json", "now", rule, forced=True),
+    )
+    results = run_sessions(settings, sessions[handover:])
+    assert {r.status for r in results} == {"completed"}, [r.message for r in results]
+
+    generation_2 = Generation(handover, config_slots(second), 30)
+    life = simulate_lifecycle(closes.to_numpy(), symbols, [generation_1, generation_2], rule)  # type: ignore[arg-type]
+    (_, plan) = life.handovers[1]
+    assert [r.action.value for r in plan] == ["add", "add", "drop", "drop"]
+    assert "CCC" not in {s for slot, _ in life.decisions[-1] for s in slot.symbols}
+    assert any("holds" in r.detail for r in plan)
+    store = Store.open(settings.state_dir, read_only=True)
+    try:
+        fills = [(f.session, f.symbol, f.signed_quantity) for f in store.fills()]
+        equity = store.equity_series()
+        applied = generations(store)
+    finally:
+        store.close()
+    want = [(sessions[f.bar], f.symbol, f.signed_quantity) for f in life.fills]
+    assert fills == want
+    assert any(f[0] > sessions[handover] and f[1] in ("AAA", "DDD") for f in fills)
+    assert equity[-1].equity == pytest.approx(float(life.values[-1]), rel=1e-9)
+    assert [(g.generation, g.from_session) for g in applied] == [
+        (1, sessions[GO_LIVE]),
+        (2, sessions[handover]),
+    ]
+
+
+def _holding_bars(fills, n: int) -> list[int]:  # type: ignore[no-untyped-def]
+    held: dict[str, int] = {}
+    out = []
+    for bar in range(n):
+        for f in fills:
+            if f.bar == bar:
+                held[f.symbol] = held.get(f.symbol, 0) + f.signed_quantity
+        if any(held.values()):
+            out.append(bar + 1)  # the next session finds it holding
+    return out
