@@ -14,12 +14,13 @@ from research.cli import main
 from research.commands.walkforward_handover import fold_config, lifecycle_of
 from research.data.market_data import align_closes
 from research.data.synthetic import generate_universe
-from research.evaluation.lifecycle import Deployment, deployment, run_lifecycle
+from research.evaluation.lifecycle import Deployment, LifecycleRun, deployment, run_lifecycle
 from research.evaluation.walkforward import Span, WalkForwardResult, walk_forward
 from research.evaluation.walkforward_runs import ReferenceRunner
 from research.search.grid import Grid
 from shared.config import parse_config
 from shared.errors import DataError
+from shared.handover import HandoverRule
 from shared.orders import Fill
 from shared.simulation import simulate
 from shared.strategy import Action, Pair, StrategyParams
@@ -174,7 +175,9 @@ def _holding_bar(prices: pd.DataFrame, after: int) -> int:
     return next(b for b in range(after, data.n_bars - 5) if position[b] and b + 1 not in filled)
 
 
-def _two_generations(prices: pd.DataFrame, rule: str, second: list[Pair]) -> tuple:
+def _two_generations(
+    prices: pd.DataFrame, rule: HandoverRule, second: list[Pair]
+) -> tuple[LifecycleRun, int]:
     dates = prices.index
     handover = _holding_bar(prices, 420)
     deployments: list[Deployment] = [
@@ -186,7 +189,7 @@ def _two_generations(prices: pd.DataFrame, rule: str, second: list[Pair]) -> tup
         deployments,
         rule,
         oos_first=dates[300],
-        oos_last=dates[-1],  # type: ignore[arg-type]
+        oos_last=dates[-1],
     )
     return run, handover
 
