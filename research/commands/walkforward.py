@@ -366,7 +366,8 @@ def write_reports(
     if plots:
         from research.report.plots_walkforward import plot_is_vs_oos_sharpe, plot_walkforward_equity
 
-        plot_walkforward_equity(result, layout.report_png("walkforward_equity"))
+        account = lifecycle[0] if lifecycle is not None else None
+        plot_walkforward_equity(result, layout.report_png("walkforward_equity"), account)
         plot_is_vs_oos_sharpe(result, layout.report_png("walkforward_is_vs_oos"))
 
 
