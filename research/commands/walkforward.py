@@ -148,9 +148,9 @@ def _fixed_pairs(args: argparse.Namespace, layout: ArtifactLayout) -> pd.DataFra
     return table
 
 
-# The selected-pairs table of each train window, by its first session: the fold configs keep
-# the screen's statistics of their pairs.
-SelectedTables = dict[pd.Timestamp, pd.DataFrame]
+# The selected-pairs table of each train window, by its first and last sessions (anchored
+# windows share the first): the fold configs keep the screen's statistics of their pairs.
+SelectedTables = dict[tuple[pd.Timestamp, pd.Timestamp], pd.DataFrame]
 
 
 def _chooser(
@@ -167,7 +167,7 @@ def _chooser(
                 train, pvalue_threshold=args.pvalue, engine=args.screen_engine, progress=False
             ).table
         selected = select_top_non_overlapping_pairs(table, args.max_pairs, args.sort_by)
-        tables[pd.Timestamp(train.index[0])] = selected
+        tables[pd.Timestamp(train.index[0]), pd.Timestamp(train.index[-1])] = selected
         return pairs_from_table(selected)
 
     return choose
@@ -289,7 +289,7 @@ def _fold_configs(
         f.fold.index: fold_config(
             prices,
             f,
-            fixed if fixed is not None else tables[pd.Timestamp(f.train_dates[0])],
+            fixed if fixed is not None else tables[f.train_dates],
             grid,
             engine=engine,
             source=source,

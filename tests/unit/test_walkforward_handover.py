@@ -247,7 +247,8 @@ GRID_TOML = (
 )
 
 
-def test_the_cli_writes_the_lifecycle_files(tmp_path: Path, prices, capsys):
+@pytest.mark.parametrize("mode", [[], ["--anchored"]], ids=["rolling", "anchored"])
+def test_the_cli_writes_the_lifecycle_files(tmp_path: Path, prices, mode):
     frame = prices.iloc[:600].copy()
     frame.index = frame.index.strftime("%Y-%m-%d")
     frame.to_csv(tmp_path / "prices.csv", index_label="date")
@@ -257,7 +258,7 @@ def test_the_cli_writes_the_lifecycle_files(tmp_path: Path, prices, capsys):
             "walkforward", "--base-dir", str(tmp_path / "out"), "--prices",
             str(tmp_path / "prices.csv"), "--rescreen", "--screen-engine", "fast",
             "--handover", "close", "--engine", "reference", "--grid", str(tmp_path / "grid.toml"),
-            "--train", str(TRAIN), "--test", "150", "--splits", "4", "--no-plots", "--quiet",
+            "--train", str(TRAIN), "--test", "150", "--splits", "4", "--no-plots", "--quiet", *mode,
         ]
     )  # fmt: skip
     assert code == 0
@@ -276,6 +277,8 @@ def test_the_cli_writes_the_lifecycle_files(tmp_path: Path, prices, capsys):
             continue
         config = parse_config(path.read_text())
         assert str(config.data.first_session) == fold.train_first
+        pairs = " ".join(f"{p.asset_1}/{p.asset_2}:{p.hedge_ratio:.6g}" for p in config.pair_list)
+        assert pairs == fold.pairs  # the fold's own screen's pairs, not another fold's
         rows = plan[plan["fold"] == fold.fold]
         assert set(rows["date"]) == {fold.test_first}
         kept = set(rows.loc[rows["action"].isin(["keep", "change", "add"]), "pair"])
