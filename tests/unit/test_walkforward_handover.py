@@ -247,22 +247,28 @@ GRID_TOML = (
 )
 
 
-@pytest.mark.parametrize("mode", [[], ["--anchored"]], ids=["rolling", "anchored"])
-def test_the_cli_writes_the_lifecycle_files(tmp_path: Path, prices, mode):
+def _cli(tmp_path: Path, prices: pd.DataFrame, out: str, *extra: str) -> Path:
+    """``pairs-research walkforward --rescreen`` on 600 synthetic sessions; its reports folder."""
     frame = prices.iloc[:600].copy()
     frame.index = frame.index.strftime("%Y-%m-%d")
     frame.to_csv(tmp_path / "prices.csv", index_label="date")
     (tmp_path / "grid.toml").write_text(GRID_TOML)
     code = main(
         [
-            "walkforward", "--base-dir", str(tmp_path / "out"), "--prices",
+            "walkforward", "--base-dir", str(tmp_path / out), "--prices",
             str(tmp_path / "prices.csv"), "--rescreen", "--screen-engine", "fast",
-            "--handover", "close", "--engine", "reference", "--grid", str(tmp_path / "grid.toml"),
-            "--train", str(TRAIN), "--test", "150", "--splits", "4", "--no-plots", "--quiet", *mode,
+            "--engine", "reference", "--grid", str(tmp_path / "grid.toml"),
+            "--train", str(TRAIN), "--test", "150", "--splits", "4", "--no-plots", "--quiet",
+            *extra,
         ]
     )  # fmt: skip
     assert code == 0
-    reports = tmp_path / "out" / "reports"
+    return tmp_path / out / "reports"
+
+
+@pytest.mark.parametrize("mode", [[], ["--anchored"]], ids=["rolling", "anchored"])
+def test_the_cli_writes_the_lifecycle_files(tmp_path: Path, prices, mode):
+    reports = _cli(tmp_path, prices, "out", "--handover", "close", *mode)
     folds = pd.read_csv(reports / "walkforward_folds.csv")
     summary = json.loads((reports / "walkforward_summary.json").read_text())
     plan = pd.read_csv(reports / "walkforward_handover.csv", keep_default_na=False)
@@ -290,3 +296,18 @@ def test_the_cli_writes_the_lifecycle_files(tmp_path: Path, prices, mode):
     last = equity["equity"].iloc[-1]
     assert last == pytest.approx(summary["lifecycle_final_value"])
     assert len(fills) > 0 and fills["date"].min() > folds["test_first"].iloc[0]
+
+
+def test_without_handover_the_reports_are_unchanged(tmp_path: Path, prices):
+    plain = _cli(tmp_path, prices, "plain")
+    lived = _cli(tmp_path, prices, "lived", "--handover", "drain")
+    for name in ("walkforward_folds.csv", "walkforward_oos_equity.csv"):
+        assert (plain / name).read_text() == (lived / name).read_text()
+    assert sorted(p.name for p in plain.iterdir()) == [
+        "walkforward_config_sharpes.csv",
+        "walkforward_folds.csv",
+        "walkforward_oos_equity.csv",
+        "walkforward_summary.json",
+    ]
+    summary = json.loads((plain / "walkforward_summary.json").read_text())
+    assert not [k for k in summary if "lifecycle" in k or "handover" in k]
