@@ -401,3 +401,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"chosen config in the grid's OOS bottom half in "
         f"{_fmt(summary['oos_below_median_share'], 2)} of folds ({summary['elapsed_s']:.1f} s)"
     )
+    if "handover" in summary:
+        actions = ", ".join(f"{n} {a}" for a, n in summary["handover_actions"].items())
+        print(
+            f"walkforward: one account handing over ({summary['handover']}): Sharpe "
+            f"{_fmt(summary['lifecycle_sharpe_daily'])} daily "
+            f"({_fmt(summary['lifecycle_sharpe_annualized'], 2)} annualized), total return "
+            f"{summary['lifecycle_total_return']:.2%}, max drawdown "
+            f"{summary['lifecycle_max_dd_pct']:.2f}%; plans: {actions}"
+        )

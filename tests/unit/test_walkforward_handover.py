@@ -267,8 +267,9 @@ def _cli(tmp_path: Path, prices: pd.DataFrame, out: str, *extra: str) -> Path:
 
 
 @pytest.mark.parametrize("mode", [[], ["--anchored"]], ids=["rolling", "anchored"])
-def test_the_cli_writes_the_lifecycle_files(tmp_path: Path, prices, mode):
+def test_the_cli_writes_the_lifecycle_files(tmp_path: Path, prices, mode, capsys):
     reports = _cli(tmp_path, prices, "out", "--handover", "close", *mode)
+    assert "one account handing over (close): Sharpe" in capsys.readouterr().out
     folds = pd.read_csv(reports / "walkforward_folds.csv")
     summary = json.loads((reports / "walkforward_summary.json").read_text())
     plan = pd.read_csv(reports / "walkforward_handover.csv", keep_default_na=False)
