@@ -14,7 +14,13 @@ from research.cli import main
 from research.commands.walkforward_handover import fold_config, lifecycle_of
 from research.data.market_data import align_closes
 from research.data.synthetic import generate_universe
-from research.evaluation.lifecycle import Deployment, LifecycleRun, deployment, run_lifecycle
+from research.evaluation.lifecycle import (
+    Deployment,
+    LifecycleRun,
+    deployment,
+    deployment_of_config,
+    run_lifecycle,
+)
 from research.evaluation.walkforward import Span, WalkForwardResult, walk_forward
 from research.evaluation.walkforward_runs import ReferenceRunner
 from research.search.grid import Grid
@@ -297,6 +303,24 @@ def test_the_cli_writes_the_lifecycle_files(tmp_path: Path, prices, mode, capsys
     last = equity["equity"].iloc[-1]
     assert last == pytest.approx(summary["lifecycle_final_value"])
     assert len(fills) > 0 and fills["date"].min() > folds["test_first"].iloc[0]
+    # what a daemon replay would do: deploy each written config on its hand-over date
+    deployments = [
+        deployment_of_config(
+            fold,
+            pd.Timestamp(day),
+            parse_config((reports / "walkforward_configs" / f"fold_{fold:02d}.json").read_text()),
+        )
+        for fold, day in plan[plan["action"] != "none"].groupby("fold")["date"].first().items()
+    ]
+    again = run_lifecycle(
+        prices.iloc[:600],
+        deployments,
+        "close",
+        oos_first=pd.Timestamp(equity["date"].iloc[0]),
+        oos_last=pd.Timestamp(equity["date"].iloc[-1]),
+    )
+    assert np.allclose(again.oos_values, equity["equity"], rtol=0, atol=1e-6)
+    assert len(again.fill_rows()) == len(fills)
 
 
 def test_without_handover_the_reports_are_unchanged(tmp_path: Path, prices):
