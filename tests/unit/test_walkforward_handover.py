@@ -336,3 +336,11 @@ def test_without_handover_the_reports_are_unchanged(tmp_path: Path, prices):
     ]
     summary = json.loads((plain / "walkforward_summary.json").read_text())
     assert not [k for k in summary if "lifecycle" in k or "handover" in k]
+
+
+def test_without_any_config_the_account_holds_cash(prices):
+    dates = prices.index
+    run = run_lifecycle(prices, [], "drain", oos_first=dates[300], oos_last=dates[-1])
+    assert run.oos_dates.equals(dates[300:])
+    assert (run.oos_values == run.initial_cash).all() and not run.result.fills
+    assert run.plan_rows([(0, dates[300])])[0]["action"] == "none"
