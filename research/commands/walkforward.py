@@ -11,7 +11,11 @@ window with a warm Kalman filter. Writes under ``reports/``::
     walkforward_summary.json         overall IS vs OOS figures
     walkforward_equity.png, walkforward_is_vs_oos.png
 
-and records the summary in ``config/kalman_prod_config.json`` under
+With ``--handover drain|close`` the folds' configs also run as one continuous account that hands
+over to each fold's config on its first test session (``research/commands/walkforward_handover.py``
+lists the files it adds: the fold configs, the plans, the account's fills and equity).
+
+The summary is recorded in ``config/kalman_prod_config.json`` under
 ``provenance.evidence.walkforward`` when that file exists (``--no-record`` to skip).
 """
 
@@ -23,6 +27,7 @@ import math
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -32,7 +37,16 @@ import pandas as pd
 from research.artifacts import staged, write_atomic
 from research.backtest.registry import DEFAULT_ENGINE, get_engine
 from research.commands.price_checks import add_price_check_arguments, load_checked
+from research.commands.walkforward_handover import (
+    PricedCheck,
+    fold_config,
+    lifecycle_of,
+    summary_of,
+    write_handover_reports,
+)
 from research.data.market_data import pair_symbols
+from research.data.prices import read_source_label
+from research.evaluation.lifecycle import LifecycleRun
 from research.evaluation.overfitting import DEFAULT_PBO_BLOCKS, PBO_BLOCKS
 from research.evaluation.walkforward import (
     FoldResult,
@@ -49,10 +63,11 @@ from research.screen.selection import (
     pairs_from_table,
     select_top_non_overlapping_pairs,
 )
-from research.search.grid import SEED_GRID, load_grid
-from shared.config import dump_config, parse_config
+from research.search.grid import SEED_GRID, Grid, load_grid
+from research.search.optimize import file_sha256
+from shared.config import ProdConfig, dump_config, parse_config
 from shared.errors import DataError
-from shared.strategy import Pair
+from shared.handover import HANDOVER_RULES
 
 
 def register(subparsers: Any) -> None:
@@ -91,6 +106,12 @@ def register(subparsers: Any) -> None:
         help="which configs trade each test window: all (per-config IS-vs-OOS data), chosen "
         "(only the one kept on train), auto (all when the engine warm-starts itself, else chosen)",
     )
+    p.add_argument(
+        "--handover",
+        choices=HANDOVER_RULES,
+        help="also run the folds' configs as one account handing over at each refit; dropped "
+        "pairs with a position drain (exit by their own rules) or close on the hand-over session",
+    )
     p.add_argument("--no-record", action="store_true", help="do not touch the config's evidence")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no per-fold progress lines")
@@ -112,8 +133,8 @@ def _load_prices(
     return prices
 
 
-def _fixed_pairs(args: argparse.Namespace, layout: ArtifactLayout) -> list[Pair] | None:
-    """The pairs every fold trades (None with --rescreen)."""
+def _fixed_pairs(args: argparse.Namespace, layout: ArtifactLayout) -> pd.DataFrame | None:
+    """The pairs table every fold trades (None with --rescreen)."""
     if args.rescreen:
         return None
     path = Path(args.pairs) if args.pairs else layout.selected_pairs_csv
@@ -122,12 +143,21 @@ def _fixed_pairs(args: argparse.Namespace, layout: ArtifactLayout) -> list[Pair]
             f"{path}: no pairs table; run `pairs-research select` first, pass --pairs, "
             "or use --rescreen to screen on every train window"
         )
-    return pairs_from_table(pd.read_csv(path))
+    table = pd.read_csv(path)
+    pairs_from_table(table)  # a malformed table fails here, before any fold runs
+    return table
 
 
-def _chooser(args: argparse.Namespace, fixed: list[Pair] | None) -> PairChooser:
+# The selected-pairs table of each train window, by its first and last sessions (anchored
+# windows share the first): the fold configs keep the screen's statistics of their pairs.
+SelectedTables = dict[tuple[pd.Timestamp, pd.Timestamp], pd.DataFrame]
+
+
+def _chooser(
+    args: argparse.Namespace, fixed: pd.DataFrame | None, tables: SelectedTables
+) -> PairChooser:
     if fixed is not None:
-        return fixed_pairs(fixed)
+        return fixed_pairs(pairs_from_table(fixed))
     from research.screen.pipeline import run_screen  # statsmodels is slow to import
 
     def choose(train: pd.DataFrame) -> list[Any]:
@@ -136,9 +166,9 @@ def _chooser(args: argparse.Namespace, fixed: list[Pair] | None) -> PairChooser:
             table = run_screen(
                 train, pvalue_threshold=args.pvalue, engine=args.screen_engine, progress=False
             ).table
-        return pairs_from_table(
-            select_top_non_overlapping_pairs(table, args.max_pairs, args.sort_by)
-        )
+        selected = select_top_non_overlapping_pairs(table, args.max_pairs, args.sort_by)
+        tables[pd.Timestamp(train.index[0]), pd.Timestamp(train.index[-1])] = selected
+        return pairs_from_table(selected)
 
     return choose
 
@@ -177,18 +207,35 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
+def _hooks(args: argparse.Namespace, prices: pd.DataFrame) -> Callable[[FoldResult], None] | None:
+    """Per-fold progress lines and, with --handover, the early check of traded tickers' gaps."""
+    hooks: list[Callable[[FoldResult], None]] = [] if args.quiet else [_progress]
+    if args.handover:
+        hooks.insert(0, PricedCheck(prices))
+    if not hooks:
+        return None
+
+    def each(fold: FoldResult) -> None:
+        for hook in hooks:
+            hook(fold)
+
+    return each
+
+
 def run(args: argparse.Namespace) -> int:
     layout = ArtifactLayout(args.base_dir)
     fixed = _fixed_pairs(args, layout)
-    prices = _load_prices(args, layout, pair_symbols(fixed) if fixed else [])
+    needed = pair_symbols(pairs_from_table(fixed)) if fixed is not None else []
+    prices = _load_prices(args, layout, needed)
     grid = load_grid(args.grid) if args.grid else SEED_GRID
     runner = EngineRunner(get_engine(args.engine), grid.initial_cash, grid.commission)
     oos_all = _oos_all(args.oos_configs, runner)
+    tables: SelectedTables = {}
     started = time.perf_counter()
     result = walk_forward(
         prices,
         grid.params(),
-        _chooser(args, fixed),
+        _chooser(args, fixed, tables),
         runner,
         train=Span.parse(args.train),
         test=Span.parse(args.test),
@@ -197,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
         n_splits=args.splits,
         pbo_blocks=args.pbo_blocks,
         oos_all=oos_all,
-        progress=None if args.quiet else _progress,
+        progress=_hooks(args, prices),
     )
     elapsed = time.perf_counter() - started
     summary = result.summary() | {
@@ -206,12 +253,51 @@ def run(args: argparse.Namespace) -> int:
         "engines": sorted(runner.engines_used),
         "elapsed_s": round(elapsed, 3),
     }
+    lifecycle = None
+    if args.handover:
+        configs = _fold_configs(args, layout, prices, result, grid, runner.name, fixed, tables)
+        started = time.perf_counter()
+        account = lifecycle_of(prices, result, configs, args.handover, grid.commission)
+        lifecycle = (account, configs)
+        summary |= summary_of(account, result) | {
+            "lifecycle_elapsed_s": round(time.perf_counter() - started, 3)
+        }
     with staged(layout) as stage:
-        write_reports(result, summary, stage.layout, plots=not args.no_plots)
+        write_reports(result, summary, stage.layout, plots=not args.no_plots, lifecycle=lifecycle)
     if not args.no_record and layout.config_json.is_file():
         record_evidence(layout.config_json, summary)
     _print_summary(summary)
     return 0
+
+
+def _fold_configs(
+    args: argparse.Namespace,
+    layout: ArtifactLayout,
+    prices: pd.DataFrame,
+    result: WalkForwardResult,
+    grid: Grid,
+    engine: str,
+    fixed: pd.DataFrame | None,
+    tables: SelectedTables,
+) -> dict[int, ProdConfig]:
+    """Each fold's production config, as `optimize` would write it on the fold's train window
+    (the same price file's name and hash as its data source)."""
+    path = Path(args.prices) if args.prices else layout.cleaned_prices
+    source = path.name if args.prices else read_source_label(layout)
+    sha256 = file_sha256(path)
+    return {
+        f.fold.index: fold_config(
+            prices,
+            f,
+            fixed if fixed is not None else tables[f.train_dates],
+            grid,
+            engine=engine,
+            source=source,
+            sha256=sha256,
+        )
+        for f in result.folds
+        if f.chosen is not None
+    }
 
 
 def fold_rows(result: WalkForwardResult) -> pd.DataFrame:
@@ -255,7 +341,11 @@ def config_sharpe_rows(result: WalkForwardResult) -> pd.DataFrame:
 
 
 def write_reports(
-    result: WalkForwardResult, summary: dict[str, Any], layout: ArtifactLayout, plots: bool
+    result: WalkForwardResult,
+    summary: dict[str, Any],
+    layout: ArtifactLayout,
+    plots: bool,
+    lifecycle: tuple[LifecycleRun, dict[int, ProdConfig]] | None = None,
 ) -> None:
     layout.ensure_dirs()
     out = layout.reports_dir
@@ -271,10 +361,13 @@ def write_reports(
         }
     ).to_csv(out / "walkforward_oos_equity.csv", index=False)
     (out / "walkforward_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if lifecycle is not None:
+        write_handover_reports(lifecycle[0], result, lifecycle[1], out)
     if plots:
         from research.report.plots_walkforward import plot_is_vs_oos_sharpe, plot_walkforward_equity
 
-        plot_walkforward_equity(result, layout.report_png("walkforward_equity"))
+        account = lifecycle[0] if lifecycle is not None else None
+        plot_walkforward_equity(result, layout.report_png("walkforward_equity"), account)
         plot_is_vs_oos_sharpe(result, layout.report_png("walkforward_is_vs_oos"))
 
 
@@ -308,3 +401,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"chosen config in the grid's OOS bottom half in "
         f"{_fmt(summary['oos_below_median_share'], 2)} of folds ({summary['elapsed_s']:.1f} s)"
     )
+    if "handover" in summary:
+        actions = ", ".join(f"{n} {a}" for a, n in summary["handover_actions"].items())
+        print(
+            f"walkforward: one account handing over ({summary['handover']}): Sharpe "
+            f"{_fmt(summary['lifecycle_sharpe_daily'])} daily "
+            f"({_fmt(summary['lifecycle_sharpe_annualized'], 2)} annualized), total return "
+            f"{summary['lifecycle_total_return']:.2%}, max drawdown "
+            f"{summary['lifecycle_max_dd_pct']:.2f}%; plans: {actions}"
+        )

@@ -1,7 +1,8 @@
 """Walk-forward pictures (PNG, matplotlib's Agg backend).
 
 * ``walkforward_equity.png``: the stitched out-of-sample equity, a shaded band per fold and a
-  line at every fold boundary, the drawdown underneath.
+  line at every fold boundary, the drawdown underneath; with ``--handover`` also the one
+  account that hands over at each refit (:mod:`research.evaluation.lifecycle`).
 * ``walkforward_is_vs_oos.png``: every config's in-sample Sharpe (train) against its
   out-of-sample Sharpe (test), one colour per fold, the chosen configs circled; a cloud without
   slope says the grid's ranking does not carry over.
@@ -20,6 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from research.evaluation.lifecycle import LifecycleRun
 from research.evaluation.walkforward import WalkForwardResult
 
 ANNUALIZE = math.sqrt(252)
@@ -32,7 +34,9 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def plot_walkforward_equity(result: WalkForwardResult, path: Path) -> Path:
+def plot_walkforward_equity(
+    result: WalkForwardResult, path: Path, lifecycle: LifecycleRun | None = None
+) -> Path:
     dates = result.oos_dates
     equity = result.oos_equity
     peak = np.maximum.accumulate(equity)
@@ -40,6 +44,9 @@ def plot_walkforward_equity(result: WalkForwardResult, path: Path) -> Path:
         2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
     top.plot(dates, equity, color="tab:blue", lw=1.2, label="out-of-sample equity (chained)")
+    if lifecycle is not None:
+        label = f"one account, hand-over rule {lifecycle.rule}"
+        top.plot(lifecycle.oos_dates, lifecycle.oos_values, color="tab:orange", lw=1.0, label=label)
     for fold in result.folds:
         first, last = fold.test_dates[0], fold.test_dates[-1]
         if fold.fold.index % 2:
