@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from daemon.core.decide import rebuild_states
+from daemon.core.roster import config_slots
 from daemon.store import Store
 from research.cli import main as research_main
 from shared.simulation import simulate
@@ -125,8 +126,7 @@ def test_beta_and_z_restored_from_the_store_or_rebuilt_from_bars_equal_the_backt
             assert [(d.beta, d.z) for d in decided] == [(w.beta, w.z) for w in want], session
             before = sim.decisions[bar - 1]
             rebuilt = rebuild_states(
-                config.pair_list,
-                config.params,
+                config_slots(config),
                 closes.iloc[:bar],
                 closes.index[case.go_live_bar],
                 lambda d: store.expected_positions(through=d),

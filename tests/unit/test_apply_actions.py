@@ -23,6 +23,7 @@ from daemon.core.corporate_actions import (
     split_position,
 )
 from daemon.core.errors import EventsFileError, FeedNotAdjusted
+from daemon.core.roster import SessionRoster
 from daemon.cycle.apply_actions import (
     apply_corporate_actions,
     check_factors,
@@ -37,7 +38,6 @@ from daemon.monitoring.alerts import alerts as stored_alerts
 from daemon.store import FillRecord, IntentRecord
 from daemon.store.actions import adjustments, cash_flows, stored_actions
 from daemon.timing.clock import FixedClock
-from shared.config import ProdConfig
 from shared.errors import DataError
 from tests.unit.daemon_helpers import (
     log_events,
@@ -79,11 +79,12 @@ def dividend(symbol: str, ex_date: date, amount: float, pays: date) -> Corporate
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> tuple[ProdConfig, Any]:
+def setup(tmp_path: Path) -> tuple[SessionRoster, Any]:
     closes = make_closes(40)
     config = make_config(closes)
     prices, cfg = write_inputs(tmp_path, closes, config)
-    return config, settings_for(tmp_path, prices, cfg)
+    # The steps take the session's roster (one config's pairs, here).
+    return SessionRoster.of_config(config), settings_for(tmp_path, prices, cfg)
 
 
 def _context(settings: Any, session: date, books: bool, logs: io.StringIO) -> DaemonContext:
@@ -103,7 +104,7 @@ def _hold(ctx: DaemonContext, symbol: str, quantity: int, session: date) -> None
 
 
 def _sync(
-    ctx: DaemonContext, config: ProdConfig, session: date, closes: dict[str, float]
+    ctx: DaemonContext, config: SessionRoster, session: date, closes: dict[str, float]
 ) -> list[Any]:
     update = BarUpdate(strategy_closes=make_closes(2), real_closes=closes, new_sessions=[])
     learn_corporate_actions(ctx, config, session, ctx.logger)  # as the cycle: learn, then
