@@ -10,6 +10,7 @@ restart continues with the same roster.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
@@ -192,19 +193,48 @@ def session_roster(store: Store, session: date, fallback: SessionRoster) -> Sess
 def backfill_new_symbols(
     store: Store, fresh: pd.DataFrame, symbols: Sequence[str], first: date, session: date
 ) -> None:
-    """Store the closes of symbols a deployed config adds for the sessions already stored (from
-    its first session), so its pairs warm up on the same closes research fitted them on. New
-    symbols are on the scale first seen, as every symbol is; stored bars are never changed."""
+    """Store the closes a symbol lacks for sessions it was not traded on (no roster held it),
+    from ``first`` on: a deployed config's pairs warm up on the same closes research fitted
+    them on, also for a symbol an earlier generation traded and let go. A gap of a session
+    whose roster held the symbol is a missing bar the strategy traded through, and stays one.
+    The fresh closes are put on the symbol's stored scale (their median ratio where both
+    exist); stored bars are never changed."""
     stored = store.bars(symbols)
     if not len(stored):
         return
-    sessions = [d for d in stored.index if first <= d < session]
-    new = [s for s in symbols if s in fresh.columns and stored[s].loc[sessions].isna().all()]
-    rows = fresh.loc[[d for d in fresh.index if d in set(sessions)], new]
-    if not new or not len(rows):
-        return
-    with store.transaction():
-        store.append_bars(rows)
+    traded = _symbols_traded(store)
+    sessions = [d for d in stored.index if first <= d < session and d in fresh.index]
+    rows: dict[str, pd.Series] = {}
+    for symbol in symbols:
+        if symbol not in fresh.columns:
+            continue
+        mine, theirs = stored[symbol], fresh[symbol]
+        never = mine.loc[sessions].isna().all()
+        gaps = [
+            d
+            for d in sessions
+            if pd.isna(mine[d]) and (never or (d in traded and symbol not in traded[d]))
+        ]
+        if not gaps:
+            continue
+        both = [d for d in mine.index if pd.notna(mine[d]) and d in theirs.index]
+        ratios = (theirs.loc[both] / mine.loc[both]).dropna()
+        factor = float(ratios.median()) if len(ratios) else 1.0
+        rows[symbol] = theirs.loc[gaps] / factor
+    if rows:
+        with store.transaction():
+            store.append_bars(pd.DataFrame(rows))
+
+
+def _symbols_traded(store: Store) -> dict[date, set[str]]:
+    """Each session with a stored roster, and the symbols it traded."""
+    rows = store.sql("SELECT session, slots FROM rosters")
+    return {
+        date.fromisoformat(session): {
+            s for slot in json.loads(slots) for s in (slot["asset_1"], slot["asset_2"])
+        }
+        for session, slots in rows
+    }
 
 
 def record_roster(store: Store, roster: SessionRoster, session: date, log: Logger) -> None:

@@ -34,9 +34,17 @@ def test_a_daemon_deployed_at_each_refit_trades_the_walk_forward_account(
          "--sessions", "1100")  # fmt: skip
     prices = tmp_path / "market" / "data" / "cleaned" / "adj_close_wide.csv"
     base = tmp_path / "research"
+    # A grid of quick entries and late exits, so pairs hold positions across refits and the
+    # dropped ones drain or close (the seed's grid leaves them flat at every refit here).
+    grid = tmp_path / "grid.toml"
+    grid.write_text(
+        "window = [20, 30]\nentry_z = [1.0, 1.5]\nexit_z = [0.2]\nstop_z = [3.0]\n"
+        "stake = [25, 50]\nlong_only = [false]\n",
+        encoding="utf-8",
+    )
     _cli("pairs-research", "walkforward", "--prices", str(prices), "--base-dir", str(base),
-         "--rescreen", "--handover", rule, "--train", "500", "--test", "150", "--quiet",
-         "--no-record")  # fmt: skip
+         "--rescreen", "--handover", rule, "--train", "500", "--test", "150", "--grid",
+         str(grid), "--quiet", "--no-record")  # fmt: skip
     reports = base / "reports"
     plans = pd.read_csv(reports / "walkforward_handover.csv")
     handovers = (
@@ -44,6 +52,7 @@ def test_a_daemon_deployed_at_each_refit_trades_the_walk_forward_account(
     )
     assert len(handovers) >= 3
     assert {"add", "drop"} <= set(plans["action"])
+    assert plans["detail"].fillna("").str.contains("holds a position").sum() >= 2
     dates = [d for d in pd.read_csv(prices, index_col=0).index]
     config = lambda fold: reports / "walkforward_configs" / f"fold_{int(fold):02d}.json"  # noqa: E731
     settings = tmp_path / "daemon.toml"
