@@ -49,6 +49,7 @@ from daemon.cycle.context import DaemonContext
 from daemon.cycle.run import RunResult, run_once
 from daemon.feeds.sanity import dates_through_today, exchange_date
 from daemon.infra.notify import SystemdNotifier, watchdog_interval
+from daemon.monitoring.report_data import current_config
 from daemon.timing import sessions
 from daemon.timing.calendar import Calendar, CatchUpPolicy, FeedCalendar, XnysCalendar
 from daemon.timing.clock import FixedClock
@@ -203,13 +204,16 @@ class Service:
         was (walk-forward, DSR, PBO), so the journal answers "why this config" too. A broken
         config is not fatal here: each run_once refuses it with the precise error."""
         try:
-            config = load_config(ctx.config_path)
+            settings_config = load_config(ctx.config_path)
         except PairsError as exc:
             self.log.error("config_invalid", path=str(ctx.config_path), error=str(exc))
             return
+        # After a hand-over the account trades a deployed generation, not the settings' file.
+        config = current_config(ctx.store, settings_config)
         self.log.info(
             "config_loaded",
             path=str(ctx.config_path),
+            deployed=config.config_id != settings_config.config_id,
             config_id=config.config_id,
             pairs=[f"{p.asset_1}/{p.asset_2}" for p in config.pairs],
             fitted_on=f"{config.data.first_session}..{config.data.last_session}",

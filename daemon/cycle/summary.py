@@ -45,6 +45,9 @@ def session_summary(store: Store, config: SessionRoster, session: date) -> dict[
             "action": d.action,
             "blocked": d.blocked,
             "health": health_fields(health, d.pair_index),
+            "leaving": config.slots[d.pair_index].leaving
+            if d.pair_index < len(config.slots)
+            else None,
         }
         for d in store.decisions(session)
     ]
@@ -67,6 +70,7 @@ def session_summary(store: Store, config: SessionRoster, session: date) -> dict[
     tracking = tracking_for(store, session)
     return {
         **stats,
+        "generation": config.generation,
         "pairs": pairs,
         "orders": orders,
         "fills": fills,
