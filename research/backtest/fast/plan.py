@@ -16,6 +16,7 @@ from typing import Any, cast
 import numpy as np
 
 from research.backtest.fast import kernels, portfolio_kernel, sweep_kernel
+from research.backtest.fast.simd import LANES
 from shared.errors import ConfigError
 from shared.metrics import METRIC_NAMES, RUN_METRICS, Metrics
 from shared.strategy import PARAM_NAMES, PARAM_SPECS, StrategyParams
@@ -173,7 +174,7 @@ def build_paths(
 @dataclass(frozen=True)
 class KernelOutput:
     metrics: np.ndarray  # (configs, portfolio_kernel.N_METRICS)
-    fill_counts: np.ndarray
+    fill_counts: np.ndarray  # of each config in a detail run, or of a portfolio's configs
     values: np.ndarray  # (1, bars) in detail runs, else (0, bars)
     fills: np.ndarray  # (n, 5): bar, symbol column, signed size, price, commission
 
@@ -198,16 +199,45 @@ def run_batch(
     # At most two orders per pair per bar, each filled at most once.
     fills = np.empty((2 * portfolio.leg_a.shape[0] * n_bars if detail else 0, 5))
     signal = [getattr(batch, name).astype(COLUMN_DTYPES[name]) for name in SIGNAL_PARAMS]
+    one_pair = portfolio.leg_a.shape[0] == 1 and portfolio.closes.shape[1] == 2
+    lanes = (
+        lane_groups(paths.beta_rows[:, 0], paths.z_rows[:, 0], batch)
+        if one_pair and not detail
+        else np.empty((0, LANES), dtype=np.int64)
+    )
     args: list[Any] = [
         *(portfolio.closes, portfolio.leg_a, portfolio.leg_b),
         *(paths.betas, paths.zs, paths.beta_rows, paths.z_rows),
         *signal,  # entry_z, exit_z, stop_z, stake, long_only: the kernel's order
+        lanes,
         *(float(initial_cash), float(commission), sum_program(n_bars)),
         *(metrics, values, fills, fill_counts),
     ]
     portfolio_kernel.run_configs(*args)
     used = int(fill_counts[0]) if detail else 0
     return KernelOutput(metrics, fill_counts, values, fills[:used])
+
+
+def lane_groups(beta_rows: np.ndarray, z_rows: np.ndarray, batch: ConfigBatch) -> np.ndarray:
+    """The batch's configs of a single pair in lane groups (``lane_kernel.run_group``): rows
+    of up to ``LANES`` configs with the same path rows (config ``c`` reads ``beta_rows[c]``,
+    ``z_rows[c]``), thresholds and side, in config order, -1 after a group's last config. Only
+    the stake differs within a group."""
+    keys = zip(
+        beta_rows.tolist(), z_rows.tolist(), batch.entry_z.tolist(), batch.exit_z.tolist(),
+        batch.stop_z.tolist(), batch.long_only.tolist(), strict=True,
+    )  # fmt: skip
+    groups: dict[tuple[Any, ...], list[list[int]]] = {}
+    for c, key in enumerate(keys):
+        chunks = groups.setdefault(key, [[]])
+        if len(chunks[-1]) == LANES:
+            chunks.append([])
+        chunks[-1].append(c)
+    rows = [chunk for chunks in groups.values() for chunk in chunks]
+    lanes = np.full((len(rows), LANES), -1, dtype=np.int64)
+    for g, chunk in enumerate(rows):
+        lanes[g, : len(chunk)] = chunk
+    return lanes
 
 
 @dataclass(frozen=True)
@@ -221,6 +251,7 @@ class SlicePlan:
     kalman_R: np.ndarray
     z_kalman: np.ndarray
     z_window: np.ndarray
+    lanes: np.ndarray  # lane_groups of the batch
 
 
 def plan_slice(batch: ConfigBatch) -> SlicePlan:
@@ -234,6 +265,7 @@ def plan_slice(batch: ConfigBatch) -> SlicePlan:
         np.ascontiguousarray(kalman[:, 1]),
         np.ascontiguousarray(z_keys[:, 0]),
         np.ascontiguousarray(z_keys[:, 1]),
+        lane_groups(layout.kalman_index, layout.z_index, batch),
     )
 
 
@@ -270,6 +302,7 @@ def run_pairs(
         np.array([index[w] for w in plan.z_window.tolist()], dtype=np.int64),
         *(plan.layout.kalman_index, plan.layout.z_index),
         *(getattr(batch, name).astype(COLUMN_DTYPES[name]) for name in SIGNAL_PARAMS),
+        plan.lanes,
         *(float(initial_cash), float(commission), _TWO),
         np.concatenate(tables),
         program_start,

@@ -4,9 +4,10 @@ Calling the kernels pair by pair from Python cost more than the backtests on sma
 seed's 72 configs): numba's argument checks, the path tables' allocations and a dozen small
 numpy calls per pair. Here the task's pairs arrive concatenated, and for each one the work that
 depends only on (delta, R) -- the Kalman path -- and on (delta, R, window) -- the z-series and
-its block extremes -- is done once, then every config of the slice runs over those rows
-(``pair_kernel.run_pair``) and its metrics row is finished (``account.finish``). The arithmetic
-is the engine's own, call for call, so the results are the same bits as ``FastEngine``'s.
+its block extremes -- is done once, then the configs of the slice run over those rows in lane
+groups, up to four configs that differ only in stake side by side (``lane_kernel.run_group``),
+and their metrics rows are finished. The arithmetic is the engine's own, config by config, so
+the results are the same bits as ``FastEngine``'s.
 """
 
 from __future__ import annotations
@@ -15,15 +16,14 @@ import numpy as np
 from numba import njit
 
 from research.backtest.fast import zblocks
-from research.backtest.fast.account import finish
 from research.backtest.fast.kernels import kalman_path, zscore_path
-from research.backtest.fast.pair_kernel import run_pair
+from research.backtest.fast.lane_kernel import lane_scratch, run_group
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def run_pairs(
     closes, bar_start, leg_a, hedge_ratio, kalman_delta, kalman_R, z_kalman, z_window,
-    z_program, beta_row, z_row, entry_z, exit_z, stop_z, stake, long_only, initial_cash,
+    z_program, beta_row, z_row, entry_z, exit_z, stop_z, stake, long_only, lanes, initial_cash,
     commission, two, programs, program_start, pair_program, metrics_out,
 ):  # fmt: skip  # pragma: no cover - compiled
     """Backtest pair ``p`` (closes ``closes[bar_start[p]:bar_start[p+1]]``, sorted-ticker
@@ -34,7 +34,8 @@ def run_pairs(
     (Kalman key ``z_kalman[j]``, ``z_window[j]``). Config ``c`` reads Kalman key
     ``beta_row[c]`` and z key ``z_row[c]``. Pairwise-summation programs (``sum_program``) are
     rows ``program_start[i]:program_start[i+1]`` of ``programs``: program ``z_program[j]`` for
-    z key ``j``'s window, ``pair_program[p]`` for pair ``p``'s number of bars.
+    z key ``j``'s window, ``pair_program[p]`` for pair ``p``'s number of bars. Each row of
+    ``lanes`` is a lane group (``lane_kernel.run_group``): configs differing only in stake.
     """
     n_pairs = leg_a.shape[0]
     n_kalman = kalman_delta.shape[0]
@@ -49,10 +50,7 @@ def run_pairs(
     extremes = np.empty((n_z, n_blocks, zblocks.N_EXTREMES))
     price_a = np.empty(max_bars)
     price_b = np.empty(max_bars)
-    returns = np.empty(max_bars)
-    stack = np.empty(64)
-    no_values = np.empty(0)
-    no_fills = np.empty((0, 5))
+    scratch = lane_scratch(max_bars)
     for p in range(n_pairs):
         n = bar_start[p + 1] - bar_start[p]
         pair_closes = closes[bar_start[p] : bar_start[p + 1]]
@@ -73,14 +71,11 @@ def run_pairs(
             zblocks.block_extremes(zs[j][:n], extremes[j][:blocks])
         i = pair_program[p]
         bars_program = programs[program_start[i] : program_start[i + 1]]
-        for c in range(entry_z.shape[0]):
+        for g in range(lanes.shape[0]):
+            c = lanes[g, 0]
             row = z_row[c]
-            marks, n_fill, trades = run_pair(
+            run_group(
                 pair_closes, a, zs[row][:n], betas[beta_row[c]][:n], extremes[row][:blocks],
-                entry_z[c], exit_z[c], stop_z[c], stake[c], long_only[c], initial_cash,
-                commission, returns[:n], no_values, False, no_fills,
-            )  # fmt: skip
-            finish(
-                returns[:n], marks, bars_program, stack, initial_cash, n_fill, trades,
-                metrics_out[p, c],
+                lanes[g], entry_z, exit_z, stop_z, stake, long_only, initial_cash, commission,
+                bars_program, scratch, metrics_out[p],
             )  # fmt: skip

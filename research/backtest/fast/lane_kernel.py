@@ -1,0 +1,266 @@
+"""Up to ``LANES`` configs of one pair that differ only in their stake, backtested together.
+
+The strategy's decisions read z and the state, never the stake: configs with the same z-series,
+hedge-ratio path, thresholds and side take the same entry and exit decisions on the same bars,
+and only their order sizes, fills, cash and values differ. So one scan of the z-series finds
+the signal bars for all of them, and the backtest jumps from event to event (entry signal, its
+fills, the exit signal, its fills) instead of stepping through bars: the fills of every lane
+are straight-line arithmetic (``_fill_lanes``), and every held stretch and event bar is marked
+for all lanes at once (``lane_book.hold_lanes``). Their metrics are finished together too, the
+pairwise sums running one lane per config (``simd.lane_sums``). Each lane's arithmetic is its
+own config's, in ``pair_kernel``'s order, so the bits are the same.
+
+One thing can part a lane from the shared decisions: a closing order rejected at the creation
+price check leaves a position open while the strategy is flat, and that config then sits out
+entries the others take. Such a lane is marked diverged and ``run_group`` reruns the config
+alone with ``pair_kernel.run_pair``, so the result is still exactly its own.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from research.backtest.fast import zblocks
+from research.backtest.fast.account import finish, metrics_row
+from research.backtest.fast.lane_book import (
+    BOOK_ROWS,
+    CASH,
+    DD_ABS,
+    DD_PCT,
+    DIVERGED,
+    FILLS,
+    ORDER_A,
+    ORDER_B,
+    PEAK,
+    POS_0,
+    PREV,
+    PROD,
+    SEG,
+    TRADES,
+    hold_lanes,
+)
+from research.backtest.fast.pair_kernel import run_pair
+from research.backtest.fast.simd import LANES, lane_square_sums, lane_sums
+
+__all__ = ["LANES", "lane_scratch", "run_group"]
+
+
+@njit(cache=True, inline="always")
+def _enters(zt, entry, only_long):  # pragma: no cover - compiled
+    """The entry direction at a bar of z ``zt``: 1 long, -1 short, 0 none (NaN: none)."""
+    if zt < -entry:
+        return 1
+    if not only_long and zt > entry:
+        return -1
+    return 0
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _fill_lanes(book, a, created, filled, commission, closing):  # pragma: no cover - compiled
+    """Every lane's pending orders (leg A's, then leg B's; a size of 0 is an order not sent)
+    at the start of bar ``filled``: backtrader's check at the creation prices (``created``'s
+    closes; the running copy is not restored after a rejection), then the fills at
+    ``filled``'s closes (``account.execute``).
+
+    The orders of a bar are all opening (entries, from flat legs) or all closing (exits, the
+    whole position), so ``execute`` reduces to one of its branches: an opening order is
+    nullified when it would leave cash below 0, a closing one always fills. An order of size 0
+    changes nothing in either: its check subtracts exactly 0 and it executes nothing. A lane
+    whose closing order is rejected keeps a position while the strategy is flat: it is marked
+    diverged (and flattened, so it does not hold up the others)."""
+    pos_a, pos_b = POS_0 + a, POS_0 + 1 - a
+    for lane in range(LANES):
+        cash = book[CASH, lane]
+        qa = book[ORDER_A, lane]
+        qb = book[ORDER_B, lane]
+        run_cash = cash - qa * created[0]
+        run_cash -= abs(qa) * created[0] * commission
+        ok_a = run_cash >= 0.0
+        run_cash -= qb * created[1]
+        run_cash -= abs(qb) * created[1] * commission
+        ok_b = run_cash >= 0.0
+        if closing:
+            done_a = ok_a and qa != 0
+            if done_a:
+                cash -= qa * filled[0]
+                cash -= abs(qa) * filled[0] * commission
+            done_b = ok_b and qb != 0
+            if done_b:
+                cash -= qb * filled[1]
+                cash -= abs(qb) * filled[1] * commission
+            book[TRADES, lane] += done_a + done_b
+            if (qa != 0 and not ok_a) or (qb != 0 and not ok_b):
+                book[DIVERGED, lane] = 1.0
+            book[pos_a, lane] = 0.0
+            book[pos_b, lane] = 0.0
+        else:
+            after = cash - qa * filled[0] - abs(qa) * filled[0] * commission
+            done_a = ok_a and qa != 0 and not after < 0.0
+            cash = after if done_a else cash
+            after = cash - qb * filled[1] - abs(qb) * filled[1] * commission
+            done_b = ok_b and qb != 0 and not after < 0.0
+            cash = after if done_b else cash
+            book[pos_a, lane] = qa if done_a else 0.0
+            book[pos_b, lane] = qb if done_b else 0.0
+        book[CASH, lane] = cash
+        book[FILLS, lane] += done_a + done_b
+
+
+@njit(cache=True, error_model="numpy")
+def run_lanes(
+    closes, a, z, beta, ext, entry, exit_, stop, stakes, n_lanes, only_long, initial_cash,
+    commission, book, returns,
+):  # fmt: skip  # pragma: no cover - compiled
+    """Backtest the configs of stakes ``stakes[:n_lanes]`` (A in column ``a``) on the shared
+    signals, from event to event: an entry signal, its fills the next bar, the held bars to
+    the exit signal, its fills the next bar (where a new entry may follow at once). Lane ``l``
+    ends with its account, marks, fills, trades and ``DIVERGED`` flag in ``book[:, l]``, and
+    bar ``t``'s return in ``returns[t * LANES + l]`` (lanes past ``n_lanes`` stay flat)."""
+    n = z.shape[0]
+    b = 1 - a
+    book[:, :] = 0.0
+    for lane in range(LANES):
+        book[CASH, lane] = book[PREV, lane] = book[PEAK, lane] = initial_cash
+        book[PROD, lane] = 1.0
+    created = np.empty(2)
+    filled = np.empty(2)
+    t = 0  # flat, nothing pending, bars before t marked
+    while t < n:
+        e = zblocks.next_entry(z, ext, t, entry, only_long)
+        returns[t * LANES : e * LANES] = 0.0  # flat: the value stays the cash
+        if e == n:
+            break
+        hold_lanes(closes, e, e + 1, book, returns)  # the entry bar, still flat
+        t = n
+        while e + 1 < n:  # an entry signal at e (marked); t = n unless flat again
+            direction = _enters(z[e], entry, only_long)
+            for lane in range(n_lanes):
+                size_b = stakes[lane]
+                qty_a = int(beta[e] * size_b)  # truncation toward zero; a negative one: abs
+                book[ORDER_A, lane] = direction * abs(qty_a)
+                book[ORDER_B, lane] = -direction * abs(size_b)
+            created[0], created[1] = closes[e, a], closes[e, b]
+            f = e + 1
+            filled[0], filled[1] = closes[f, a], closes[f, b]
+            _fill_lanes(book, a, created, filled, commission, False)
+            # Held from the fills at f; the exit check of bar f comes after them.
+            x = zblocks.next_exit(z, ext, f, exit_, stop)
+            hold_lanes(closes, f, min(x + 1, n), book, returns)  # x: still held
+            if x + 1 >= n:  # no exit signal, or its orders would fill after the last bar
+                break
+            for lane in range(n_lanes):
+                book[ORDER_A, lane] = -book[POS_0 + a, lane]
+                book[ORDER_B, lane] = -book[POS_0 + b, lane]
+            created[0], created[1] = closes[x, a], closes[x, b]
+            g = x + 1
+            filled[0], filled[1] = closes[g, a], closes[g, b]
+            _fill_lanes(book, a, created, filled, commission, True)
+            hold_lanes(closes, g, g + 1, book, returns)  # flat again
+            if _enters(z[g], entry, only_long) == 0:
+                t = g + 1
+                break
+            e = g  # a new entry on the exit's fill bar
+
+
+@njit(cache=True, error_model="numpy")
+def _lane_tree_sums(returns, program, stack, mean, squared):  # pragma: no cover - compiled
+    """``kernels.tree_sum`` (``squared``: ``tree_square_sum`` about ``mean[l]``) of every
+    lane's returns at once, into ``stack[0]``; ``stack`` is (64, LANES) scratch space."""
+    sp = 0
+    for i in range(program.shape[0]):
+        lo = program[i, 0]
+        if lo < 0:
+            for lane in range(LANES):
+                stack[sp - 2, lane] = stack[sp - 2, lane] + stack[sp - 1, lane]
+            sp -= 1
+            continue
+        count = program[i, 1]
+        if count >= 8:
+            if squared:
+                lane_square_sums(returns, lo * LANES, count, mean, stack[sp])
+            else:
+                lane_sums(returns, lo * LANES, count, mean, stack[sp])
+        else:  # numpy's short leaf: from 0.0, one value at a time
+            for lane in range(LANES):
+                res = 0.0
+                for k in range(lo, lo + count):
+                    x = returns[k * LANES + lane]
+                    if squared:
+                        d = x - mean[lane]
+                        res += d * d
+                    else:
+                        res += x
+                stack[sp, lane] = res
+        sp += 1
+
+
+@njit(cache=True, error_model="numpy")
+def finish_lanes(
+    returns, n, book, n_lanes, program, stack, mean, initial_cash, configs, out
+):  # fmt: skip  # pragma: no cover - compiled
+    """Each lane's metrics row (``account.finish``) into ``out[configs[l]]``, lanes that
+    diverged excepted. ``program`` is ``sum_program(n)``."""
+    if n > 0 and book[FILLS, :n_lanes].any():  # else no lane's returns are read
+        _lane_tree_sums(returns, program, stack, mean, False)
+        for lane in range(LANES):
+            mean[lane] = stack[0, lane] / n
+        _lane_tree_sums(returns, program, stack, mean, True)
+    for lane in range(n_lanes):
+        if book[DIVERGED, lane]:
+            continue
+        marks = (
+            book[PREV, lane], book[PROD, lane], book[PEAK, lane], book[SEG, lane],
+            book[DD_PCT, lane], book[DD_ABS, lane],
+        )  # fmt: skip
+        metrics_row(
+            marks, n, mean[lane], stack[0, lane], initial_cash, book[FILLS, lane],
+            book[TRADES, lane], out[configs[lane]],
+        )  # fmt: skip
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def lane_scratch(n_bars):  # pragma: no cover - compiled
+    """The working arrays of ``run_group`` for up to ``n_bars`` bars: (book, interleaved
+    returns, summation stack, lane means, stakes, one config's returns)."""
+    return (
+        np.empty((BOOK_ROWS, LANES)),
+        np.empty(n_bars * LANES),
+        np.empty((64, LANES)),
+        np.empty(LANES),
+        np.empty(LANES, dtype=np.int64),
+        np.empty(n_bars),
+    )
+
+
+@njit(cache=True, error_model="numpy")
+def run_group(
+    closes, a, z, beta, ext, members, entry_z, exit_z, stop_z, stake, long_only, initial_cash,
+    commission, program, scratch, out,
+):  # fmt: skip  # pragma: no cover - compiled
+    """Metrics rows ``out[c]`` of the configs ``c`` in ``members`` (up to LANES of them, -1
+    after the last), which share the z-series ``z`` (block extremes ``ext``), the hedge-ratio
+    path ``beta``, the thresholds and the side; ``program`` is ``sum_program(len(z))``. A
+    lane that diverged is rerun alone (``pair_kernel.run_pair``)."""
+    book, lane_returns, stack, mean, stakes, returns = scratch
+    n = z.shape[0]
+    n_lanes = 0
+    while n_lanes < LANES and members[n_lanes] >= 0:
+        stakes[n_lanes] = stake[members[n_lanes]]
+        n_lanes += 1
+    c = members[0]
+    lane_returns = lane_returns[: n * LANES]
+    run_lanes(
+        closes, a, z, beta, ext, entry_z[c], exit_z[c], stop_z[c], stakes, n_lanes,
+        long_only[c], initial_cash, commission, book, lane_returns,
+    )  # fmt: skip
+    finish_lanes(lane_returns, n, book, n_lanes, program, stack, mean, initial_cash, members, out)
+    for lane in range(n_lanes):
+        if book[DIVERGED, lane]:
+            c = members[lane]
+            marks, n_fill, trades = run_pair(
+                closes, a, z, beta, ext, entry_z[c], exit_z[c], stop_z[c], stake[c],
+                long_only[c], initial_cash, commission, returns[:n], returns[:0], False,
+                np.empty((0, 5)),
+            )  # fmt: skip
+            scalar_stack = stack.reshape(64 * LANES)
+            finish(returns[:n], marks, program, scalar_stack, initial_cash, n_fill, trades, out[c])

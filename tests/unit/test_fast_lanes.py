@@ -1,0 +1,125 @@
+"""Lane groups (configs differing only in stake, backtested side by side) land on the same bits
+as each config's own loop (``pair_kernel.run_pair``, what a detail run uses): on random pairs
+whose small cash makes orders rejected at the creation-price check and nullified at the fill,
+and on a lane that a rejected closing order parts from the group's decisions."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from research.backtest.fast.lane_book import BOOK_ROWS, DIVERGED
+from research.backtest.fast.lane_kernel import LANES, run_lanes
+from research.backtest.fast.plan import (
+    ConfigBatch,
+    PathTables,
+    Portfolio,
+    build_paths,
+    lane_groups,
+    plan_slice,
+    run_batch,
+    run_pairs,
+)
+from research.backtest.fast_engine import _take, _take_paths
+from research.search.grid import Grid
+from research.search.sweep_worker import grid_configs
+
+
+def _one_by_one(
+    portfolio: Portfolio, batch: ConfigBatch, paths: PathTables, cash: float, fee: float
+) -> np.ndarray:
+    """Each config alone through ``run_pair`` (a detail run)."""
+    rows = [
+        run_batch(
+            portfolio, _take(batch, i), _take_paths(paths, i), initial_cash=cash,
+            commission=fee, detail=True,
+        ).metrics[0]
+        for i in range(len(batch))
+    ]  # fmt: skip
+    return np.array(rows)
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
+
+
+GRID = Grid(
+    window=(5, 12),
+    entry_z=(0.5, 1.5),
+    exit_z=(0.0, 0.5),
+    stop_z=(2.0, 3.0),
+    stake=(1, 7, 60, 400, 3000),  # five stakes: a group of four and a group of one
+    long_only=(False, True),
+)
+
+
+@settings(
+    max_examples=25, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_bars=st.integers(2, 160),
+    cash=st.sampled_from([300.0, 5_000.0, 100_000.0]),
+    fee=st.sampled_from([0.0, 0.0005, 0.02]),
+)
+def test_lane_groups_equal_each_config_alone(
+    seed: int, n_bars: int, cash: float, fee: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(0, 0.04, (n_bars, 2)) + rng.choice(
+        [0, 0.3, -0.25], (n_bars, 2), p=[0.9, 0.05, 0.05]
+    )
+    closes = np.ascontiguousarray(np.round(20 * np.exp(np.cumsum(steps, axis=0)), 2))
+    a = int(rng.integers(0, 2))
+    hedge = float(rng.uniform(-0.5, 3.0))
+    portfolio = Portfolio(closes, np.array([a]), np.array([1 - a]), np.array([hedge]))
+    batch = grid_configs(GRID, np.arange(GRID.size))
+    paths = build_paths(portfolio, batch)
+    expected = _one_by_one(portfolio, batch, paths, cash, fee)
+    grouped = run_batch(portfolio, batch, paths, initial_cash=cash, commission=fee).metrics
+    assert _same_bits(grouped, expected)
+    swept = run_pairs(
+        plan_slice(batch), [closes], np.array([a]), np.array([hedge]), initial_cash=cash,
+        commission=fee,
+    )  # fmt: skip
+    assert _same_bits(swept[0], expected)
+
+
+def test_a_lane_whose_closing_order_is_rejected_is_rerun_alone() -> None:
+    """Short A at 10 with 1,000 cash: stake 50 cannot buy A back at 100 (rejected at the
+    creation price, so the config keeps its position while the others are flat again and
+    re-enter); stake 5 can."""
+    nan = np.nan
+    closes = np.array([[10.0, 10.0]] * 3 + [[100.0, 10.0]] * 3 + [[10.0, 10.0]] * 4)
+    z = np.array([nan, 3.0, 3.0, 0.0, 0.1, 3.0, 3.0, 0.0, 0.0, 0.0])
+    n = len(z)
+    portfolio = Portfolio(closes, np.array([0]), np.array([1]), np.array([1.0]))
+    paths = PathTables(
+        betas=np.ones((1, n)),
+        zs=z[None, :],
+        beta_rows=np.zeros((2, 1), dtype=np.int64),
+        z_rows=np.zeros((2, 1), dtype=np.int64),
+    )
+    batch = ConfigBatch.build(
+        window=np.array([1, 1]), entry_z=np.array([2.0, 2.0]), exit_z=np.array([0.5, 0.5]),
+        stop_z=np.array([4.0, 4.0]), stake=np.array([5, 50]), long_only=np.array([False, False]),
+        delta=np.array([1e-5, 1e-5]), R=np.array([1e-3, 1e-3]),
+    )  # fmt: skip
+    assert lane_groups(paths.beta_rows[:, 0], paths.z_rows[:, 0], batch).tolist() == [
+        [0, 1, -1, -1][:LANES]
+    ]
+    ext = np.empty((1, 5))
+    from research.backtest.fast import zblocks
+
+    zblocks.block_extremes(z, ext)
+    book = np.empty((BOOK_ROWS, LANES))
+    run_lanes(
+        closes, 0, z, np.ones(n), ext, 2.0, 0.5, 4.0, np.array([5, 50, 0, 0]), 2, False, 1000.0,
+        0.0, book, np.empty(n * LANES),
+    )  # fmt: skip
+    assert book[DIVERGED, :2].tolist() == [0.0, 1.0]
+    expected = _one_by_one(portfolio, batch, paths, 1000.0, 0.0)
+    grouped = run_batch(portfolio, batch, paths, initial_cash=1000.0, commission=0.0).metrics
+    assert _same_bits(grouped, expected)
+    assert expected[0, 5] != expected[1, 5]  # the rejected config traded differently
