@@ -17,6 +17,7 @@ from research.backtest.fast.plan import (
     Portfolio,
     build_paths,
     lane_groups,
+    path_layout,
     plan_slice,
     run_batch,
     run_pairs,
@@ -123,3 +124,17 @@ def test_a_lane_whose_closing_order_is_rejected_is_rerun_alone() -> None:
     grouped = run_batch(portfolio, batch, paths, initial_cash=1000.0, commission=0.0).metrics
     assert _same_bits(grouped, expected)
     assert expected[0, 5] != expected[1, 5]  # the rejected config traded differently
+
+
+def test_lane_groups_hold_every_config_once_with_only_the_stake_differing() -> None:
+    batch = grid_configs(GRID, np.arange(GRID.size))
+    layout = path_layout(batch)
+    lanes = lane_groups(layout.kalman_index, layout.z_index, batch)
+    members = lanes[lanes >= 0]
+    assert sorted(members.tolist()) == list(range(len(batch)))
+    for group in lanes:
+        configs = group[group >= 0]
+        assert np.all(np.diff(configs) > 0)  # config order within a group
+        for column in ("window", "entry_z", "exit_z", "stop_z", "long_only"):
+            assert len(set(getattr(batch, column)[configs].tolist())) == 1
+    assert lanes.shape[0] == GRID.size // len(GRID.stake) * 2  # five stakes: four, then one

@@ -15,6 +15,7 @@ price check leaves a position open while the strategy is flat, and that config t
 entries the others take. Such a lane is marked diverged and ``run_group`` reruns the config
 alone with ``pair_kernel.run_pair``, so the result is still exactly its own.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -221,22 +221,22 @@ def run_batch(
 def lane_groups(beta_rows: np.ndarray, z_rows: np.ndarray, batch: ConfigBatch) -> np.ndarray:
     """The batch's configs of a single pair in lane groups (``lane_kernel.run_group``): rows
     of up to ``LANES`` configs with the same path rows (config ``c`` reads ``beta_rows[c]``,
-    ``z_rows[c]``), thresholds and side, in config order, -1 after a group's last config. Only
-    the stake differs within a group."""
-    keys = zip(
-        beta_rows.tolist(), z_rows.tolist(), batch.entry_z.tolist(), batch.exit_z.tolist(),
-        batch.stop_z.tolist(), batch.long_only.tolist(), strict=True,
-    )  # fmt: skip
-    groups: dict[tuple[Any, ...], list[list[int]]] = {}
-    for c, key in enumerate(keys):
-        chunks = groups.setdefault(key, [[]])
-        if len(chunks[-1]) == LANES:
-            chunks.append([])
-        chunks[-1].append(c)
-    rows = [chunk for chunks in groups.values() for chunk in chunks]
-    lanes = np.full((len(rows), LANES), -1, dtype=np.int64)
-    for g, chunk in enumerate(rows):
-        lanes[g, : len(chunk)] = chunk
+    ``z_rows[c]``), thresholds and side, -1 after a group's last config. Only the stake
+    differs within a group; a group's configs are in config order, the groups in key order."""
+    n = len(batch)
+    keys = np.column_stack(
+        [beta_rows, z_rows, batch.entry_z, batch.exit_z, batch.stop_z, batch.long_only]
+    ).astype(np.float64)
+    order = np.lexsort(keys.T[::-1])  # stable: equal keys stay in config order
+    ordered = keys[order]
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)  # NaN keys: a group each
+    first = np.flatnonzero(starts)
+    position = np.arange(n) - np.repeat(first, np.diff(np.append(first, n)))
+    chunk_starts = starts | (position % LANES == 0)
+    row = np.cumsum(chunk_starts) - 1
+    lanes = np.full((int(row[-1]) + 1 if n else 0, LANES), -1, dtype=np.int64)
+    lanes[row, position % LANES] = order
     return lanes
 
 
