@@ -2,9 +2,11 @@
 
 Configs that differ only in their stake trade on the same bars (``lane_kernel``), so while they
 hold, each bar's value and its marks (``account.mark``) are the same operations for every one
-of them on different numbers. Each bar of a held stretch costs two divisions per config (the
-return, and the drawdown % ``mark`` forms without a branch), and the divider is what bounds a
-scalar loop; a ``<LANES x double>`` division serves every lane for the price of one.
+of them on different numbers. A held bar's return is a division per config, and the divider is
+what bounds a scalar loop; a ``<LANES x double>`` division serves every lane for the price of
+one. The drawdown % of a closed segment (``mark`` divides it out on every bar, to stay
+branch-free) is divided out only on the bars where some lane makes a new peak: the lanes'
+combined test is one branch, taken on few bars.
 
 A lane's ``book`` column is its cash, positions and marks. Each lane performs exactly the scalar
 operations of ``account.hold`` / ``account.mark`` in their order (IEEE arithmetic is the same in
@@ -95,11 +97,18 @@ def _hold_lanes(typingctx: Any, closes: Any, t0: Any, t1: Any, book: Any, return
             prod = builder.fmul(prod, builder.fadd(one, r))
             prev = builder.select(same, prev, value)
             new_peak = builder.fcmp_ordered(">", value, peak)
-            closed_pct = _max(builder, dd_pct, builder.fdiv(builder.fmul(hundred, seg), peak))
             money = builder.fsub(peak, value)
             dd_abs = _max(builder, dd_abs, money)
             deeper = _max(builder, seg, money)
-            dd_pct = builder.select(new_peak, closed_pct, dd_pct)
+            any_peak = builder.icmp_unsigned(
+                "!=",
+                builder.bitcast(new_peak, ir.IntType(LANES)),
+                ir.Constant(ir.IntType(LANES), 0),
+            )
+            with builder.if_then(any_peak):
+                closed = _max(builder, dd_pct, builder.fdiv(builder.fmul(hundred, seg), peak))
+                builder.store(builder.select(new_peak, closed, dd_pct), marks[DD_PCT])
+            dd_pct = builder.load(marks[DD_PCT])
             seg = builder.select(new_peak, zero, deeper)
             peak = builder.select(new_peak, value, peak)
             for row, x in zip(_MARKS, (prev, prod, peak, seg, dd_pct, dd_abs), strict=True):
