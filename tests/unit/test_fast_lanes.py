@@ -87,10 +87,10 @@ def test_lane_groups_equal_each_config_alone(
     assert _same_bits(swept[0], expected)
 
 
-def test_a_lane_whose_closing_order_is_rejected_is_rerun_alone() -> None:
+def test_a_lane_whose_closing_order_is_rejected_holds_to_the_end_while_the_others_trade() -> None:
     """Short A at 10 with 1,000 cash: stake 50 cannot buy A back at 100 (rejected at the
-    creation price, so the config keeps its position while the others are flat again and
-    re-enter); stake 5 can."""
+    creation price on bar 4, so the config keeps its position to the last bar while the other
+    is flat again and re-enters); stake 5 can."""
     nan = np.nan
     closes = np.array([[10.0, 10.0]] * 3 + [[100.0, 10.0]] * 3 + [[10.0, 10.0]] * 4)
     z = np.array([nan, 3.0, 3.0, 0.0, 0.1, 3.0, 3.0, 0.0, 0.0, 0.0])
@@ -117,9 +117,9 @@ def test_a_lane_whose_closing_order_is_rejected_is_rerun_alone() -> None:
     book = np.empty((BOOK_ROWS, LANES))
     run_lanes(
         closes, 0, z, np.ones(n), ext, 2.0, 0.5, 4.0, np.array([5, 50, 0, 0]), 2, False, 1000.0,
-        0.0, book, np.empty(n * LANES),
+        0.0, book, np.empty_like(book), np.empty(n * LANES),
     )  # fmt: skip
-    assert book[DIVERGED, :2].tolist() == [0.0, 1.0]
+    assert book[DIVERGED, :2].tolist() == [0.0, 5.0]  # 1 + the bar of the rejected fill
     expected = _one_by_one(portfolio, batch, paths, 1000.0, 0.0)
     grouped = run_batch(portfolio, batch, paths, initial_cash=1000.0, commission=0.0).metrics
     assert _same_bits(grouped, expected)

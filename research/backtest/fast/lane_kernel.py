@@ -11,9 +11,11 @@ pairwise sums running one lane per config (``simd.lane_sums``). Each lane's arit
 own config's, in ``pair_kernel``'s order, so the bits are the same.
 
 One thing can part a lane from the shared decisions: a closing order rejected at the creation
-price check leaves a position open while the strategy is flat, and that config then sits out
-entries the others take. Such a lane is marked diverged and ``run_group`` reruns the config
-alone with ``pair_kernel.run_pair``, so the result is still exactly its own.
+price check leaves a position open while the strategy is flat. The strategy then never trades
+again (no entry while a leg is open, no exit while flat), so that config holds its positions to
+the last bar: its lane is parked with its account as it stands after the fills, the others go
+on, and at the end the parked lane's remaining bars are marked as one held stretch
+(``account.hold``), exactly what its own loop does.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from research.backtest.fast import zblocks
-from research.backtest.fast.account import finish, metrics_row
+from research.backtest.fast.account import hold, metrics_row
 from research.backtest.fast.lane_book import (
     BOOK_ROWS,
     CASH,
@@ -34,13 +36,13 @@ from research.backtest.fast.lane_book import (
     ORDER_B,
     PEAK,
     POS_0,
+    POS_1,
     PREV,
     PROD,
     SEG,
     TRADES,
     hold_lanes,
 )
-from research.backtest.fast.pair_kernel import run_pair
 from research.backtest.fast.simd import LANES, lane_square_sums, lane_sums
 
 __all__ = ["LANES", "lane_scratch", "run_group"]
@@ -66,9 +68,8 @@ def _fill_lanes(book, a, created, filled, commission, closing):  # pragma: no co
     The orders of a bar are all opening (entries, from flat legs) or all closing (exits, the
     whole position), so ``execute`` reduces to one of its branches: an opening order is
     nullified when it would leave cash below 0, a closing one always fills. An order of size 0
-    changes nothing in either: its check subtracts exactly 0 and it executes nothing. A lane
-    whose closing order is rejected keeps a position while the strategy is flat: it is marked
-    diverged (and flattened, so it does not hold up the others)."""
+    changes nothing in either: its check subtracts exactly 0 and it executes nothing. A leg
+    whose closing order is rejected keeps its position."""
     pos_a, pos_b = POS_0 + a, POS_0 + 1 - a
     for lane in range(LANES):
         cash = book[CASH, lane]
@@ -90,10 +91,10 @@ def _fill_lanes(book, a, created, filled, commission, closing):  # pragma: no co
                 cash -= qb * filled[1]
                 cash -= abs(qb) * filled[1] * commission
             book[TRADES, lane] += done_a + done_b
-            if (qa != 0 and not ok_a) or (qb != 0 and not ok_b):
-                book[DIVERGED, lane] = 1.0
-            book[pos_a, lane] = 0.0
-            book[pos_b, lane] = 0.0
+            if done_a:
+                book[pos_a, lane] = 0.0
+            if done_b:
+                book[pos_b, lane] = 0.0
         else:
             after = cash - qa * filled[0] - abs(qa) * filled[0] * commission
             done_a = ok_a and qa != 0 and not after < 0.0
@@ -110,13 +111,15 @@ def _fill_lanes(book, a, created, filled, commission, closing):  # pragma: no co
 @njit(cache=True, error_model="numpy")
 def run_lanes(
     closes, a, z, beta, ext, entry, exit_, stop, stakes, n_lanes, only_long, initial_cash,
-    commission, book, returns,
+    commission, book, parked, returns,
 ):  # fmt: skip  # pragma: no cover - compiled
     """Backtest the configs of stakes ``stakes[:n_lanes]`` (A in column ``a``) on the shared
     signals, from event to event: an entry signal, its fills the next bar, the held bars to
     the exit signal, its fills the next bar (where a new entry may follow at once). Lane ``l``
-    ends with its account, marks, fills, trades and ``DIVERGED`` flag in ``book[:, l]``, and
-    bar ``t``'s return in ``returns[t * LANES + l]`` (lanes past ``n_lanes`` stay flat)."""
+    ends with its account, marks, fills and trades in ``book[:, l]``, and bar ``t``'s return
+    in ``returns[t * LANES + l]`` (lanes past ``n_lanes`` stay flat). ``book[DIVERGED, l]`` is
+    1 + the bar where a rejected closing order parked the lane (0: never); ``parked`` is
+    scratch space shaped like ``book``."""
     n = z.shape[0]
     b = 1 - a
     book[:, :] = 0.0
@@ -156,11 +159,32 @@ def run_lanes(
             g = x + 1
             filled[0], filled[1] = closes[g, a], closes[g, b]
             _fill_lanes(book, a, created, filled, commission, True)
+            for lane in range(n_lanes):
+                if book[POS_0, lane] != 0 or book[POS_1, lane] != 0:  # a close was rejected
+                    if book[DIVERGED, lane] == 0:
+                        parked[:, lane] = book[:, lane]
+                        book[DIVERGED, lane] = g + 1
+                    book[POS_0, lane] = book[POS_1, lane] = 0.0  # not to hold up the others
             hold_lanes(closes, g, g + 1, book, returns)  # flat again
             if _enters(z[g], entry, only_long) == 0:
                 t = g + 1
                 break
             e = g  # a new entry on the exit's fill bar
+    for lane in range(n_lanes):
+        parked_at = int(book[DIVERGED, lane]) - 1
+        if parked_at >= 0:  # held from there to the last bar
+            book[:, lane] = parked[:, lane]
+            book[DIVERGED, lane] = parked_at + 1
+            marks = hold(
+                parked_at, n, closes, book[POS_0, lane], book[POS_1, lane], book[CASH, lane],
+                (book[PREV, lane], book[PROD, lane], book[PEAK, lane], book[SEG, lane],
+                 book[DD_PCT, lane], book[DD_ABS, lane]),
+                returns[lane::LANES], returns[:0], False,
+            )  # fmt: skip
+            (
+                book[PREV, lane], book[PROD, lane], book[PEAK, lane], book[SEG, lane],
+                book[DD_PCT, lane], book[DD_ABS, lane],
+            ) = marks  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy")
@@ -207,8 +231,6 @@ def finish_lanes(
             mean[lane] = stack[0, lane] / n
         _lane_tree_sums(returns, program, stack, mean, True)
     for lane in range(n_lanes):
-        if book[DIVERGED, lane]:
-            continue
         marks = (
             book[PREV, lane], book[PROD, lane], book[PEAK, lane], book[SEG, lane],
             book[DD_PCT, lane], book[DD_ABS, lane],
@@ -221,15 +243,15 @@ def finish_lanes(
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def lane_scratch(n_bars):  # pragma: no cover - compiled
-    """The working arrays of ``run_group`` for up to ``n_bars`` bars: (book, interleaved
-    returns, summation stack, lane means, stakes, one config's returns)."""
+    """The working arrays of ``run_group`` for up to ``n_bars`` bars: (book, parked lanes,
+    interleaved returns, summation stack, lane means, stakes)."""
     return (
+        np.empty((BOOK_ROWS, LANES)),
         np.empty((BOOK_ROWS, LANES)),
         np.empty(n_bars * LANES),
         np.empty((64, LANES)),
         np.empty(LANES),
         np.empty(LANES, dtype=np.int64),
-        np.empty(n_bars),
     )
 
 
@@ -240,9 +262,8 @@ def run_group(
 ):  # fmt: skip  # pragma: no cover - compiled
     """Metrics rows ``out[c]`` of the configs ``c`` in ``members`` (up to LANES of them, -1
     after the last), which share the z-series ``z`` (block extremes ``ext``), the hedge-ratio
-    path ``beta``, the thresholds and the side; ``program`` is ``sum_program(len(z))``. A
-    lane that diverged is rerun alone (``pair_kernel.run_pair``)."""
-    book, lane_returns, stack, mean, stakes, returns = scratch
+    path ``beta``, the thresholds and the side; ``program`` is ``sum_program(len(z))``."""
+    book, parked, lane_returns, stack, mean, stakes = scratch
     n = z.shape[0]
     n_lanes = 0
     while n_lanes < LANES and members[n_lanes] >= 0:
@@ -252,16 +273,6 @@ def run_group(
     lane_returns = lane_returns[: n * LANES]
     run_lanes(
         closes, a, z, beta, ext, entry_z[c], exit_z[c], stop_z[c], stakes, n_lanes,
-        long_only[c], initial_cash, commission, book, lane_returns,
+        long_only[c], initial_cash, commission, book, parked, lane_returns,
     )  # fmt: skip
     finish_lanes(lane_returns, n, book, n_lanes, program, stack, mean, initial_cash, members, out)
-    for lane in range(n_lanes):
-        if book[DIVERGED, lane]:
-            c = members[lane]
-            marks, n_fill, trades = run_pair(
-                closes, a, z, beta, ext, entry_z[c], exit_z[c], stop_z[c], stake[c],
-                long_only[c], initial_cash, commission, returns[:n], returns[:0], False,
-                np.empty((0, 5)),
-            )  # fmt: skip
-            scalar_stack = stack.reshape(64 * LANES)
-            finish(returns[:n], marks, program, scalar_stack, initial_cash, n_fill, trades, out[c])
