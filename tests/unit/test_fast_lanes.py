@@ -22,6 +22,8 @@ from research.backtest.fast.plan import (
     run_batch,
     run_pairs,
 )
+from research.backtest.fast.signal_tables import build as build_tables
+from research.backtest.fast.signal_tables import table_layout
 from research.backtest.fast_engine import _take, _take_paths
 from research.search.grid import Grid
 from research.search.sweep_worker import grid_configs
@@ -110,14 +112,13 @@ def test_a_lane_whose_closing_order_is_rejected_holds_to_the_end_while_the_other
     assert lane_groups(paths.beta_rows[:, 0], paths.z_rows[:, 0], batch).tolist() == [
         [0, 1, -1, -1][:LANES]
     ]
-    ext = np.empty((1, 5))
-    from research.backtest.fast import zblocks
-
-    zblocks.block_extremes(z, ext)
+    kinds, levels, rows = table_layout(batch.entry_z, batch.exit_z, batch.stop_z)
+    tables = np.empty((len(kinds), n + 1), dtype=np.int64)
+    build_tables(z, kinds, levels, tables)
     book = np.empty((BOOK_ROWS, LANES))
     run_lanes(
-        closes, 0, z, np.ones(n), ext, 2.0, 0.5, 4.0, np.array([5, 50, 0, 0]), 2, False, 1000.0,
-        0.0, book, np.empty_like(book), np.empty(n * LANES),
+        closes, 0, z, np.ones(n), *tables[rows[0]], 2.0, False, np.array([5, 50, 0, 0]), 2,
+        1000.0, 0.0, book, np.empty_like(book), np.empty(n * LANES),
     )  # fmt: skip
     assert book[DIVERGED, :2].tolist() == [0.0, 5.0]  # 1 + the bar of the rejected fill
     expected = _one_by_one(portfolio, batch, paths, 1000.0, 0.0)
@@ -138,3 +139,35 @@ def test_lane_groups_hold_every_config_once_with_only_the_stake_differing() -> N
         for column in ("window", "entry_z", "exit_z", "stop_z", "long_only"):
             assert len(set(getattr(batch, column)[configs].tolist())) == 1
     assert lanes.shape[0] == GRID.size // len(GRID.stake) * 2  # five stakes: four, then one
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(
+    z=st.lists(
+        st.one_of(
+            st.sampled_from([np.nan, 0.0, -0.0, 0.5, -0.5, 2.0, -2.0, 3.5, -3.5, np.inf]),
+            st.floats(-5, 5),
+        ),
+        max_size=60,
+    ),
+)
+def test_signal_tables_find_the_bar_a_plain_scan_finds(z: list[float]) -> None:
+    series = np.array(z, dtype=np.float64)
+    entries, exits, stops = np.array([0.5, 2.0]), np.array([0.0, 0.5]), np.array([2.0, 3.5])
+    grid = np.array(np.meshgrid(entries, exits, stops)).reshape(3, -1)
+    kinds, levels, rows = table_layout(*grid)
+    tables = np.empty((len(kinds), len(series) + 1), dtype=np.int64)
+    build_tables(series, kinds, levels, tables)
+    tests = {
+        0: lambda v, e, x, s: v < -e,
+        1: lambda v, e, x, s: v > e,
+        2: lambda v, e, x, s: abs(v) < x,
+        3: lambda v, e, x, s: abs(v) > s,
+    }
+    for c, (e, x, s) in enumerate(grid.T):
+        for which, test in tests.items():
+            for t in range(len(series) + 1):
+                expected = next(
+                    (u for u in range(t, len(series)) if test(series[u], e, x, s)), len(series)
+                )
+                assert tables[rows[c, which], t] == expected

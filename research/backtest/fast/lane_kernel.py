@@ -23,7 +23,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from research.backtest.fast import zblocks
 from research.backtest.fast.account import hold, metrics_row
 from research.backtest.fast.lane_book import (
     BOOK_ROWS,
@@ -110,8 +109,8 @@ def _fill_lanes(book, a, created, filled, commission, closing):  # pragma: no co
 
 @njit(cache=True, error_model="numpy")
 def run_lanes(
-    closes, a, z, beta, ext, entry, exit_, stop, stakes, n_lanes, only_long, initial_cash,
-    commission, book, parked, returns,
+    closes, a, z, beta, below, above, inside, outside, entry, only_long, stakes, n_lanes,
+    initial_cash, commission, book, parked, returns,
 ):  # fmt: skip  # pragma: no cover - compiled
     """Backtest the configs of stakes ``stakes[:n_lanes]`` (A in column ``a``) on the shared
     signals, from event to event: an entry signal, its fills the next bar, the held bars to
@@ -119,7 +118,8 @@ def run_lanes(
     ends with its account, marks, fills and trades in ``book[:, l]``, and bar ``t``'s return
     in ``returns[t * LANES + l]`` (lanes past ``n_lanes`` stay flat). ``book[DIVERGED, l]`` is
     1 + the bar where a rejected closing order parked the lane (0: never); ``parked`` is
-    scratch space shaped like ``book``."""
+    scratch space shaped like ``book``. The waits are ``signal_tables`` rows: the next bar
+    with ``z < -entry`` (``below``), ``z > entry`` (``above``), ``|z| < exit``, ``|z| > stop``."""
     n = z.shape[0]
     b = 1 - a
     book[:, :] = 0.0
@@ -130,7 +130,7 @@ def run_lanes(
     filled = np.empty(2)
     t = 0  # flat, nothing pending, bars before t marked
     while t < n:
-        e = zblocks.next_entry(z, ext, t, entry, only_long)
+        e = below[t] if only_long else min(below[t], above[t])
         returns[t * LANES : e * LANES] = 0.0  # flat: the value stays the cash
         if e == n:
             break
@@ -148,7 +148,7 @@ def run_lanes(
             filled[0], filled[1] = closes[f, a], closes[f, b]
             _fill_lanes(book, a, created, filled, commission, False)
             # Held from the fills at f; the exit check of bar f comes after them.
-            x = zblocks.next_exit(z, ext, f, exit_, stop)
+            x = min(inside[f], outside[f])
             hold_lanes(closes, f, min(x + 1, n), book, returns)  # x: still held
             if x + 1 >= n:  # no exit signal, or its orders would fill after the last bar
                 break
@@ -257,12 +257,13 @@ def lane_scratch(n_bars):  # pragma: no cover - compiled
 
 @njit(cache=True, error_model="numpy")
 def run_group(
-    closes, a, z, beta, ext, members, entry_z, exit_z, stop_z, stake, long_only, initial_cash,
+    closes, a, z, beta, tables, members, table_rows, entry_z, stake, long_only, initial_cash,
     commission, program, scratch, out,
 ):  # fmt: skip  # pragma: no cover - compiled
     """Metrics rows ``out[c]`` of the configs ``c`` in ``members`` (up to LANES of them, -1
-    after the last), which share the z-series ``z`` (block extremes ``ext``), the hedge-ratio
-    path ``beta``, the thresholds and the side; ``program`` is ``sum_program(len(z))``."""
+    after the last), which share the z-series ``z``, the hedge-ratio path ``beta``, the
+    thresholds and the side. ``tables`` are the z-series' ``signal_tables``, config ``c``'s
+    rows ``table_rows[c]``; ``program`` is ``sum_program(len(z))``."""
     book, parked, lane_returns, stack, mean, stakes = scratch
     n = z.shape[0]
     n_lanes = 0
@@ -271,8 +272,10 @@ def run_group(
         n_lanes += 1
     c = members[0]
     lane_returns = lane_returns[: n * LANES]
+    below, above, inside, outside = table_rows[c]
     run_lanes(
-        closes, a, z, beta, ext, entry_z[c], exit_z[c], stop_z[c], stakes, n_lanes,
-        long_only[c], initial_cash, commission, book, parked, lane_returns,
+        closes, a, z, beta, tables[below], tables[above], tables[inside], tables[outside],
+        entry_z[c], long_only[c], stakes, n_lanes, initial_cash, commission, book, parked,
+        lane_returns,
     )  # fmt: skip
     finish_lanes(lane_returns, n, book, n_lanes, program, stack, mean, initial_cash, members, out)

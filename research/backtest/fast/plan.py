@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from research.backtest.fast import kernels, portfolio_kernel, sweep_kernel
+from research.backtest.fast import kernels, portfolio_kernel, signal_tables, sweep_kernel
 from research.backtest.fast.simd import LANES
 from shared.errors import ConfigError
 from shared.metrics import METRIC_NAMES, RUN_METRICS, Metrics
@@ -30,6 +30,9 @@ COLUMN_DTYPES: dict[str, type] = {
 # as arguments in the declaration order (a test checks the kernel's signature against it).
 PATH_PARAMS: tuple[str, ...] = ("window", "delta", "R")
 SIGNAL_PARAMS: tuple[str, ...] = tuple(n for n in PARAM_NAMES if n not in PATH_PARAMS)
+
+# What a lane group reads of each config beyond its signal tables (the sweep kernel's order).
+_LANE_PARAMS = ("entry_z", "stake", "long_only")
 
 _param_values = attrgetter(*PARAM_NAMES)
 
@@ -210,6 +213,7 @@ def run_batch(
         *(paths.betas, paths.zs, paths.beta_rows, paths.z_rows),
         *signal,  # entry_z, exit_z, stop_z, stake, long_only: the kernel's order
         lanes,
+        *signal_tables.table_layout(batch.entry_z, batch.exit_z, batch.stop_z),
         *(float(initial_cash), float(commission), sum_program(n_bars)),
         *(metrics, values, fills, fill_counts),
     ]
@@ -252,6 +256,9 @@ class SlicePlan:
     z_kalman: np.ndarray
     z_window: np.ndarray
     lanes: np.ndarray  # lane_groups of the batch
+    table_kinds: np.ndarray  # signal_tables.table_layout of its thresholds
+    table_levels: np.ndarray
+    table_rows: np.ndarray
 
 
 def plan_slice(batch: ConfigBatch) -> SlicePlan:
@@ -266,6 +273,7 @@ def plan_slice(batch: ConfigBatch) -> SlicePlan:
         np.ascontiguousarray(z_keys[:, 0]),
         np.ascontiguousarray(z_keys[:, 1]),
         lane_groups(layout.kalman_index, layout.z_index, batch),
+        *signal_tables.table_layout(batch.entry_z, batch.exit_z, batch.stop_z),
     )
 
 
@@ -301,8 +309,8 @@ def run_pairs(
         *(plan.kalman_delta, plan.kalman_R, plan.z_kalman, plan.z_window),
         np.array([index[w] for w in plan.z_window.tolist()], dtype=np.int64),
         *(plan.layout.kalman_index, plan.layout.z_index),
-        *(getattr(batch, name).astype(COLUMN_DTYPES[name]) for name in SIGNAL_PARAMS),
-        plan.lanes,
+        *(getattr(batch, name).astype(COLUMN_DTYPES[name]) for name in _LANE_PARAMS),
+        *(plan.lanes, plan.table_kinds, plan.table_levels, plan.table_rows),
         *(float(initial_cash), float(commission), _TWO),
         np.concatenate(tables),
         program_start,
