@@ -107,10 +107,16 @@ def _fill_lanes(book, a, created, filled, commission, closing):  # pragma: no co
         book[FILLS, lane] += done_a + done_b
 
 
+@njit(cache=True, inline="always")
+def _moving(moving, first, last):  # pragma: no cover - compiled
+    """Flag the rows of bars ``first..last`` as moving."""
+    moving[first // 8 : last // 8 + 1] = 1
+
+
 @njit(cache=True, error_model="numpy")
 def run_lanes(
     closes, a, z, beta, below, above, inside, outside, entry, only_long, stakes, n_lanes,
-    initial_cash, commission, book, parked, returns,
+    initial_cash, commission, book, parked, returns, moving,
 ):  # fmt: skip  # pragma: no cover - compiled
     """Backtest the configs of stakes ``stakes[:n_lanes]`` (A in column ``a``) on the shared
     signals, from event to event: an entry signal, its fills the next bar, the held bars to
@@ -118,7 +124,8 @@ def run_lanes(
     ends with its account, marks, fills and trades in ``book[:, l]``, and bar ``t``'s return
     in ``returns[t * LANES + l]`` (lanes past ``n_lanes`` stay flat). ``book[DIVERGED, l]`` is
     1 + the bar where a rejected closing order parked the lane (0: never); ``parked`` is
-    scratch space shaped like ``book``. The waits are ``signal_tables`` rows: the next bar
+    scratch space shaped like ``book``. ``moving[k]`` ends 1 for the rows of eight bars
+    ``8k..8k+7`` where some lane's return may not be +0.0 (0: every lane's is). The waits are ``signal_tables`` rows: the next bar
     with ``z < -entry`` (``below``), ``z > entry`` (``above``), ``|z| < exit``, ``|z| > stop``."""
     n = z.shape[0]
     b = 1 - a
@@ -128,6 +135,7 @@ def run_lanes(
         book[PROD, lane] = 1.0
     created = np.empty(2)
     filled = np.empty(2)
+    moving[: (n + 7) // 8] = 0
     t = 0  # flat, nothing pending, bars before t marked
     while t < n:
         e = below[t] if only_long else min(below[t], above[t])
@@ -150,6 +158,7 @@ def run_lanes(
             # Held from the fills at f; the exit check of bar f comes after them.
             x = min(inside[f], outside[f])
             hold_lanes(closes, f, min(x + 1, n), book, returns)  # x: still held
+            _moving(moving, f, min(x + 1, n - 1))  # the fill bars and the held ones
             if x + 1 >= n:  # no exit signal, or its orders would fill after the last bar
                 break
             for lane in range(n_lanes):
@@ -173,6 +182,7 @@ def run_lanes(
     for lane in range(n_lanes):
         parked_at = int(book[DIVERGED, lane]) - 1
         if parked_at >= 0:  # held from there to the last bar
+            _moving(moving, parked_at, n - 1)
             book[:, lane] = parked[:, lane]
             book[DIVERGED, lane] = parked_at + 1
             marks = hold(
@@ -188,9 +198,11 @@ def run_lanes(
 
 
 @njit(cache=True, error_model="numpy")
-def _lane_tree_sums(returns, program, stack, mean, squared):  # pragma: no cover - compiled
+def _lane_tree_sums(returns, moving, program, stack, mean, squared):  # pragma: no cover
     """``kernels.tree_sum`` (``squared``: ``tree_square_sum`` about ``mean[l]``) of every
-    lane's returns at once, into ``stack[0]``; ``stack`` is (64, LANES) scratch space."""
+    lane's returns at once, into ``stack[0]``; ``stack`` is (64, LANES) scratch space. Rows
+    of eight bars that ``moving`` flags 0 are all +0.0 (see ``simd.lane_sums``): numpy's
+    leaves start on multiples of eight bars, so a leaf's rows are rows of ``moving``."""
     sp = 0
     for i in range(program.shape[0]):
         lo = program[i, 0]
@@ -201,10 +213,11 @@ def _lane_tree_sums(returns, program, stack, mean, squared):  # pragma: no cover
             continue
         count = program[i, 1]
         if count >= 8:
+            rows = moving[lo // 8 :]
             if squared:
-                lane_square_sums(returns, lo * LANES, count, mean, stack[sp])
+                lane_square_sums(returns, lo * LANES, count, mean, stack[sp], rows)
             else:
-                lane_sums(returns, lo * LANES, count, mean, stack[sp])
+                lane_sums(returns, lo * LANES, count, mean, stack[sp], rows)
         else:  # numpy's short leaf: from 0.0, one value at a time
             for lane in range(LANES):
                 res = 0.0
@@ -221,15 +234,15 @@ def _lane_tree_sums(returns, program, stack, mean, squared):  # pragma: no cover
 
 @njit(cache=True, error_model="numpy")
 def finish_lanes(
-    returns, n, book, n_lanes, program, stack, mean, initial_cash, configs, out
+    returns, moving, n, book, n_lanes, program, stack, mean, initial_cash, configs, out
 ):  # fmt: skip  # pragma: no cover - compiled
     """Each lane's metrics row (``account.finish``) into ``out[configs[l]]``, lanes that
     diverged excepted. ``program`` is ``sum_program(n)``."""
     if n > 0 and book[FILLS, :n_lanes].any():  # else no lane's returns are read
-        _lane_tree_sums(returns, program, stack, mean, False)
+        _lane_tree_sums(returns, moving, program, stack, mean, False)
         for lane in range(LANES):
             mean[lane] = stack[0, lane] / n
-        _lane_tree_sums(returns, program, stack, mean, True)
+        _lane_tree_sums(returns, moving, program, stack, mean, True)
     for lane in range(n_lanes):
         marks = (
             book[PREV, lane], book[PROD, lane], book[PEAK, lane], book[SEG, lane],
@@ -244,11 +257,12 @@ def finish_lanes(
 @njit(cache=True, nogil=True, error_model="numpy")
 def lane_scratch(n_bars):  # pragma: no cover - compiled
     """The working arrays of ``run_group`` for up to ``n_bars`` bars: (book, parked lanes,
-    interleaved returns, summation stack, lane means, stakes)."""
+    interleaved returns, moving rows, summation stack, lane means, stakes)."""
     return (
         np.empty((BOOK_ROWS, LANES)),
         np.empty((BOOK_ROWS, LANES)),
         np.empty(n_bars * LANES),
+        np.empty((n_bars + 7) // 8, dtype=np.uint8),
         np.empty((64, LANES)),
         np.empty(LANES),
         np.empty(LANES, dtype=np.int64),
@@ -264,7 +278,7 @@ def run_group(
     after the last), which share the z-series ``z``, the hedge-ratio path ``beta``, the
     thresholds and the side. ``tables`` are the z-series' ``signal_tables``, config ``c``'s
     rows ``table_rows[c]``; ``program`` is ``sum_program(len(z))``."""
-    book, parked, lane_returns, stack, mean, stakes = scratch
+    book, parked, lane_returns, moving, stack, mean, stakes = scratch
     n = z.shape[0]
     n_lanes = 0
     while n_lanes < LANES and members[n_lanes] >= 0:
@@ -276,6 +290,8 @@ def run_group(
     run_lanes(
         closes, a, z, beta, tables[below], tables[above], tables[inside], tables[outside],
         entry_z[c], long_only[c], stakes, n_lanes, initial_cash, commission, book, parked,
-        lane_returns,
+        lane_returns, moving,
     )  # fmt: skip
-    finish_lanes(lane_returns, n, book, n_lanes, program, stack, mean, initial_cash, members, out)
+    finish_lanes(
+        lane_returns, moving, n, book, n_lanes, program, stack, mean, initial_cash, members, out
+    )

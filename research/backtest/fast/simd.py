@@ -132,7 +132,7 @@ WINDOW_LANES = 8
 LANES = 4
 
 
-def _leaf_lanes(width: int, stride: int, squared: bool) -> Any:
+def _leaf_lanes(width: int, stride: int, squared: bool, flagged: bool = False) -> Any:
     """An intrinsic ``(a, lo, n, mean, out)``: for each lane ``l`` in ``0..width-1``, ``out[l]``
     = numpy's sum of the ``n`` values ``a[lo + l + k * stride]`` (``squared``: of
     ``(value - mean[l])**2``), for 8 <= n <= 128, one pairwise-summation leaf.
@@ -143,10 +143,15 @@ def _leaf_lanes(width: int, stride: int, squared: bool) -> Any:
     (eight accumulators, ``((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))``, then the remainder one by
     one), so each lane's sum has the scalar sum's bits; each step's ``width`` values are
     contiguous, which is what lets the lanes share each instruction. Bounds are the caller's to
-    check."""
+    check.
+
+    ``flagged`` adds an argument ``moving`` (uint8, one per row of eight steps from ``lo``): a
+    row flagged 0 holds only +0.0 in every lane. The sum then skips it (adding +0.0 to an
+    accumulator that is not -0.0 is exact, and returns are never -0.0) and the square sum adds
+    ``(0.0 - mean)**2`` without loading it: the same additions in the same order."""
     vector = ir.VectorType(ir.DoubleType(), width)
 
-    def typer(typingctx: Any, arr: Any, lo: Any, n: Any, mean: Any, out: Any) -> Any:
+    def typed(arr: Any, mean: Any, out: Any, *more: Any) -> Any:
         float_vector = types.Array(types.float64, 1, "C")
         if not (
             isinstance(arr, types.Array)
@@ -155,9 +160,11 @@ def _leaf_lanes(width: int, stride: int, squared: bool) -> Any:
             and arr.layout == "C"
             and mean == float_vector
             and out == float_vector
+            and len(more) == flagged
+            and all(m == types.Array(types.uint8, 1, "C") for m in more)
         ):
             return None
-        sig = types.void(arr, types.int64, types.int64, mean, out)
+        sig = types.void(arr, types.int64, types.int64, mean, out, *more)
 
         def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
             def data(index: int) -> Any:
@@ -180,11 +187,32 @@ def _leaf_lanes(width: int, stride: int, squared: bool) -> Any:
             for j, acc in enumerate(accs):
                 builder.store(term(ir.Constant(_I64, j)), acc)
             one = ir.Constant(_I64, 1)
-            with cgutils.for_range_slice(builder, one, rows, one) as (row, _):
+
+            def add_row(row: Any) -> None:
                 start = builder.mul(row, ir.Constant(_I64, 8))
                 for j, acc in enumerate(accs):
                     k = builder.add(start, ir.Constant(_I64, j))
                     builder.store(builder.fadd(builder.load(acc), term(k)), acc)
+
+            def _flagged_row(row: Any) -> None:
+                flag = builder.load(builder.gep(data(5), [row]))
+                moving = builder.icmp_unsigned("!=", flag, ir.Constant(ir.IntType(8), 0))
+                with builder.if_else(moving) as (then, otherwise):
+                    with then:
+                        add_row(row)
+                    with otherwise:
+                        if squared:  # every value is +0.0: each term is (0.0 - mean)**2
+                            d = builder.fsub(ir.Constant(vector, [0.0] * width), mean_vec)
+                            flat = builder.fmul(d, d)
+                            for acc in accs:
+                                builder.store(builder.fadd(builder.load(acc), flat), acc)
+
+            with cgutils.for_range_slice(builder, one, rows, one) as (row, _):
+                if not flagged:
+                    add_row(row)
+                else:
+                    _flagged_row(row)
+
             r = [builder.load(acc) for acc in accs]
             pairs = [builder.fadd(r[i], r[i + 1]) for i in range(0, 8, 2)]
             total = cgutils.alloca_once(builder, vector)
@@ -201,15 +229,26 @@ def _leaf_lanes(width: int, stride: int, squared: bool) -> Any:
 
         return sig, codegen
 
+    # numba lowers an intrinsic's arguments from its typer's signature: no ``*args`` there.
+    def typer(typingctx: Any, arr: Any, lo: Any, n: Any, mean: Any, out: Any) -> Any:
+        return typed(arr, mean, out)
+
+    def typer_flagged(
+        typingctx: Any, arr: Any, lo: Any, n: Any, mean: Any, out: Any, moving: Any
+    ) -> Any:
+        return typed(arr, mean, out, moving)
+
+    chosen = typer_flagged if flagged else typer
     kind = "square_sums" if squared else "sums"
-    typer.__name__ = f"{'window' if stride == 1 else 'lane'}_{kind}"
-    return typer
+    chosen.__name__ = f"{'window' if stride == 1 else 'lane'}_{kind}"
+    return chosen
 
 
 _LeafLanes = Callable[[np.ndarray, int, int, np.ndarray, np.ndarray], None]
 # ``window_sums(a, lo, n, mean, out)`` ignores ``mean``; ``window_square_sums`` subtracts it.
 window_sums = cast(_LeafLanes, intrinsic(_leaf_lanes(WINDOW_LANES, 1, squared=False)))
 window_square_sums = cast(_LeafLanes, intrinsic(_leaf_lanes(WINDOW_LANES, 1, squared=True)))
-# ``lane_sums(a, lo * LANES, n, mean, out)``: series ``l`` of ``a`` is ``a[l::LANES]``.
-lane_sums = cast(_LeafLanes, intrinsic(_leaf_lanes(LANES, LANES, squared=False)))
-lane_square_sums = cast(_LeafLanes, intrinsic(_leaf_lanes(LANES, LANES, squared=True)))
+# ``lane_sums(a, lo * LANES, n, mean, out, moving)``: series ``l`` of ``a`` is ``a[l::LANES]``.
+_FlaggedLeafLanes = Callable[[np.ndarray, int, int, np.ndarray, np.ndarray, np.ndarray], None]
+lane_sums = cast(_FlaggedLeafLanes, intrinsic(_leaf_lanes(LANES, LANES, False, flagged=True)))
+lane_square_sums = cast(_FlaggedLeafLanes, intrinsic(_leaf_lanes(LANES, LANES, True, flagged=True)))
