@@ -190,8 +190,11 @@ def run_batch(
     initial_cash: float,
     commission: float,
     detail: bool = False,
+    plan: SlicePlan | None = None,
 ) -> KernelOutput:
-    """Run the kernel on ``batch``; ``detail`` (one config only) also records fills/values."""
+    """Run the kernel on ``batch``; ``detail`` (one config only) also records fills/values.
+    ``plan``: ``plan_slice(batch)`` when the caller has it (its lane groups and signal tables
+    are the ones a single pair's paths give)."""
     n_cfg = len(batch)
     n_bars = portfolio.closes.shape[0]
     if detail and n_cfg != 1:
@@ -203,17 +206,20 @@ def run_batch(
     fills = np.empty((2 * portfolio.leg_a.shape[0] * n_bars if detail else 0, 5))
     signal = [getattr(batch, name).astype(COLUMN_DTYPES[name]) for name in SIGNAL_PARAMS]
     one_pair = portfolio.leg_a.shape[0] == 1 and portfolio.closes.shape[1] == 2
-    lanes = (
-        lane_groups(paths.beta_rows[:, 0], paths.z_rows[:, 0], batch)
-        if one_pair and not detail
-        else np.empty((0, LANES), dtype=np.int64)
-    )
+    if not one_pair or detail:
+        lanes = np.empty((0, LANES), dtype=np.int64)
+        tables = signal_tables.table_layout(batch.entry_z[:0], batch.exit_z[:0], batch.stop_z[:0])
+    elif plan is not None:
+        lanes, tables = plan.lanes, (plan.table_kinds, plan.table_levels, plan.table_rows)
+    else:
+        lanes = lane_groups(paths.beta_rows[:, 0], paths.z_rows[:, 0], batch)
+        tables = signal_tables.table_layout(batch.entry_z, batch.exit_z, batch.stop_z)
     args: list[Any] = [
         *(portfolio.closes, portfolio.leg_a, portfolio.leg_b),
         *(paths.betas, paths.zs, paths.beta_rows, paths.z_rows),
         *signal,  # entry_z, exit_z, stop_z, stake, long_only: the kernel's order
         lanes,
-        *signal_tables.table_layout(batch.entry_z, batch.exit_z, batch.stop_z),
+        *tables,
         *(float(initial_cash), float(commission), sum_program(n_bars)),
         *(metrics, values, fills, fill_counts),
     ]
