@@ -139,10 +139,11 @@ def run_lanes(
     t = 0  # flat, nothing pending, bars before t marked
     while t < n:
         e = below[t] if only_long else min(below[t], above[t])
-        returns[t * LANES : e * LANES] = 0.0  # flat: the value stays the cash
+        # Flat up to the entry bar included: every lane's value is its cash, which the last
+        # marked bar's value already was, so a mark would change nothing and return 0.
+        returns[t * LANES : min(e + 1, n) * LANES] = 0.0
         if e == n:
             break
-        hold_lanes(closes, e, e + 1, book, returns)  # the entry bar, still flat
         t = n
         while e + 1 < n:  # an entry signal at e (marked); t = n unless flat again
             direction = _enters(z[e], entry, only_long)
