@@ -6,7 +6,7 @@ of them on different numbers. A held bar's return is a division per config, and 
 what bounds a scalar loop; a ``<LANES x double>`` division serves every lane for the price of
 one. The drawdown % of a closed segment (``mark`` divides it out on every bar, to stay
 branch-free) is divided out only on the bars where some lane makes a new peak: the lanes'
-combined test is one branch, taken on few bars.
+combined test is one branch, which measured cheaper than a second division on every bar.
 
 A lane's ``book`` column is its cash, positions and marks. Each lane performs exactly the scalar
 operations of ``account.hold`` / ``account.mark`` in their order (IEEE arithmetic is the same in
