@@ -117,7 +117,7 @@ def test_a_lane_whose_closing_order_is_rejected_holds_to_the_end_while_the_other
     build_tables(z, kinds, levels, tables)
     book = np.empty((BOOK_ROWS, LANES))
     run_lanes(
-        closes, 0, z, np.ones(n), *tables[rows[0]], 2.0, False, np.array([5, 50, 0, 0]), 2,
+        closes, 0, z, np.ones(n), *tables[rows[0]], 2.0, False, np.array([5.0, 50.0, 0.0, 0.0]), 2,
         1000.0, 0.0, book, np.empty_like(book), np.empty(n * LANES), np.empty(n, np.uint8),
     )  # fmt: skip
     assert book[DIVERGED, :2].tolist() == [0.0, 5.0]  # 1 + the bar of the rejected fill

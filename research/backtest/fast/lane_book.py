@@ -41,7 +41,8 @@ _I64 = ir.IntType(64)
 _I32 = ir.IntType(32)
 
 
-def _splat(builder: Any, value: Any) -> Any:
+def splat(builder: Any, value: Any) -> Any:
+    """``value`` in every lane."""
     vector = ir.Constant(_V, ir.Undefined)
     for i in range(LANES):
         vector = builder.insert_element(vector, value, ir.Constant(_I32, i))
@@ -76,7 +77,7 @@ def _hold_lanes(typingctx: Any, closes: Any, t0: Any, t1: Any, book: Any, return
         marks = {row: cgutils.alloca_once(builder, _V) for row in _MARKS}
         for row, slot in marks.items():
             builder.store(builder.load(row_pointer(row), align=8), slot)
-        zero, one, hundred = (_splat(builder, ir.Constant(ir.DoubleType(), x)) for x in (0, 1, 100))
+        zero, one, hundred = (splat(builder, ir.Constant(ir.DoubleType(), x)) for x in (0, 1, 100))
         # The broker skips a flat leg when it sums the value (``value += pos * close`` only
         # for a position): the same selection per lane.
         held_0 = builder.fcmp_unordered("!=", pos_0, zero)
@@ -84,8 +85,8 @@ def _hold_lanes(typingctx: Any, closes: Any, t0: Any, t1: Any, book: Any, return
         step = ir.Constant(_I64, 1)
         with cgutils.for_range_slice(builder, args[1], args[2], step) as (t, _):
             at = builder.mul(t, ir.Constant(_I64, 2))
-            close_0 = _splat(builder, builder.load(builder.gep(prices, [at])))
-            close_1 = _splat(builder, builder.load(builder.gep(prices, [builder.add(at, step)])))
+            close_0 = splat(builder, builder.load(builder.gep(prices, [at])))
+            close_1 = splat(builder, builder.load(builder.gep(prices, [builder.add(at, step)])))
             value = builder.select(held_0, builder.fadd(cash, builder.fmul(pos_0, close_0)), cash)
             value = builder.select(held_1, builder.fadd(value, builder.fmul(pos_1, close_1)), value)
             # account.mark, lane by lane

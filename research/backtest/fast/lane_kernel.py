@@ -42,6 +42,7 @@ from research.backtest.fast.lane_book import (
     TRADES,
     hold_lanes,
 )
+from research.backtest.fast.lane_fills import close_lanes, open_lanes, send_orders
 from research.backtest.fast.simd import LANES, lane_square_sums, lane_sums
 
 __all__ = ["LANES", "lane_scratch", "run_group"]
@@ -57,56 +58,6 @@ def _enters(zt, entry, only_long):  # pragma: no cover - compiled
     return 0
 
 
-@njit(cache=True, inline="always", error_model="numpy")
-def _fill_lanes(book, a, created, filled, commission, closing):  # pragma: no cover - compiled
-    """Every lane's pending orders (leg A's, then leg B's; a size of 0 is an order not sent)
-    at the start of bar ``filled``: backtrader's check at the creation prices (``created``'s
-    closes; the running copy is not restored after a rejection), then the fills at
-    ``filled``'s closes (``account.execute``).
-
-    The orders of a bar are all opening (entries, from flat legs) or all closing (exits, the
-    whole position), so ``execute`` reduces to one of its branches: an opening order is
-    nullified when it would leave cash below 0, a closing one always fills. An order of size 0
-    changes nothing in either: its check subtracts exactly 0 and it executes nothing. A leg
-    whose closing order is rejected keeps its position."""
-    pos_a, pos_b = POS_0 + a, POS_0 + 1 - a
-    for lane in range(LANES):
-        cash = book[CASH, lane]
-        qa = book[ORDER_A, lane]
-        qb = book[ORDER_B, lane]
-        run_cash = cash - qa * created[0]
-        run_cash -= abs(qa) * created[0] * commission
-        ok_a = run_cash >= 0.0
-        run_cash -= qb * created[1]
-        run_cash -= abs(qb) * created[1] * commission
-        ok_b = run_cash >= 0.0
-        if closing:
-            done_a = ok_a and qa != 0
-            if done_a:
-                cash -= qa * filled[0]
-                cash -= abs(qa) * filled[0] * commission
-            done_b = ok_b and qb != 0
-            if done_b:
-                cash -= qb * filled[1]
-                cash -= abs(qb) * filled[1] * commission
-            book[TRADES, lane] += done_a + done_b
-            if done_a:
-                book[pos_a, lane] = 0.0
-            if done_b:
-                book[pos_b, lane] = 0.0
-        else:
-            after = cash - qa * filled[0] - abs(qa) * filled[0] * commission
-            done_a = ok_a and qa != 0 and not after < 0.0
-            cash = after if done_a else cash
-            after = cash - qb * filled[1] - abs(qb) * filled[1] * commission
-            done_b = ok_b and qb != 0 and not after < 0.0
-            cash = after if done_b else cash
-            book[pos_a, lane] = qa if done_a else 0.0
-            book[pos_b, lane] = qb if done_b else 0.0
-        book[CASH, lane] = cash
-        book[FILLS, lane] += done_a + done_b
-
-
 @njit(cache=True, inline="always")
 def _moving(moving, first, last):  # pragma: no cover - compiled
     """Flag the rows of bars ``first..last`` as moving."""
@@ -118,23 +69,22 @@ def run_lanes(
     closes, a, z, beta, below, above, inside, outside, entry, only_long, stakes, n_lanes,
     initial_cash, commission, book, parked, returns, moving,
 ):  # fmt: skip  # pragma: no cover - compiled
-    """Backtest the configs of stakes ``stakes[:n_lanes]`` (A in column ``a``) on the shared
-    signals, from event to event: an entry signal, its fills the next bar, the held bars to
-    the exit signal, its fills the next bar (where a new entry may follow at once). Lane ``l``
-    ends with its account, marks, fills and trades in ``book[:, l]``, and bar ``t``'s return
-    in ``returns[t * LANES + l]`` (lanes past ``n_lanes`` stay flat). ``book[DIVERGED, l]`` is
-    1 + the bar where a rejected closing order parked the lane (0: never); ``parked`` is
-    scratch space shaped like ``book``. ``moving[k]`` ends 1 for the rows of eight bars
-    ``8k..8k+7`` where some lane's return may not be +0.0 (0: every lane's is). The waits are ``signal_tables`` rows: the next bar
-    with ``z < -entry`` (``below``), ``z > entry`` (``above``), ``|z| < exit``, ``|z| > stop``."""
+    """Backtest the configs of stakes ``stakes[:n_lanes]`` (doubles, 0 after them; A in
+    column ``a``) on the shared signals, from event to event: an entry signal, its fills the
+    next bar, the held bars to the exit signal, its fills the next bar (where a new entry may
+    follow at once). Lane ``l`` ends with its account, marks, fills and trades in
+    ``book[:, l]``, and bar ``t``'s return in ``returns[t * LANES + l]`` (lanes past
+    ``n_lanes`` stay flat). ``book[DIVERGED, l]`` is 1 + the bar where a rejected closing
+    order parked the lane (0: never); ``parked`` is scratch space shaped like ``book``.
+    ``moving[k]`` ends 1 for the rows of eight bars ``8k..8k+7`` where some lane's return may
+    not be +0.0 (0: every lane's is). The waits are ``signal_tables`` rows: the next bar with
+    ``z < -entry`` (``below``), ``z > entry`` (``above``), ``|z| < exit``, ``|z| > stop``."""
     n = z.shape[0]
     b = 1 - a
     book[:, :] = 0.0
     for lane in range(LANES):
         book[CASH, lane] = book[PREV, lane] = book[PEAK, lane] = initial_cash
         book[PROD, lane] = 1.0
-    created = np.empty(2)
-    filled = np.empty(2)
     moving[: (n + 7) // 8] = 0
     t = 0  # flat, nothing pending, bars before t marked
     while t < n:
@@ -146,16 +96,9 @@ def run_lanes(
             break
         t = n
         while e + 1 < n:  # an entry signal at e (marked); t = n unless flat again
-            direction = _enters(z[e], entry, only_long)
-            for lane in range(n_lanes):
-                size_b = stakes[lane]
-                qty_a = int(beta[e] * size_b)  # truncation toward zero; a negative one: abs
-                book[ORDER_A, lane] = direction * abs(qty_a)
-                book[ORDER_B, lane] = -direction * abs(size_b)
-            created[0], created[1] = closes[e, a], closes[e, b]
+            send_orders(book, beta[e], stakes, _enters(z[e], entry, only_long))
             f = e + 1
-            filled[0], filled[1] = closes[f, a], closes[f, b]
-            _fill_lanes(book, a, created, filled, commission, False)
+            open_lanes(book, a, closes[e, a], closes[e, b], closes[f, a], closes[f, b], commission)
             # Held from the fills at f; the exit check of bar f comes after them.
             x = min(inside[f], outside[f])
             hold_lanes(closes, f, min(x + 1, n), book, returns)  # x: still held
@@ -165,10 +108,8 @@ def run_lanes(
             for lane in range(n_lanes):
                 book[ORDER_A, lane] = -book[POS_0 + a, lane]
                 book[ORDER_B, lane] = -book[POS_0 + b, lane]
-            created[0], created[1] = closes[x, a], closes[x, b]
             g = x + 1
-            filled[0], filled[1] = closes[g, a], closes[g, b]
-            _fill_lanes(book, a, created, filled, commission, True)
+            close_lanes(book, a, closes[x, a], closes[x, b], closes[g, a], closes[g, b], commission)
             for lane in range(n_lanes):
                 if book[POS_0, lane] != 0 or book[POS_1, lane] != 0:  # a close was rejected
                     if book[DIVERGED, lane] == 0:
@@ -266,7 +207,7 @@ def lane_scratch(n_bars):  # pragma: no cover - compiled
         np.empty((n_bars + 7) // 8, dtype=np.uint8),
         np.empty((64, LANES)),
         np.empty(LANES),
-        np.empty(LANES, dtype=np.int64),
+        np.empty(LANES),
     )
 
 
@@ -282,6 +223,7 @@ def run_group(
     book, parked, lane_returns, moving, stack, mean, stakes = scratch
     n = z.shape[0]
     n_lanes = 0
+    stakes[:] = 0.0  # a spare lane sends no order
     while n_lanes < LANES and members[n_lanes] >= 0:
         stakes[n_lanes] = stake[members[n_lanes]]
         n_lanes += 1
