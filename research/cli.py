@@ -30,21 +30,29 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every step's subparser; only ``command``'s when a module is named after it (one step's
+    run then skips importing the others', seconds of scipy and plotting imports)."""
+    modules = tuple(m for m in COMMAND_MODULES if _command_name(m) == command) or COMMAND_MODULES
     parser = argparse.ArgumentParser(
         prog="pairs-research",
         description="Screen pairs for cointegration, grid-optimize the Kalman pairs strategy "
         "and emit kalman_prod_config.json.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
 
 
+def _command_name(module: str) -> str:
+    return module.rsplit(".", 1)[1].replace("_", "-")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(words[0] if words else None)
+    args = parser.parse_args(words)
     try:
         return int(args.func(args) or 0)
     except PairsError as exc:

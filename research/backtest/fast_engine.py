@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from research.backtest.fast.plan import (
     ConfigBatch,
     PathTables,
     Portfolio,
+    SlicePlan,
     build_paths,
     metrics_rows,
     plan_slice,
@@ -62,9 +64,12 @@ class FastEngine:
         if not params_list:
             return []
         portfolio, symbols = portfolio_of(data, pairs)
-        batch = ConfigBatch.from_params(params_list)
-        paths = observe_until(build_paths(portfolio, batch), go_live)
-        out = run_batch(portfolio, batch, paths, initial_cash=initial_cash, commission=commission)
+        plan = _plan(tuple(params_list))
+        batch = plan.batch
+        paths = observe_until(build_paths(portfolio, batch, plan.layout), go_live)
+        out = run_batch(
+            portfolio, batch, paths, initial_cash=initial_cash, commission=commission, plan=plan
+        )
         results = []
         all_metrics = metrics_rows(out.metrics, data.n_bars)
         for i, (params, metrics) in enumerate(zip(params_list, all_metrics, strict=True)):
@@ -85,6 +90,14 @@ class FastEngine:
             ]
             results.append(EngineResult(params, metrics, fills, detail.values[0].copy()))
         return results
+
+
+@lru_cache(maxsize=16)
+def _plan(params: tuple[StrategyParams, ...]) -> SlicePlan:
+    """The batch of a parameter list and its plan, made once: optimize, walk-forward and the
+    benchmarks run the same list again and again, and planning it costs as much as running it
+    on a single pair."""
+    return plan_slice(ConfigBatch.from_params(params))
 
 
 def portfolio_of(data: AlignedCloses, pairs: Sequence[Pair]) -> tuple[Portfolio, list[str]]:

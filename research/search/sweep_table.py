@@ -136,7 +136,7 @@ class SweepTableWriter:
             self._buffer.append(ready)
             self._buffered += len(ready.pair)
             if self._buffered >= ROW_GROUP_ROWS:
-                self._flush()
+                self._flush(whole_groups_only=True)
 
     def _complete_pairs(self, rows: TaskRows) -> TaskRows:
         """The rows of the pairs that are complete, each cut to its best K; holds the last
@@ -147,13 +147,20 @@ class SweepTableWriter:
         self._held = _take(rows, last)
         return _best_per_pair(_take(rows, ~last), self.keep_per_pair)
 
-    def _flush(self) -> None:
+    def _flush(self, whole_groups_only: bool = False) -> None:
+        """Write the buffered rows in row groups of ROW_GROUP_ROWS; ``whole_groups_only``
+        keeps a last, partial group's rows for the next flush (each row group's write has a
+        cost of its own, and a full one compresses better)."""
         if not self._buffer:
             return
         rows = _concat(self._buffer)
-        self._buffer, self._buffered = [], 0
-        for start in range(0, len(rows.pair), ROW_GROUP_ROWS):
-            part = slice(start, start + ROW_GROUP_ROWS)
+        end = len(rows.pair)
+        if whole_groups_only:
+            end -= end % ROW_GROUP_ROWS
+        rest = _take(rows, np.arange(end, len(rows.pair)))
+        self._buffer, self._buffered = ([rest], len(rest.pair)) if len(rest.pair) else ([], 0)
+        for start in range(0, end, ROW_GROUP_ROWS):
+            part = slice(start, min(start + ROW_GROUP_ROWS, end))
             table = self._table(TaskRows(rows.pair[part], rows.config[part], rows.metrics[part]))
             self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
             self.rows_written += table.num_rows

@@ -4,17 +4,20 @@ the seed's ranking for the streamed top-N, and the seed's per-pair alignment."""
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from research.backtest.fast import portfolio_kernel as pk
 from research.data.market_data import align_closes
 from research.ranking import rank_order
+from research.search import sweep_table
 from research.search.grid import SEED_GRID, Grid
 from research.search.sweep import all_pairs, iter_pair_data, ols_hedge_ratio, plan_tasks
-from research.search.sweep_worker import PairData, grid_batch, merge_top
+from research.search.sweep_worker import PairData, TaskRows, grid_batch, merge_top
 from shared.errors import DataError
 
 
@@ -141,3 +144,25 @@ def test_a_grid_of_a_hundred_million_configs_is_sliced_lazily() -> None:
     last = grid_batch(huge, huge.size - 3, huge.size)
     assert last.window.tolist() == [101] * 3 and last.stake.tolist() == [80, 90, 100]
     assert last.stop_z.tolist() == [3.99] * 3 and last.exit_z.tolist() == [0.495] * 3
+
+
+def test_the_sweep_table_writes_full_row_groups_whatever_the_task_sizes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sweep_table, "ROW_GROUP_ROWS", 100)
+    grid = Grid(window=(20, 30), entry_z=(1.5, 2.0, 2.5), stop_z=(3.5,), stake=(25,))  # 12
+    info = sweep_table.PairInfo()
+    for i in range(60):
+        info.add(i, f"A{i}", f"B{i}", 1.0, 50)
+    path = tmp_path / "t.parquet"
+    metrics = np.zeros((7 * grid.size, pk.N_METRICS))
+    with sweep_table.SweepTableWriter(path, grid, info) as writer:
+        for task in range(8):  # 84 rows a task: flushes fall inside tasks
+            pairs = np.repeat(np.arange(7 * task, 7 * task + 7), grid.size)
+            configs = np.tile(np.arange(grid.size), 7)
+            writer.add(task, TaskRows(pairs, configs, metrics))
+    meta = pq.ParquetFile(path).metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert grid.size == 12 and sizes == [100] * 6 + [72]
+    table = pd.read_parquet(path)
+    assert table.config.tolist() == list(range(grid.size)) * 56

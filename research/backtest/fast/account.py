@@ -121,8 +121,20 @@ def hold(t, stop_t, closes, pos_0, pos_1, cash, marks, returns, values, record):
 def finish(returns, marks, program, stack, initial_cash, n_fill, trades, out):  # pragma: no cover
     """The config's metrics row from its marks and returns; a config that never traded skips
     the arithmetic (its value is the initial cash on every bar)."""
-    out[:] = 0.0
     n = returns.shape[0]
+    mean = square_sum = 0.0
+    if n_fill != 0 and n > 0:
+        mean = tree_sum(returns, 0, program, stack) / n
+        square_sum = tree_square_sum(returns, program, stack, mean)
+    metrics_row(marks, n, mean, square_sum, initial_cash, n_fill, trades, out)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def metrics_row(marks, n, mean, square_sum, initial_cash, n_fill, trades, out):  # pragma: no cover
+    """Write a metrics row from the marks of ``n`` bars, the returns' mean and the pairwise
+    sum of their squared deviations (``np.std``'s); a config that never traded is the initial
+    cash throughout."""
+    out[:] = 0.0
     if n_fill == 0:
         out[FINAL_VALUE] = initial_cash
         out[SHARPE] = np.nan
@@ -133,7 +145,6 @@ def finish(returns, marks, program, stack, initial_cash, n_fill, trades, out):  
         final = initial_cash * prod
         out[FINAL_VALUE] = final
         out[TOTAL_RETURN] = final / initial_cash - 1.0
-        mean = tree_sum(returns, 0, program, stack) / n
-        std = math.sqrt(tree_square_sum(returns, program, stack, mean) / n)
+        std = math.sqrt(square_sum / n)
         out[SHARPE] = np.nan if (std == 0.0 or not math.isfinite(std)) else mean / std
     out[TOTAL_TRADES] = trades

@@ -17,7 +17,7 @@ from research.backtest.fast.account import closes_trade, execute, hold, mark, re
 
 
 @njit(cache=True, inline="always")
-def _check(cash, q, price, commission):  # pragma: no cover - compiled
+def creation_check(cash, q, price, commission):  # pragma: no cover - compiled
     """One step of backtrader's creation-price check on the running cash copy."""
     cash -= q * price
     cash -= abs(q) * price * commission
@@ -25,7 +25,7 @@ def _check(cash, q, price, commission):  # pragma: no cover - compiled
 
 
 @njit(cache=True, inline="always")
-def _fill(t, closes, s, q, cash, pos0, pos1, commission, fills_out, n_fill, trades):
+def fill_order(t, closes, s, q, cash, pos0, pos1, commission, fills_out, n_fill, trades):
     """Execute one accepted order on symbol column ``s`` at bar ``t``'s close."""
     price = closes[t, s]
     position = pos0 if s == 0 else pos1
@@ -75,15 +75,15 @@ def run_pair(
             if t == n:
                 break
         if n_pend > 0:
-            run_cash = _check(cash, q1, p1, commission)
+            run_cash = creation_check(cash, q1, p1, commission)
             ok1 = run_cash >= 0.0  # the running copy is not restored after a rejection
-            ok2 = n_pend > 1 and _check(run_cash, q2, p2, commission) >= 0.0
+            ok2 = n_pend > 1 and creation_check(run_cash, q2, p2, commission) >= 0.0
             if ok1:
-                cash, pos0, pos1, n_fill, trades = _fill(
+                cash, pos0, pos1, n_fill, trades = fill_order(
                     t, closes, s1, q1, cash, pos0, pos1, commission, fills_out, n_fill, trades
                 )
             if ok2:
-                cash, pos0, pos1, n_fill, trades = _fill(
+                cash, pos0, pos1, n_fill, trades = fill_order(
                     t, closes, s2, q2, cash, pos0, pos1, commission, fills_out, n_fill, trades
                 )
             n_pend = 0

@@ -15,7 +15,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from research.backtest.fast import kernels, portfolio_kernel, sweep_kernel
+from research.backtest.fast import kernels, portfolio_kernel, signal_tables, sweep_kernel
+from research.backtest.fast.simd import LANES
 from shared.errors import ConfigError
 from shared.metrics import METRIC_NAMES, RUN_METRICS, Metrics
 from shared.strategy import PARAM_NAMES, PARAM_SPECS, StrategyParams
@@ -29,6 +30,9 @@ COLUMN_DTYPES: dict[str, type] = {
 # as arguments in the declaration order (a test checks the kernel's signature against it).
 PATH_PARAMS: tuple[str, ...] = ("window", "delta", "R")
 SIGNAL_PARAMS: tuple[str, ...] = tuple(n for n in PARAM_NAMES if n not in PATH_PARAMS)
+
+# What a lane group reads of each config beyond its signal tables (the sweep kernel's order).
+_LANE_PARAMS = ("entry_z", "stake", "long_only")
 
 _param_values = attrgetter(*PARAM_NAMES)
 
@@ -173,7 +177,7 @@ def build_paths(
 @dataclass(frozen=True)
 class KernelOutput:
     metrics: np.ndarray  # (configs, portfolio_kernel.N_METRICS)
-    fill_counts: np.ndarray
+    fill_counts: np.ndarray  # of each config in a detail run, or of a portfolio's configs
     values: np.ndarray  # (1, bars) in detail runs, else (0, bars)
     fills: np.ndarray  # (n, 5): bar, symbol column, signed size, price, commission
 
@@ -186,8 +190,11 @@ def run_batch(
     initial_cash: float,
     commission: float,
     detail: bool = False,
+    plan: SlicePlan | None = None,
 ) -> KernelOutput:
-    """Run the kernel on ``batch``; ``detail`` (one config only) also records fills/values."""
+    """Run the kernel on ``batch``; ``detail`` (one config only) also records fills/values.
+    ``plan``: ``plan_slice(batch)`` when the caller has it (its lane groups and signal tables
+    are the ones a single pair's paths give)."""
     n_cfg = len(batch)
     n_bars = portfolio.closes.shape[0]
     if detail and n_cfg != 1:
@@ -198,16 +205,49 @@ def run_batch(
     # At most two orders per pair per bar, each filled at most once.
     fills = np.empty((2 * portfolio.leg_a.shape[0] * n_bars if detail else 0, 5))
     signal = [getattr(batch, name).astype(COLUMN_DTYPES[name]) for name in SIGNAL_PARAMS]
+    one_pair = portfolio.leg_a.shape[0] == 1 and portfolio.closes.shape[1] == 2
+    if not one_pair or detail:
+        lanes = np.empty((0, LANES), dtype=np.int64)
+        tables = signal_tables.table_layout(batch.entry_z[:0], batch.exit_z[:0], batch.stop_z[:0])
+    elif plan is not None:
+        lanes, tables = plan.lanes, (plan.table_kinds, plan.table_levels, plan.table_rows)
+    else:
+        lanes = lane_groups(paths.beta_rows[:, 0], paths.z_rows[:, 0], batch)
+        tables = signal_tables.table_layout(batch.entry_z, batch.exit_z, batch.stop_z)
     args: list[Any] = [
         *(portfolio.closes, portfolio.leg_a, portfolio.leg_b),
         *(paths.betas, paths.zs, paths.beta_rows, paths.z_rows),
         *signal,  # entry_z, exit_z, stop_z, stake, long_only: the kernel's order
+        lanes,
+        *tables,
         *(float(initial_cash), float(commission), sum_program(n_bars)),
         *(metrics, values, fills, fill_counts),
     ]
     portfolio_kernel.run_configs(*args)
     used = int(fill_counts[0]) if detail else 0
     return KernelOutput(metrics, fill_counts, values, fills[:used])
+
+
+def lane_groups(beta_rows: np.ndarray, z_rows: np.ndarray, batch: ConfigBatch) -> np.ndarray:
+    """The batch's configs of a single pair in lane groups (``lane_kernel.run_group``): rows
+    of up to ``LANES`` configs with the same path rows (config ``c`` reads ``beta_rows[c]``,
+    ``z_rows[c]``), thresholds and side, -1 after a group's last config. Only the stake
+    differs within a group; a group's configs are in config order, the groups in key order."""
+    n = len(batch)
+    keys = np.column_stack(
+        [beta_rows, z_rows, batch.entry_z, batch.exit_z, batch.stop_z, batch.long_only]
+    ).astype(np.float64)
+    order = np.lexsort(keys.T[::-1])  # stable: equal keys stay in config order
+    ordered = keys[order]
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)  # NaN keys: a group each
+    first = np.flatnonzero(starts)
+    position = np.arange(n) - np.repeat(first, np.diff(np.append(first, n)))
+    chunk_starts = starts | (position % LANES == 0)
+    row = np.cumsum(chunk_starts) - 1
+    lanes = np.full((int(row[-1]) + 1 if n else 0, LANES), -1, dtype=np.int64)
+    lanes[row, position % LANES] = order
+    return lanes
 
 
 @dataclass(frozen=True)
@@ -221,6 +261,10 @@ class SlicePlan:
     kalman_R: np.ndarray
     z_kalman: np.ndarray
     z_window: np.ndarray
+    lanes: np.ndarray  # lane_groups of the batch
+    table_kinds: np.ndarray  # signal_tables.table_layout of its thresholds
+    table_levels: np.ndarray
+    table_rows: np.ndarray
 
 
 def plan_slice(batch: ConfigBatch) -> SlicePlan:
@@ -234,6 +278,8 @@ def plan_slice(batch: ConfigBatch) -> SlicePlan:
         np.ascontiguousarray(kalman[:, 1]),
         np.ascontiguousarray(z_keys[:, 0]),
         np.ascontiguousarray(z_keys[:, 1]),
+        lane_groups(layout.kalman_index, layout.z_index, batch),
+        *signal_tables.table_layout(batch.entry_z, batch.exit_z, batch.stop_z),
     )
 
 
@@ -269,7 +315,8 @@ def run_pairs(
         *(plan.kalman_delta, plan.kalman_R, plan.z_kalman, plan.z_window),
         np.array([index[w] for w in plan.z_window.tolist()], dtype=np.int64),
         *(plan.layout.kalman_index, plan.layout.z_index),
-        *(getattr(batch, name).astype(COLUMN_DTYPES[name]) for name in SIGNAL_PARAMS),
+        *(getattr(batch, name).astype(COLUMN_DTYPES[name]) for name in _LANE_PARAMS),
+        *(plan.lanes, plan.table_kinds, plan.table_levels, plan.table_rows),
         *(float(initial_cash), float(commission), _TWO),
         np.concatenate(tables),
         program_start,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from research.backtest.fast import zblocks
+from research.backtest.fast import signal_tables, zblocks
 from research.backtest.fast.account import (  # the metrics columns are part of this module's API
     FINAL_VALUE,
     MAX_DD_ABS,
@@ -29,6 +29,7 @@ from research.backtest.fast.account import (  # the metrics columns are part of 
     mark,
     record_fill,
 )
+from research.backtest.fast.lane_kernel import lane_scratch, run_group
 from research.backtest.fast.pair_kernel import run_pair
 
 __all__ = [
@@ -126,13 +127,16 @@ def _signals(
 @njit(cache=True, nogil=True, error_model="numpy")
 def run_configs(
     closes, leg_a, leg_b, betas, zs, beta_rows, z_rows, entry_z, exit_z, stop_z, stake,
-    long_only, initial_cash, commission, program, metrics_out, values_out, fills_out, fill_counts,
+    long_only, lanes, table_kinds, table_levels, table_rows, initial_cash, commission, program,
+    metrics_out, values_out, fills_out, fill_counts,
 ):  # fmt: skip  # pragma: no cover - compiled
     """Backtest every config (one shared-cash portfolio of all pairs each) bar by bar.
 
     Config ``c`` reads pair ``k``'s precomputed beta and z from rows ``beta_rows[c, k]`` and
     ``z_rows[c, k]``; ``program`` is ``sum_program(n_bars)``. ``values_out``/``fills_out`` are
-    written only when they have rows (detail runs pass one config); ``fill_counts`` always.
+    written only when they have rows (detail runs pass one config), ``fill_counts`` unless the
+    configs run in lane groups: a single pair's configs do when ``lanes`` has rows
+    (``plan.lane_groups``; ``lane_kernel.run_group``, with the z rows' ``signal_tables``).
     The metrics are accumulated bar by bar as the values are made (``account.mark``). A
     single pair runs in ``pair_kernel``. numpy's error model: a value that reaches exactly 0
     gives inf/NaN returns like the reference's numpy arithmetic, rather than an exception.
@@ -147,6 +151,22 @@ def run_configs(
     n_blocks = (n_bars + zblocks.BLOCK - 1) // zblocks.BLOCK
     extremes = np.empty((zs.shape[0] if one_pair else 0, n_blocks, zblocks.N_EXTREMES))
     ready = np.zeros(extremes.shape[0], dtype=np.bool_)
+    if one_pair and lanes.shape[0] > 0:
+        scratch = lane_scratch(n_bars)
+        tables = np.empty((table_kinds.shape[0], n_bars + 1), dtype=np.int64)
+        tabled = -1  # the z row whose tables are made (a row's groups are consecutive)
+        for g in range(lanes.shape[0]):
+            c = lanes[g, 0]
+            row = z_rows[c, 0]
+            if row != tabled:
+                signal_tables.build(zs[row], table_kinds, table_levels, tables)
+                tabled = row
+            run_group(
+                closes, leg_a[0], zs[row], betas[beta_rows[c, 0]], tables, lanes[g], table_rows,
+                entry_z, stake, long_only, initial_cash, commission, program, scratch,
+                metrics_out,
+            )  # fmt: skip
+        return
     for c in range(entry_z.shape[0]):
         if one_pair:
             row = z_rows[c, 0]

@@ -4,9 +4,10 @@ Calling the kernels pair by pair from Python cost more than the backtests on sma
 seed's 72 configs): numba's argument checks, the path tables' allocations and a dozen small
 numpy calls per pair. Here the task's pairs arrive concatenated, and for each one the work that
 depends only on (delta, R) -- the Kalman path -- and on (delta, R, window) -- the z-series and
-its block extremes -- is done once, then every config of the slice runs over those rows
-(``pair_kernel.run_pair``) and its metrics row is finished (``account.finish``). The arithmetic
-is the engine's own, call for call, so the results are the same bits as ``FastEngine``'s.
+its block extremes -- is done once, then the configs of the slice run over those rows in lane
+groups, up to four configs that differ only in stake side by side (``lane_kernel.run_group``),
+and their metrics rows are finished. The arithmetic is the engine's own, config by config, so
+the results are the same bits as ``FastEngine``'s.
 """
 
 from __future__ import annotations
@@ -14,17 +15,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from research.backtest.fast import zblocks
-from research.backtest.fast.account import finish
+from research.backtest.fast import signal_tables
 from research.backtest.fast.kernels import kalman_path, zscore_path
-from research.backtest.fast.pair_kernel import run_pair
+from research.backtest.fast.lane_kernel import lane_scratch, run_group
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def run_pairs(
     closes, bar_start, leg_a, hedge_ratio, kalman_delta, kalman_R, z_kalman, z_window,
-    z_program, beta_row, z_row, entry_z, exit_z, stop_z, stake, long_only, initial_cash,
-    commission, two, programs, program_start, pair_program, metrics_out,
+    z_program, beta_row, z_row, entry_z, stake, long_only, lanes, table_kinds, table_levels,
+    table_rows, initial_cash, commission, two, programs, program_start, pair_program,
+    metrics_out,
 ):  # fmt: skip  # pragma: no cover - compiled
     """Backtest pair ``p`` (closes ``closes[bar_start[p]:bar_start[p+1]]``, sorted-ticker
     columns, asset_1 in column ``leg_a[p]``) over every config of the slice into
@@ -34,7 +35,11 @@ def run_pairs(
     (Kalman key ``z_kalman[j]``, ``z_window[j]``). Config ``c`` reads Kalman key
     ``beta_row[c]`` and z key ``z_row[c]``. Pairwise-summation programs (``sum_program``) are
     rows ``program_start[i]:program_start[i+1]`` of ``programs``: program ``z_program[j]`` for
-    z key ``j``'s window, ``pair_program[p]`` for pair ``p``'s number of bars.
+    z key ``j``'s window, ``pair_program[p]`` for pair ``p``'s number of bars. Each row of
+    ``lanes`` is a lane group (``lane_kernel.run_group``): configs differing only in stake;
+    the groups of a z key are consecutive. A z-series' next-signal tables are made when its
+    first group comes (``signal_tables``: tests ``table_kinds`` at ``table_levels``; config
+    ``c`` reads rows ``table_rows[c]``).
     """
     n_pairs = leg_a.shape[0]
     n_kalman = kalman_delta.shape[0]
@@ -42,17 +47,13 @@ def run_pairs(
     max_bars = 0
     for p in range(n_pairs):
         max_bars = max(max_bars, bar_start[p + 1] - bar_start[p])
-    n_blocks = (max_bars + zblocks.BLOCK - 1) // zblocks.BLOCK
     betas = np.empty((n_kalman, max_bars))
     spreads = np.empty((n_kalman, max_bars))
     zs = np.empty((n_z, max_bars))
-    extremes = np.empty((n_z, n_blocks, zblocks.N_EXTREMES))
+    tables = np.empty((table_kinds.shape[0], max_bars + 1), dtype=np.int64)
     price_a = np.empty(max_bars)
     price_b = np.empty(max_bars)
-    returns = np.empty(max_bars)
-    stack = np.empty(64)
-    no_values = np.empty(0)
-    no_fills = np.empty((0, 5))
+    scratch = lane_scratch(max_bars)
     for p in range(n_pairs):
         n = bar_start[p + 1] - bar_start[p]
         pair_closes = closes[bar_start[p] : bar_start[p + 1]]
@@ -65,22 +66,21 @@ def run_pairs(
                 price_a[:n], price_b[:n], hedge_ratio[p], kalman_delta[k], kalman_R[k], two,
                 betas[k][:n], spreads[k][:n],
             )  # fmt: skip
-        blocks = (n + zblocks.BLOCK - 1) // zblocks.BLOCK
         for j in range(n_z):
             i = z_program[j]
             window_program = programs[program_start[i] : program_start[i + 1]]
             zscore_path(spreads[z_kalman[j]][:n], z_window[j], window_program, zs[j][:n])
-            zblocks.block_extremes(zs[j][:n], extremes[j][:blocks])
         i = pair_program[p]
         bars_program = programs[program_start[i] : program_start[i + 1]]
-        for c in range(entry_z.shape[0]):
+        tabled = -1  # the z key whose tables are made
+        for g in range(lanes.shape[0]):
+            c = lanes[g, 0]
             row = z_row[c]
-            marks, n_fill, trades = run_pair(
-                pair_closes, a, zs[row][:n], betas[beta_row[c]][:n], extremes[row][:blocks],
-                entry_z[c], exit_z[c], stop_z[c], stake[c], long_only[c], initial_cash,
-                commission, returns[:n], no_values, False, no_fills,
-            )  # fmt: skip
-            finish(
-                returns[:n], marks, bars_program, stack, initial_cash, n_fill, trades,
-                metrics_out[p, c],
+            if row != tabled:
+                signal_tables.build(zs[row][:n], table_kinds, table_levels, tables)
+                tabled = row
+            run_group(
+                pair_closes, a, zs[row][:n], betas[beta_row[c]][:n], tables,
+                lanes[g], table_rows, entry_z, stake, long_only, initial_cash, commission,
+                bars_program, scratch, metrics_out[p],
             )  # fmt: skip
