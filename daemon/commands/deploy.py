@@ -17,7 +17,7 @@ gates: it has traded here), or withdraws a deployment not applied yet.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -275,16 +275,4 @@ def _withdraw(settings: DaemonSettings, current: SessionRoster, dry_run: bool) -
 
 
 def _with(report: DeployReport, notes: list[str], deployed: bool = False) -> DeployReport:
-    return DeployReport(
-        report.candidate,
-        report.config_id,
-        report.gates,
-        report.forced,
-        report.plan,
-        report.as_of,
-        report.rule,
-        report.dry_run,
-        deployed,
-        report.rollback_of,
-        [*report.notes, *notes],
-    )
+    return replace(report, notes=[*report.notes, *notes], deployed=deployed)
