@@ -89,9 +89,6 @@ class SessionRoster:
         """Every leg of every slot, sorted (the seed's order for one config)."""
         return sorted({symbol for s in self.slots for symbol in s.symbols})
 
-    def pair_name(self, k: int) -> str:
-        return self.slots[k].name
-
 
 def _identity(slot: Slot) -> tuple[object, ...]:
     """What makes a slot the same one across sessions (it may start leaving meanwhile)."""
