@@ -37,6 +37,7 @@ from enum import StrEnum
 from typing import Literal
 
 from shared.strategy import (
+    ENTRIES,
     Action,
     Decision,
     Pair,
@@ -49,7 +50,6 @@ from shared.strategy import (
 
 HandoverRule = Literal["drain", "close"]
 HANDOVER_RULES: tuple[HandoverRule, ...] = ("drain", "close")
-ENTRIES = (Action.ENTER_LONG, Action.ENTER_SHORT)
 
 
 @dataclass(frozen=True, slots=True)

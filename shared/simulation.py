@@ -18,7 +18,7 @@ from shared.metrics import Metrics, compute_metrics
 from shared.orders import Fill, OrderIntent, Rejection
 from shared.schema import DEFAULT_ACCOUNT
 from shared.strategy import (
-    Action,
+    ENTRIES,
     Decision,
     Pair,
     PairState,
@@ -26,8 +26,6 @@ from shared.strategy import (
     observe_pair,
     step_pair,
 )
-
-ENTRIES = (Action.ENTER_LONG, Action.ENTER_SHORT)
 
 
 @dataclass(frozen=True, slots=True)

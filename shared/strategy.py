@@ -65,6 +65,9 @@ class Action(StrEnum):
     CLOSE_DROPPED = "close_dropped"
 
 
+ENTRIES = (Action.ENTER_LONG, Action.ENTER_SHORT)  # the actions that open a position
+
+
 @dataclass(frozen=True, slots=True)
 class PairState:
     """Everything the strategy remembers about one pair between bars.

@@ -49,7 +49,7 @@ from daemon.cycle.context import DaemonContext
 from daemon.cycle.run import RunResult, run_once
 from daemon.feeds.sanity import dates_through_today, exchange_date
 from daemon.infra.notify import SystemdNotifier, watchdog_interval
-from daemon.monitoring.report_data import current_config
+from daemon.store.generations import current_config
 from daemon.timing import sessions
 from daemon.timing.calendar import Calendar, CatchUpPolicy, FeedCalendar, XnysCalendar
 from daemon.timing.clock import FixedClock

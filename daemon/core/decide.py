@@ -25,6 +25,7 @@ import pandas as pd
 from shared.fill_model import split_closing_opening
 from shared.handover import Slot, step_slot
 from shared.strategy import (
+    ENTRIES,
     Action,
     Decision,
     Pair,
@@ -49,9 +50,6 @@ class Limits:
     # Pair index -> why its entries are blocked (a degraded pair under [health] on_degraded =
     # "no_new_entries"); exits and other orders still go through.
     no_entry: Mapping[int, str] = field(default_factory=dict)
-
-
-ENTRIES = (Action.ENTER_LONG, Action.ENTER_SHORT)
 
 
 def step_all(

@@ -14,7 +14,7 @@ from datetime import date
 
 from shared.config import PairConfig, ProdConfig
 from shared.handover import Handover, Slot, roster_of
-from shared.strategy import Pair, PairState, StrategyParams
+from shared.strategy import Pair, PairState
 
 
 def config_slots(config: ProdConfig, trading_from: date | None = None) -> tuple[Slot, ...]:
@@ -78,11 +78,6 @@ class SessionRoster:
             )
             for s in self.slots
         )
-
-    @property
-    def params(self) -> list[StrategyParams]:
-        """Each slot's parameters, in roster order."""
-        return [s.params for s in self.slots]
 
     @property
     def symbols(self) -> list[str]:

@@ -10,7 +10,6 @@ restart continues with the same roster.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
@@ -31,6 +30,7 @@ from daemon.store.generations import (
     mark_applied,
     roster_at,
     save_roster,
+    symbols_traded,
     withdraw_pending,
 )
 from shared.config import ProdConfig, parse_config
@@ -202,7 +202,7 @@ def backfill_new_symbols(
     stored = store.bars(symbols)
     if not len(stored):
         return
-    traded = _symbols_traded(store)
+    traded = symbols_traded(store)
     sessions = [d for d in stored.index if first <= d < session and d in fresh.index]
     rows: dict[str, pd.Series] = {}
     for symbol in symbols:
@@ -224,17 +224,6 @@ def backfill_new_symbols(
     if rows:
         with store.transaction():
             store.append_bars(pd.DataFrame(rows))
-
-
-def _symbols_traded(store: Store) -> dict[date, set[str]]:
-    """Each session with a stored roster, and the symbols it traded."""
-    rows = store.sql("SELECT session, slots FROM rosters")
-    return {
-        date.fromisoformat(session): {
-            s for slot in json.loads(slots) for s in (slot["asset_1"], slot["asset_2"])
-        }
-        for session, slots in rows
-    }
 
 
 def record_roster(store: Store, roster: SessionRoster, session: date, log: Logger) -> None:

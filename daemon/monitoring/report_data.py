@@ -15,7 +15,7 @@ from daemon.monitoring.shadow import ModelOrder, model_orders, model_sessions
 from daemon.monitoring.tracking import TrackingRow, tracking_rows
 from daemon.store import FillRecord, Store
 from daemon.store.actions import CashFlow, adjustments, cash_flows, stored_actions
-from daemon.store.generations import generations, handover_sessions
+from daemon.store.generations import current_config, generations, handover_sessions
 from daemon.store.health import health_at
 from shared.config import ProdConfig
 from shared.health import PairHealth
@@ -77,12 +77,6 @@ class ReportData:
     health: list[tuple[str, PairHealth]] = field(default_factory=list)
     # The hand-overs to a new config (session, generation number, config id): chart markers.
     handovers: list[tuple[str, int, str]] = field(default_factory=list)
-
-
-def current_config(store: Store, config: ProdConfig) -> ProdConfig:
-    """The config the account trades now: the latest applied generation's, else ``config``."""
-    applied = [g for g in generations(store) if not g.pending]
-    return applied[-1].config if applied else config
 
 
 def _traded_pairs(store: Store, config: ProdConfig) -> list[tuple[str, str]]:

@@ -163,6 +163,23 @@ def roster_at(store: Store, session: date) -> tuple[int, tuple[Slot, ...]] | Non
     return int(generation), tuple(Slot.from_json(s) for s in json.loads(slots))
 
 
+def symbols_traded(store: Store) -> dict[date, set[str]]:
+    """Each session with a stored roster, and the symbols it traded."""
+    rows = store.sql("SELECT session, slots FROM rosters")
+    return {
+        date.fromisoformat(session): {
+            symbol for slot in json.loads(slots) for symbol in Slot.from_json(slot).symbols
+        }
+        for session, slots in rows
+    }
+
+
+def current_config(store: Store, config: ProdConfig) -> ProdConfig:
+    """The config the account trades now: the latest applied generation's, else ``config``."""
+    applied = [g for g in generations(store) if not g.pending]
+    return applied[-1].config if applied else config
+
+
 def handover_sessions(store: Store) -> list[tuple[date, int]]:
     """Each applied generation after the first: (the session it took over on, its number)."""
     return [

@@ -136,6 +136,18 @@ def start(settings: Path, notify: tuple[str, socket.socket]) -> Daemon:
     return daemon
 
 
+def stop(daemon: Daemon) -> None:
+    """SIGTERM, and a kill if it has not ended within the deadline."""
+    try:
+        if daemon.proc.poll() is None:
+            daemon.proc.send_signal(signal.SIGTERM)
+            daemon.proc.wait(timeout=DEADLINE_S)
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.proc.kill()
+            daemon.proc.wait()
+
+
 def run_until_fired(settings: Path, notify: tuple[str, socket.socket], ticks: int) -> Daemon:
     """Start, wait for READY, a watchdog ping and ``ticks`` scheduler ticks, then SIGTERM."""
     daemon = start(settings, notify)
@@ -143,12 +155,8 @@ def run_until_fired(settings: Path, notify: tuple[str, socket.socket], ticks: in
         daemon.wait_for("READY=1", lambda: bool(daemon.sent("READY")))
         daemon.wait_for("WATCHDOG=1", lambda: bool(daemon.sent("WATCHDOG")))
         daemon.wait_for(f"{ticks} ticks", lambda: len(daemon.named("schedule_tick")) >= ticks)
-        daemon.proc.send_signal(signal.SIGTERM)
-        daemon.proc.wait(timeout=DEADLINE_S)
     finally:
-        if daemon.proc.poll() is None:
-            daemon.proc.kill()
-            daemon.proc.wait()
+        stop(daemon)
     assert daemon.proc.stderr is not None
     stderr = daemon.proc.stderr.read()
     assert daemon.proc.returncode == 0, stderr
@@ -222,12 +230,8 @@ def test_deploy_works_beside_the_running_service_and_its_next_session_hands_over
         )
         assert done.returncode == 0, done.stderr
         assert (tmp_path / "state" / "deploy_request.json").exists()
-        daemon.proc.send_signal(signal.SIGTERM)
-        daemon.proc.wait(timeout=DEADLINE_S)
     finally:
-        if daemon.proc.poll() is None:
-            daemon.proc.kill()
-            daemon.proc.wait()
+        stop(daemon)
     later = run_until_fired(write_settings(tmp_path, prices, config, next_day), notify_socket, 1)
     (handover,) = later.named("config_handover")
     assert handover["session"] == next_day.isoformat()
