@@ -2,7 +2,9 @@
 
 Steps, each ending in a committed transaction and a ``ctx.checkpoint(step)`` call:
 
-1. ``started``      config loaded and checked against the store's config id, run recorded
+1. ``started``      config loaded and checked to be one of the store's config generations
+                    (generation 1 recorded on the first run), run recorded; a deployment
+                    request taken in (daemon/cycle/roster_step.py)
 2. ``bars_stored``  corporate actions learnt (a live feed not adjusted for a known split yet is
                     refused); bars through the session validated; new sessions appended
                     (stored scale)
@@ -14,7 +16,8 @@ Steps, each ending in a committed transaction and a ``ctx.checkpoint(step)`` cal
                     invented price, its pair's orders wait for the pair's next bar
 4. ``reconciled``   broker order statuses and fills recorded; positions must match the store
                     (a split the broker did not book is recognised): reconcile_step.py
-5. ``decided``      pair states restored or rebuilt, pairs stepped, their health measured,
+5. ``decided``      pair states restored or rebuilt, a pending generation handed over to and
+                    flat leaving pairs let go (roster_step.py), pairs stepped, health measured,
                     limits applied; intents, decisions, health and new pair states written in
                     ONE transaction before sending (daemon/cycle/decide_step.py); a pair with
                     a missing leg (no bar) holds (daemon/cycle/missing_legs.py); pairs the
