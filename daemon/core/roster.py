@@ -85,6 +85,12 @@ class SessionRoster:
         return sorted({symbol for s in self.slots for symbol in s.symbols})
 
 
+def slot_key(slot: Slot) -> str:
+    """A slot's name across sessions and hand-overs: its config and legs (a config trades one
+    pair per pair of legs, and a kept slot keeps its config)."""
+    return f"{slot.config_id}:{slot.name}"
+
+
 def _identity(slot: Slot) -> tuple[object, ...]:
     """What makes a slot the same one across sessions (it may start leaving meanwhile)."""
     return (slot.pair, slot.params, slot.config_id, slot.warm_from)

@@ -162,7 +162,7 @@ def decide(
         store.add_intents(intents, ctx.clock.now().isoformat())
         store.save_decisions(records)
         record_roster(store, config, session, log)
-        save_memory(store, integrity.memory)
+        save_memory(store, integrity.memory, config.slots)
         if integrity.unbalanced:
             hold_alert(store, session, AlertCode.PAIR_UNBALANCED)
         save_health(store, session, [pair_name(config, k) for k in range(len(health))], health)

@@ -46,13 +46,15 @@ from typing import Literal
 
 from daemon.core.decide import Limits, client_order_id
 from daemon.core.ports import Logger
-from daemon.core.roster import SessionRoster
+from daemon.core.roster import SessionRoster, slot_key
 from daemon.core.statuses import IntentStatus
 from daemon.cycle.context import DaemonContext
 from daemon.feeds.bars import BarUpdate
 from daemon.monitoring.alerts import AlertCode, raise_alert
 from daemon.monitoring.shadow import positions_after_fills
 from daemon.store import IntentRecord, Store
+from daemon.store.generations import roster_at
+from shared.handover import Slot
 from shared.orders import Leg
 from shared.strategy import Action, Decision, Pair
 
@@ -188,17 +190,40 @@ def plan_integrity(
     return IntegrityPlan(checks, new_memory)
 
 
-def load_memory(store: Store) -> dict[int, PairMemory]:
+def load_memory(store: Store, slots: Sequence[Slot]) -> dict[int, PairMemory]:
+    """The memory by the index of ``slots`` (it is stored by slot key, so a hand-over or a
+    leaving pair that shifts the indices does not move it to another pair; a store from before
+    keys were used has indices)."""
     raw = store.get_meta(MEMORY_META)
     if not raw:
         return {}
-    return {int(k): PairMemory(**v) for k, v in json.loads(raw).items()}
+    index = {slot_key(slot): k for k, slot in enumerate(slots)}
+    memory = {}
+    for key, value in json.loads(raw).items():
+        k = int(key) if key.isdigit() else index.get(key)
+        if k is not None:
+            memory[k] = PairMemory(**value)
+    return memory
 
 
-def save_memory(store: Store, memory: Mapping[int, PairMemory]) -> None:
+def save_memory(store: Store, memory: Mapping[int, PairMemory], slots: Sequence[Slot]) -> None:
     """Call inside the decision transaction: the memory moves with the intents it explains."""
-    data = {str(k): {"tries": m.tries, "unwound": m.unwound} for k, m in memory.items()}
+    data = {slot_key(slots[k]): {"tries": m.tries, "unwound": m.unwound} for k, m in memory.items()}
     store.set_meta(MEMORY_META, json.dumps(data, sort_keys=True))
+
+
+def _open_pairs(store: Store, slots: Sequence[Slot]) -> set[int]:
+    """The indices of ``slots`` with orders still open; an order's ``pair_index`` is the index
+    in the roster of the session that decided it."""
+    index = {slot_key(slot): k for k, slot in enumerate(slots)}
+    out = set()
+    for intent in store.intents(unfinished=True):
+        recorded = roster_at(store, intent.session)
+        if recorded is None or intent.pair_index >= len(recorded[1]):
+            out.add(intent.pair_index)
+        elif (k := index.get(slot_key(recorded[1][intent.pair_index]))) is not None:
+            out.add(k)
+    return out
 
 
 # --- the cycle's side: what the decision step calls ------------------------------------
@@ -220,7 +245,7 @@ def check_integrity(
     intended = positions_after_fills(ctx.store, config, session, update.real_closes)
     if intended is None:
         return IntegrityPlan()
-    open_pairs = {i.pair_index for i in ctx.store.intents(unfinished=True)}
+    open_pairs = _open_pairs(ctx.store, config.slots)
     closes = update.real_closes
     trading = {k for k, (decision, blocked) in enumerate(gated) if decision.orders and not blocked}
     skip = {
@@ -241,7 +266,7 @@ def check_integrity(
         config.pair_list,
         held,
         intended,
-        load_memory(ctx.store),
+        load_memory(ctx.store, config.slots),
         settings.on_unbalanced,
         settings.max_repair_sessions,
         skip,

@@ -100,3 +100,22 @@ def _holding_bars(fills, n: int) -> list[int]:  # type: ignore[no-untyped-def]
         if any(held.values()):
             out.append(bar + 1)  # the next session finds it holding
     return out
+
+
+def test_the_repair_memory_follows_a_pair_whose_index_a_hand_over_moves(
+    tmp_path: pytest.TempPathFactory,
+) -> None:
+    from daemon.cycle.pair_integrity import PairMemory, load_memory, save_memory
+
+    closes = make_closes(60, seed=3)
+    first, second = make_config(closes), _reformed(closes, 10)
+    before = config_slots(first)
+    after = (*config_slots(second), before[1])  # CCC/DDD kept, now last
+    store = Store.open(tmp_path / "state")  # type: ignore[operator]
+    try:
+        with store.transaction():
+            save_memory(store, {1: PairMemory(tries=1)}, before)
+        assert load_memory(store, after) == {2: PairMemory(tries=1)}
+        assert load_memory(store, config_slots(second)) == {}  # the pair left: forgotten
+    finally:
+        store.close()
