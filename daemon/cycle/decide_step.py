@@ -12,7 +12,7 @@ import pandas as pd
 
 from daemon.core.decide import Limits, client_order_id, gate, rebuild_states, step_all
 from daemon.core.ports import Logger
-from daemon.core.roster import SessionRoster
+from daemon.core.roster import SessionRoster, slot_key
 from daemon.core.statuses import IntentStatus
 from daemon.cycle.apply_actions import books_corporate_actions
 from daemon.cycle.context import DaemonContext
@@ -107,7 +107,9 @@ def decide(
         no_entry=entry_blocks(config, rules, health),
     )
     gated = gate(decisions, states, positions, update.real_closes, limits)
-    health = finish(store, rules, health, [d.state.state for d, _ in gated], session)
+    states_now = [d.state.state for d, _ in gated]
+    keys = [slot_key(slot) for slot in config.slots]
+    health = finish(store, rules, health, states_now, session, keys)
     integrity = check_integrity(ctx, config, session, update, positions, gated, go_live)
     intents: list[IntentRecord] = repair_intents(config, session, update, integrity, limits)
     records: list[DecisionRecord] = []

@@ -72,12 +72,15 @@ def finish(
     health: Sequence[PairHealth],
     states: Sequence[int],
     session: date,
+    keys: Sequence[str | None] | None = None,
 ) -> list[PairHealth]:
-    """The time-in-trade measure, from the session's (gated) signal states."""
+    """The time-in-trade measure, from the session's (gated) signal states; ``keys``: each
+    pair's slot key, which follows it across a hand-over that moved its index."""
     rules = settings.rules
+    keys = keys if keys is not None else [None] * len(health)
     return [
-        with_days_in_trade(h, days_in_trade(store, k, session, state), rules)
-        for k, (h, state) in enumerate(zip(health, states, strict=True))
+        with_days_in_trade(h, days_in_trade(store, k, session, state, key), rules)
+        for k, (h, state, key) in enumerate(zip(health, states, keys, strict=True))
     ]
 
 

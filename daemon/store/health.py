@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
+from daemon.core.roster import slot_key
+from daemon.store.generations import roster_at
 from shared.health import PairHealth
 
 if TYPE_CHECKING:
@@ -58,16 +60,32 @@ def health_at(store: Store, session: date | None = None) -> dict[int, PairHealth
     return {int(k): PairHealth.from_dict(json.loads(text)) for k, text in rows}
 
 
-def days_in_trade(store: Store, pair_index: int, session: date, state: int) -> int | None:
+def days_in_trade(
+    store: Store, pair_index: int, session: date, state: int, key: str | None = None
+) -> int | None:
     """Sessions since the entry decision of the trade the pair is in after ``session``'s
     decision (``state`` its signal state then; None when flat): the stored decisions before
-    ``session`` since its last flat one, each a session in the trade."""
+    ``session`` since its last flat one, each a session in the trade. ``key``: the pair's slot
+    key (daemon/core/roster.py), which finds it in each earlier session's roster where a
+    hand-over moved its index; without a stored roster a session is read by ``pair_index``."""
     if state == 0:
         return None
-    rows = store.sql(
-        "SELECT COUNT(*) FROM decisions WHERE pair_index = ? AND session < ? AND session > "
-        "COALESCE((SELECT MAX(session) FROM decisions WHERE pair_index = ? AND session < ? "
-        "AND state = 0), '')",
-        (pair_index, session.isoformat(), pair_index, session.isoformat()),
+    sessions = store.sql(
+        "SELECT DISTINCT session FROM decisions WHERE session < ? ORDER BY session DESC",
+        (session.isoformat(),),
     )
-    return int(rows[0][0])
+    count = 0
+    for (day,) in sessions:
+        k: int | None = pair_index
+        recorded = roster_at(store, date.fromisoformat(day)) if key is not None else None
+        if recorded is not None:
+            k = next((i for i, slot in enumerate(recorded[1]) if slot_key(slot) == key), None)
+        if k is None:  # the pair was not in the roster yet: its trade started after
+            break
+        rows = store.sql(
+            "SELECT state FROM decisions WHERE session = ? AND pair_index = ?", (day, k)
+        )
+        if not rows or rows[0][0] == 0:
+            break
+        count += 1
+    return count

@@ -14,6 +14,7 @@ from daemon.core.roster import config_slots
 from daemon.store import Store
 from daemon.store.deploy_request import DeployRequest, write_request
 from daemon.store.generations import generations
+from daemon.store.health import days_in_trade, health_at
 from shared.config import dump_config
 from shared.lifecycle import Generation, simulate_lifecycle
 from tests.unit.daemon_helpers import (
@@ -78,6 +79,15 @@ def test_a_hand_over_across_shared_tickers_equals_the_lifecycle_backtest(
         fills = [(f.session, f.symbol, f.signed_quantity) for f in store.fills()]
         equity = store.equity_series()
         applied = generations(store)
+        # A draining pair moved to the end of the roster keeps counting its days in trade.
+        at = sessions[handover]
+        old = {d.pair: d.pair_index for d in store.decisions(sessions[handover - 1]) if d.state}
+        moved = [d for d in store.decisions(at) if d.pair in old and d.state and rule == "drain"]
+        assert moved or rule == "close"
+        for d in moved:
+            want_days = days_in_trade(store, old[d.pair], at, d.state)
+            assert health_at(store, at)[d.pair_index].days_in_trade == want_days
+            assert d.pair_index != old[d.pair] and want_days
     finally:
         store.close()
     want = [(sessions[f.bar], f.symbol, f.signed_quantity) for f in life.fills]
